@@ -1,0 +1,3 @@
+from esctl.cli.app import main
+
+main()

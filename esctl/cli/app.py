@@ -1,0 +1,205 @@
+"""The `esctl` command: global options, command groups, and the one place errors become exit codes."""
+
+from __future__ import annotations
+
+import os
+import sys
+from enum import StrEnum
+from typing import Annotated, Any
+
+import typer
+from typer.core import TyperGroup
+
+from esctl import __version__
+from esctl.errors import EsctlError
+
+# Global options may come before or after the command name (`esctl -o json stats` and
+# `esctl stats -o json` are the same), so they are moved to the front before parsing.
+GLOBAL_VALUE_OPTIONS = {"--profile", "-p", "--store", "-s", "--config", "-c", "--output", "-o"}
+GLOBAL_FLAGS = {"--no-color", "--quiet", "-q", "--verbose", "-v"}
+
+MAX_PROBLEMS_SHOWN = 50
+PANEL_SETUP = "Set up"
+PANEL_WRITE = "Write"
+PANEL_READ = "Read"
+PANEL_OPERATE = "Operate"
+PANEL_MEASURE = "Measure"
+
+
+def hoist_global_options(args: list[str]) -> list[str]:
+    """Move global options (wherever they are) in front of the command name."""
+    hoisted: list[str] = []
+    rest: list[str] = []
+    index = 0
+    while index < len(args):
+        arg = args[index]
+        if arg == "--":
+            rest.extend(args[index:])
+            break
+        name = arg.split("=", 1)[0]
+        if name in GLOBAL_VALUE_OPTIONS and "=" in arg and name.startswith("--"):
+            hoisted.append(arg)
+        elif arg in GLOBAL_VALUE_OPTIONS and index + 1 < len(args):
+            hoisted.extend(args[index : index + 2])
+            index += 1
+        elif arg in GLOBAL_FLAGS:
+            hoisted.append(arg)
+        else:
+            rest.append(arg)
+        index += 1
+    return hoisted + rest
+
+
+def report_error(error: EsctlError) -> None:
+    """`Error: …`, the problems found, and an optional hint, on stderr."""
+    sys.stderr.write(f"Error: {error.message}\n")
+    problems = getattr(error, "problems", [])
+    for problem in problems[:MAX_PROBLEMS_SHOWN]:
+        sys.stderr.write(f"  {problem}\n")
+    if len(problems) > MAX_PROBLEMS_SHOWN:
+        sys.stderr.write(f"  … and {len(problems) - MAX_PROBLEMS_SHOWN} more\n")
+    if error.hint:
+        sys.stderr.write(f"Hint: {error.hint}\n")
+
+
+class EsctlGroup(TyperGroup):
+    """The root command: hoists global options and maps errors to exit codes."""
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        return super().parse_args(ctx, hoist_global_options(list(args)))
+
+    def invoke(self, ctx: Any) -> Any:
+        from esctl.cli.state import AppState
+
+        try:
+            return super().invoke(ctx)
+        except EsctlError as error:
+            report_error(error)
+            raise typer.Exit(error.exit_code) from None
+        except KeyboardInterrupt:
+            sys.stderr.write("Interrupted.\n")
+            raise typer.Exit(130) from None
+        except BrokenPipeError:
+            # The reader of our stdout went away (`esctl read --all | head`): stop quietly.
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+            raise typer.Exit(141) from None
+        except (typer.Exit, typer.Abort, SystemExit):
+            raise
+        except Exception as error:
+            if isinstance(error, _usage_errors()):
+                raise
+            verbose = isinstance(ctx.obj, AppState) and ctx.obj.verbose
+            if verbose:
+                import traceback
+
+                traceback.print_exc()
+            sys.stderr.write(f"Error: unexpected {type(error).__name__}: {error}\n")
+            if not verbose:
+                sys.stderr.write("Hint: run again with --verbose to see the traceback\n")
+            raise typer.Exit(1) from None
+        finally:
+            if isinstance(ctx.obj, AppState):
+                ctx.obj.close()
+
+
+def _usage_errors() -> tuple[type[BaseException], ...]:
+    from typer._click.exceptions import ClickException
+
+    return (ClickException,)
+
+
+class OutputChoice(StrEnum):
+    table = "table"
+    json = "json"
+    jsonl = "jsonl"
+    csv = "csv"
+
+
+def _version(value: bool) -> None:
+    if value:
+        sys.stdout.write(f"esctl {__version__}\n")
+        raise typer.Exit()
+
+
+app = typer.Typer(
+    cls=EsctlGroup,
+    name="esctl",
+    help="Administer event stores on PostgreSQL and SQLite: init, append, read, tail, "
+    "checkpoints, snapshots, bench.\n\n"
+    "With no configuration the store is sqlite:///events.db in the current directory.",
+    epilog="Global options work before or after the command name. "
+    "Docs: README.md, docs/cli.md. Exit codes: 0 ok, 1 error or drift, 2 usage, "
+    "3 conflict, 4 not found, 5 store unavailable, 6 invalid input, 7 schema missing, "
+    "8 read-only.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    pretty_exceptions_show_locals=False,
+    context_settings={"help_option_names": ["-h", "--help"]},
+    rich_markup_mode="rich",
+)
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    profile: Annotated[
+        str | None,
+        typer.Option("--profile", "-p", help="Profile from the config file ($ESCTL_PROFILE)."),
+    ] = None,
+    store: Annotated[
+        str | None,
+        typer.Option(
+            "--store", "-s", help="Store URL: sqlite:///events.db, postgresql://… ($ESCTL_STORE)."
+        ),
+    ] = None,
+    config: Annotated[
+        str | None, typer.Option("--config", "-c", help="Config file ($ESCTL_CONFIG).")
+    ] = None,
+    output: Annotated[
+        OutputChoice, typer.Option("--output", "-o", help="Output format.")
+    ] = OutputChoice.table,
+    no_color: Annotated[
+        bool, typer.Option("--no-color", help="No colours (also when $NO_COLOR is set).")
+    ] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only data and errors.")] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="More detail; tracebacks on errors.")
+    ] = False,
+    version: Annotated[
+        bool,
+        typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
+    ] = False,
+) -> None:
+    from esctl.cli.state import AppState
+
+    ctx.obj = AppState(
+        profile=profile,
+        store=store,
+        config=config,
+        output=output.value,  # type: ignore[arg-type]
+        color=not no_color and "NO_COLOR" not in os.environ,
+        quiet=quiet,
+        verbose=verbose,
+    )
+
+
+def _register() -> None:
+    from esctl.cli import config as config_cli
+    from esctl.cli import schema as schema_cli
+
+    app.command("init", rich_help_panel=PANEL_SETUP, epilog=schema_cli.INIT_EXAMPLES)(
+        schema_cli.init
+    )
+    app.command("doctor", rich_help_panel=PANEL_SETUP, epilog=schema_cli.DOCTOR_EXAMPLES)(
+        schema_cli.doctor
+    )
+    app.add_typer(config_cli.app, name="config", rich_help_panel=PANEL_SETUP)
+
+
+_register()
+
+
+def main() -> None:
+    """Console entry point."""
+    app()

@@ -1,0 +1,30 @@
+"""Options shared by several commands, declared once."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+LimitOpt = Annotated[
+    int | None,
+    typer.Option(
+        "--limit",
+        "-n",
+        min=0,
+        help="At most N rows (default: 100 for tables, no limit for json, jsonl and csv).",
+    ),
+]
+ExecuteOpt = Annotated[
+    bool,
+    typer.Option("--execute", help="Really do it. Without this flag the command is a dry run."),
+]
+DryRunOpt = Annotated[
+    bool, typer.Option("--dry-run", help="Show what would be done and change nothing.")
+]
+
+
+def examples(*lines: str) -> str:
+    """The epilog of a command's --help: its examples, one per line."""
+    body = "\n".join(f"  {line}" for line in lines)
+    return f"Examples:\n\n\b\n{body}"

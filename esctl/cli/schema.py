@@ -1,0 +1,134 @@
+"""`esctl init` and `esctl doctor`."""
+
+from __future__ import annotations
+
+import typer
+
+from esctl.cli.options import DryRunOpt, examples
+from esctl.cli.state import state
+from esctl.errors import StoreUnavailable
+from esctl.output import Column
+
+INIT_EXAMPLES = examples(
+    "esctl init",
+    "esctl init --dry-run",
+    "esctl -s postgresql://app@db/app init",
+)
+DOCTOR_EXAMPLES = examples("esctl doctor", "esctl -p prod doctor -o json")
+
+
+def init(ctx: typer.Context, dry_run: DryRunOpt = False) -> None:
+    """Create or upgrade the store's schema. Idempotent: a current schema is left alone.
+
+    On PostgreSQL an existing store made from the seed template is upgraded in place, without
+    rewriting or long-locking `events`.
+    """
+    from esctl.schema import init_store
+
+    app = state(ctx)
+    store = app.open_store(write=not dry_run, create=not dry_run, check=False)
+    result = init_store(store, dry_run=dry_run)
+    out = app.out
+    if dry_run:
+        if not result.statements:
+            out.message(f"Schema of {result.store} is current (version {result.version_before}).")
+        if out.format == "table":
+            for statement in result.statements:
+                out.stdout.write(statement.rstrip(";") + ";\n\n")
+        else:
+            out.record(
+                {
+                    "store": result.store,
+                    "dry_run": True,
+                    "schema_version": result.version_before,
+                    "migrations": [m.version for m in result.applied],
+                    "statements": result.statements,
+                }
+            )
+        if result.statements:
+            out.note("Dry run: nothing was changed. Run `esctl init` to apply.")
+        return
+    if out.format == "table":
+        if result.applied:
+            for migration in result.applied:
+                out.message(f"Applied migration {migration.version}: {migration.description}")
+            out.message(f"Store {result.store} is at schema version {result.version_after}.")
+        else:
+            out.message(
+                f"Store {result.store} is already at schema version {result.version_after}; "
+                "nothing to do."
+            )
+        return
+    out.record(
+        {
+            "store": result.store,
+            "dry_run": False,
+            "schema_version_before": result.version_before,
+            "schema_version": result.version_after,
+            "applied": [
+                {"version": m.version, "description": m.description} for m in result.applied
+            ],
+        }
+    )
+
+
+def doctor(ctx: typer.Context) -> None:
+    """Check the connection, server version, schema version, missing or extra objects and
+    read-only state. Exit 5 when the store cannot be reached, 7 when the schema has a problem."""
+    from esctl.schema import diagnose
+
+    app = state(ctx)
+    store = app.open_store(write=False, check=False)
+    report = diagnose(store)
+    out = app.out
+    if out.format == "table":
+        rows = [
+            {"check": "store", "status": "ok", "detail": f"{report.store} ({report.backend})"},
+            {
+                "check": "connection",
+                "status": "ok" if report.connected else "FAIL",
+                "detail": report.server_version or report.error or "",
+            },
+        ]
+        if report.connected:
+            version = report.schema_version
+            rows.append(
+                {
+                    "check": "schema version",
+                    "status": "ok" if version == report.expected_schema_version else "FAIL",
+                    "detail": f"{version if version is not None else 'none'} "
+                    f"(esctl needs {report.expected_schema_version})",
+                }
+            )
+            rows.append(
+                {
+                    "check": "objects",
+                    "status": "ok" if not report.missing else "FAIL",
+                    "detail": "all present"
+                    if not report.missing
+                    else "missing: " + ", ".join(report.missing),
+                }
+            )
+            if report.extra:
+                rows.append(
+                    {"check": "extra objects", "status": "note", "detail": ", ".join(report.extra)}
+                )
+            if report.error and report.connected:
+                rows.append({"check": "error", "status": "FAIL", "detail": report.error})
+        rows.append(
+            {
+                "check": "read-only",
+                "status": "ok",
+                "detail": "profile is read-only" if report.read_only_profile else "writes allowed",
+            }
+        )
+        rows += [{"check": "note", "status": "note", "detail": n} for n in report.notes]
+        out.rows(rows, [Column("check"), Column("status"), Column("detail")])
+    else:
+        out.record(report.to_dict())
+    if not report.connected:
+        raise StoreUnavailable(report.error or f"cannot reach {report.store}")
+    if not report.ok:
+        if out.format == "table":
+            out.note("Run `esctl init` to create or upgrade the schema.")
+        raise typer.Exit(7)

@@ -1,0 +1,61 @@
+"""What the global options decide, shared by every command through `ctx.obj`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cached_property
+
+import typer
+
+from esctl.config import Settings, resolve_settings
+from esctl.output import OutputFormat, Renderer
+from esctl.store.base import Store
+
+
+@dataclass
+class AppState:
+    """The global options of one invocation."""
+
+    profile: str | None = None
+    store: str | None = None
+    config: str | None = None
+    output: OutputFormat = "table"
+    color: bool = True
+    quiet: bool = False
+    verbose: bool = False
+    _stores: list[Store] = field(default_factory=list)
+
+    @cached_property
+    def settings(self) -> Settings:
+        return resolve_settings(config=self.config, profile=self.profile, store=self.store)
+
+    @cached_property
+    def out(self) -> Renderer:
+        return Renderer(self.output, color=self.color, quiet=self.quiet)
+
+    def open_store(self, *, write: bool = False, create: bool = False, check: bool = True) -> Store:
+        """Open the store; write commands are refused (exit 8) on a read-only profile before any
+        connection, and with `check` the schema must be esctl's current one (exit 7)."""
+        from esctl.store import open_store
+
+        store = open_store(self.settings, write=write, create=create)
+        self._stores.append(store)
+        if write:
+            store.check_writable()
+        if check:
+            store.require_schema()
+        return store
+
+    def close(self) -> None:
+        for store in self._stores:
+            store.close()
+        self._stores.clear()
+
+
+def state(ctx: typer.Context) -> AppState:
+    """The AppState of this invocation (the root context holds it)."""
+    obj = ctx.find_root().obj
+    if not isinstance(obj, AppState):
+        obj = AppState()
+        ctx.find_root().obj = obj
+    return obj

@@ -1,0 +1,235 @@
+"""Configuration: discovery of the YAML file, profiles, and the precedence of flags, environment,
+profile and defaults (flags > environment > profile > defaults)."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from esctl.errors import ConfigError
+
+DEFAULT_STORE = "sqlite:///events.db"
+DEFAULT_SCHEMA = "public"
+DEFAULT_CONNECT_TIMEOUT = 10
+PROFILE_KEYS = {
+    "store",
+    "read_store",
+    "schema",
+    "read_only",
+    "statement_timeout",
+    "connect_timeout",
+    "password_env",
+    "reducers",
+}
+TOP_LEVEL_KEYS = {"default_profile", "profiles"}
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The effective settings of one esctl invocation."""
+
+    store: str = DEFAULT_STORE
+    schema: str = DEFAULT_SCHEMA
+    read_only: bool = False
+    statement_timeout_ms: int | None = None
+    connect_timeout: int = DEFAULT_CONNECT_TIMEOUT
+    password_env: str | None = None
+    reducers: Mapping[str, str] = field(default_factory=dict)
+    read_store: str | None = None
+    profile: str | None = None
+    config_path: Path | None = None
+    sources: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def password(self) -> str | None:
+        """The password named by `password_env`, read when a connection needs it."""
+        if not self.password_env:
+            return None
+        value = os.environ.get(self.password_env)
+        if value is None:
+            raise ConfigError(
+                f"password_env names ${self.password_env}, which is not set",
+                hint=f"export {self.password_env}=… or remove password_env from the profile",
+            )
+        return value
+
+
+def config_search_path(env: Mapping[str, str], cwd: Path) -> list[Path]:
+    """Where esctl looks for its configuration file, in order (after --config)."""
+    paths: list[Path] = []
+    if env.get("ESCTL_CONFIG"):
+        paths.append(Path(env["ESCTL_CONFIG"]).expanduser())
+    paths.append(cwd / "esctl.yaml")
+    xdg = env.get("XDG_CONFIG_HOME") or str(Path(env.get("HOME", "~")).expanduser() / ".config")
+    paths.append(Path(xdg) / "esctl" / "config.yaml")
+    return paths
+
+
+def find_config_file(explicit: str | None, env: Mapping[str, str], cwd: Path) -> Path | None:
+    """The configuration file in use: `--config`, `$ESCTL_CONFIG`, `./esctl.yaml`, XDG; or None."""
+    if explicit:
+        path = Path(explicit).expanduser()
+        if not path.is_file():
+            raise ConfigError(f"config file {path} does not exist")
+        return path
+    if env.get("ESCTL_CONFIG"):
+        path = Path(env["ESCTL_CONFIG"]).expanduser()
+        if not path.is_file():
+            raise ConfigError(f"config file {path} (from $ESCTL_CONFIG) does not exist")
+        return path
+    for path in config_search_path(env, cwd)[-2:]:
+        if path.is_file():
+            return path
+    return None
+
+
+def load_config_file(path: Path) -> dict[str, Any]:
+    """Parse and check the YAML file; errors name the file and line."""
+    import yaml
+
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc}") from exc
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" line {mark.line + 1}, column {mark.column + 1}" if mark else ""
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ConfigError(f"config file {path}{where}: {problem}") from exc
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"config file {path}: the top level must be a mapping")
+    unknown = set(data) - TOP_LEVEL_KEYS
+    if unknown:
+        raise ConfigError(
+            f"config file {path}: unknown key {sorted(unknown)[0]!r}",
+            hint=f"top-level keys are: {', '.join(sorted(TOP_LEVEL_KEYS))}",
+        )
+    profiles = data.get("profiles") or {}
+    if not isinstance(profiles, dict):
+        raise ConfigError(f"config file {path}: 'profiles' must be a mapping of name to profile")
+    for name, profile in profiles.items():
+        _check_profile(path, str(name), profile)
+    return data
+
+
+def _check_profile(path: Path, name: str, profile: Any) -> None:
+    if not isinstance(profile, dict):
+        raise ConfigError(f"config file {path}: profile {name!r} must be a mapping")
+    unknown = set(profile) - PROFILE_KEYS
+    if unknown:
+        raise ConfigError(
+            f"config file {path}: profile {name!r} has an unknown key {sorted(unknown)[0]!r}",
+            hint=f"profile keys are: {', '.join(sorted(PROFILE_KEYS))}",
+        )
+    for key in ("store", "read_store", "schema", "password_env"):
+        if key in profile and not isinstance(profile[key], str):
+            raise ConfigError(f"config file {path}: profile {name!r}: {key} must be a string")
+    if "read_only" in profile and not isinstance(profile["read_only"], bool):
+        raise ConfigError(f"config file {path}: profile {name!r}: read_only must be true or false")
+    reducers = profile.get("reducers", {})
+    if not isinstance(reducers, dict) or not all(
+        isinstance(k, str) and isinstance(v, str) for k, v in reducers.items()
+    ):
+        raise ConfigError(
+            f"config file {path}: profile {name!r}: reducers must map stream types to reducer names"
+        )
+
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|sec|min|m|h)?\s*$")
+_UNIT_MS = {None: 1, "ms": 1, "s": 1000, "sec": 1000, "min": 60_000, "m": 60_000, "h": 3_600_000}
+
+
+def parse_duration_ms(value: Any, what: str) -> int:
+    """`500`, `"500ms"`, `"30s"`, `"2min"`, `"1h"` -> milliseconds (a bare number is milliseconds)."""
+    if isinstance(value, bool):
+        raise ConfigError(f"{what} must be a duration such as 30s or 500ms, not {value!r}")
+    if isinstance(value, int | float):
+        return int(value)
+    match = _DURATION.match(str(value))
+    if not match:
+        raise ConfigError(f"{what} must be a duration such as 30s or 500ms, not {value!r}")
+    return int(float(match.group(1)) * _UNIT_MS[match.group(2)])
+
+
+def parse_seconds(value: Any, what: str) -> int:
+    """A whole number of seconds (at least 1) from `10` or a duration string such as `"5s"`."""
+    millis = parse_duration_ms(value, what) if isinstance(value, str) else None
+    seconds = millis / 1000 if millis is not None else value
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds <= 0:
+        raise ConfigError(f"{what} must be a positive number of seconds, not {value!r}")
+    return max(1, round(seconds))
+
+
+def resolve_settings(
+    *,
+    config: str | None = None,
+    profile: str | None = None,
+    store: str | None = None,
+    env: Mapping[str, str] | None = None,
+    cwd: Path | None = None,
+) -> Settings:
+    """Combine flags, environment, profile and defaults into the effective settings."""
+    env = os.environ if env is None else env
+    cwd = Path.cwd() if cwd is None else cwd
+    path = find_config_file(config, env, cwd)
+    data = load_config_file(path) if path else {}
+    profiles: dict[str, dict[str, Any]] = data.get("profiles") or {}
+
+    sources: dict[str, str] = {}
+    name = profile or env.get("ESCTL_PROFILE") or data.get("default_profile")
+    name_source = (
+        "--profile" if profile else "$ESCTL_PROFILE" if env.get("ESCTL_PROFILE") else "config"
+    )
+    chosen: dict[str, Any] = {}
+    if name:
+        if name not in profiles:
+            where = f"in {path}" if path else "(no configuration file found)"
+            known = f" (profiles: {', '.join(sorted(profiles))})" if profiles else ""
+            raise ConfigError(
+                f"profile {name!r} (from {name_source}) not found {where}{known}",
+                hint="esctl config profiles lists them; esctl config path shows the file in use",
+            )
+        chosen = profiles[name]
+    elif "default" in profiles:
+        name, chosen = "default", profiles["default"]
+
+    def pick(key: str, flag: str | None, env_var: str | None, default: Any) -> Any:
+        if flag is not None:
+            sources[key] = "flag"
+            return flag
+        if env_var and env.get(env_var):
+            sources[key] = f"${env_var}"
+            return env[env_var]
+        if key in chosen:
+            sources[key] = f"profile {name}"
+            return chosen[key]
+        sources[key] = "default"
+        return default
+
+    store_url = pick("store", store, "ESCTL_STORE", DEFAULT_STORE)
+    timeout = chosen.get("statement_timeout")
+    return Settings(
+        store=store_url,
+        schema=pick("schema", None, None, DEFAULT_SCHEMA),
+        read_only=bool(pick("read_only", None, None, False)),
+        statement_timeout_ms=(
+            parse_duration_ms(timeout, "statement_timeout") if timeout is not None else None
+        ),
+        connect_timeout=parse_seconds(
+            chosen.get("connect_timeout", DEFAULT_CONNECT_TIMEOUT), "connect_timeout"
+        ),
+        password_env=chosen.get("password_env"),
+        reducers=dict(chosen.get("reducers") or {}),
+        read_store=chosen.get("read_store"),
+        profile=name,
+        config_path=path,
+        sources=sources,
+    )

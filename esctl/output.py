@@ -1,0 +1,284 @@
+"""One renderer for every command: rich tables, JSON, JSON lines (streamed) and CSV.
+
+Data goes to stdout; messages, notes and progress go to stderr. JSON arrays and JSON lines are
+written row by row, never built in memory, so a listing of a million events stays flat."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from enum import Enum
+from typing import IO, TYPE_CHECKING, Any, Literal
+from uuid import UUID
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+OutputFormat = Literal["table", "json", "jsonl", "csv"]
+FORMATS: tuple[OutputFormat, ...] = ("table", "json", "jsonl", "csv")
+DEFAULT_TABLE_LIMIT = 100
+
+
+def iso_time(value: datetime) -> str:
+    """ISO 8601 in UTC with a `Z`."""
+    from datetime import UTC
+
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    return value.astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def to_jsonable(value: Any) -> Any:
+    """`json.dumps` default: times as ISO 8601 UTC, UUIDs and decimals as strings/numbers."""
+    if isinstance(value, datetime):
+        return iso_time(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, UUID):
+        return str(value)
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, Enum):
+        return value.value
+    if hasattr(value, "to_dict"):
+        return value.to_dict()
+    raise TypeError(f"cannot render {type(value).__name__} as JSON")
+
+
+def dumps(value: Any, *, indent: int | None = None) -> str:
+    return json.dumps(value, default=to_jsonable, ensure_ascii=False, indent=indent)
+
+
+@dataclass(frozen=True)
+class Column:
+    """A column of a table: the row key, its header, and how the table shows it."""
+
+    key: str
+    header: str | None = None
+    format: Callable[[Any], str] | None = None
+    justify: Literal["left", "right", "center"] = "left"
+    max_width: int | None = None
+
+    def cell(self, row: Mapping[str, Any]) -> str:
+        value = row.get(self.key)
+        if self.format is not None:
+            return self.format(value)
+        return plain(value)
+
+
+def plain(value: Any) -> str:
+    """How a value reads in a table cell or a CSV field."""
+    if value is None:
+        return ""
+    if isinstance(value, datetime):
+        return iso_time(value)
+    if isinstance(value, dict | list):
+        return dumps(value)
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, float):
+        return f"{value:,.2f}"
+    return str(value)
+
+
+def truncate(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+class Renderer:
+    """Writes command results in the format chosen with `--output`."""
+
+    def __init__(
+        self,
+        fmt: OutputFormat = "table",
+        *,
+        color: bool = True,
+        quiet: bool = False,
+        stdout: IO[str] | None = None,
+        stderr: IO[str] | None = None,
+    ) -> None:
+        self.format = fmt
+        self.color = color
+        self.quiet = quiet
+        self._stdout = stdout
+        self._stderr = stderr
+        self._console: Console | None = None
+        self._err_console: Console | None = None
+
+    @property
+    def stdout(self) -> IO[str]:
+        return self._stdout or sys.stdout
+
+    @property
+    def stderr(self) -> IO[str]:
+        return self._stderr or sys.stderr
+
+    @property
+    def console(self) -> Console:
+        """A rich console on stdout (for tables)."""
+        if self._console is None:
+            from rich.console import Console
+
+            self._console = Console(file=self.stdout, no_color=not self.color, highlight=False)
+        return self._console
+
+    @property
+    def err_console(self) -> Console:
+        """A rich console on stderr (for messages and progress)."""
+        if self._err_console is None:
+            from rich.console import Console
+
+            self._err_console = Console(
+                file=self.stderr, no_color=not self.color, highlight=False, stderr=True
+            )
+        return self._err_console
+
+    @property
+    def interactive(self) -> bool:
+        """True when stderr is a terminal: progress bars are shown only then."""
+        return not self.quiet and self.stderr.isatty()
+
+    def default_limit(self, limit: int | None) -> int | None:
+        """`--limit` defaults to 100 for tables and to no limit for json, jsonl and csv."""
+        if limit is not None:
+            return limit
+        return DEFAULT_TABLE_LIMIT if self.format == "table" else None
+
+    # --- messages (stderr) --------------------------------------------------------------------
+
+    def message(self, text: str) -> None:
+        """An informational line on stderr, silenced by --quiet."""
+        if not self.quiet:
+            self.err_console.print(text, markup=False, soft_wrap=True)
+
+    def note(self, text: str) -> None:
+        """A dim hint on stderr (how to see more, what to add), silenced by --quiet."""
+        if not self.quiet:
+            self.err_console.print(text, style="dim", markup=False, soft_wrap=True)
+
+    def warning(self, text: str) -> None:
+        """A warning on stderr; shown even with --quiet."""
+        self.err_console.print(f"Warning: {text}", style="yellow", markup=False, soft_wrap=True)
+
+    # --- data (stdout) ------------------------------------------------------------------------
+
+    def rows(
+        self,
+        rows: Iterable[Mapping[str, Any]],
+        columns: list[Column],
+        *,
+        title: str | None = None,
+        limit: int | None = None,
+        more_hint: str = "use --limit N to see more, or -o jsonl for everything",
+        empty: str | None = None,
+    ) -> int:
+        """Render a listing. With `limit`, pass up to limit+1 rows: the extra one only tells that the
+        table was cut, and a note on stderr then says how to see more. Returns rows written."""
+        iterator = iter(rows)
+        cut = False
+        if limit is not None:
+            iterator, cut_flag = _take(iterator, limit)
+        else:
+            cut_flag = None
+        if self.format == "table":
+            written = self._table(iterator, columns, title)
+        elif self.format == "json":
+            written = self._json_array(iterator)
+        elif self.format == "jsonl":
+            written = 0
+            for written, row in enumerate(iterator, start=1):  # noqa: B007 - the count is used
+                self.json_line(row)
+        else:
+            written = self._csv(iterator, columns)
+        cut = bool(cut_flag and cut_flag[0])
+        if cut:
+            self.note(f"Showing the first {limit} rows; {more_hint}.")
+        elif written == 0 and empty and self.format == "table":
+            self.note(empty)
+        return written
+
+    def json_line(self, row: Mapping[str, Any]) -> None:
+        """One JSON object on one line, flushed (for tail and streaming)."""
+        self.stdout.write(dumps(row) + "\n")
+        self.stdout.flush()
+
+    def record(self, row: Mapping[str, Any], *, title: str | None = None) -> None:
+        """One object: a two-column table, or one JSON object."""
+        if self.format == "table":
+            from rich.table import Table
+
+            table = Table(title=title, show_header=False, box=None, pad_edge=False)
+            table.add_column(style="bold")
+            table.add_column(overflow="fold")
+            for key, value in row.items():
+                shown = dumps(value, indent=2) if isinstance(value, dict | list) else plain(value)
+                table.add_row(key, shown)
+            self.console.print(table)
+        elif self.format in ("json", "jsonl"):
+            indent = 2 if self.format == "json" else None
+            self.stdout.write(dumps(row, indent=indent) + "\n")
+        else:
+            self._csv(iter([row]), [Column(k) for k in row])
+
+    def _table(
+        self, rows: Iterator[Mapping[str, Any]], columns: list[Column], title: str | None
+    ) -> int:
+        from rich.table import Table
+
+        table = Table(title=title, header_style="bold", show_lines=False)
+        for column in columns:
+            table.add_column(
+                column.header or column.key,
+                justify=column.justify,
+                max_width=column.max_width,
+                overflow="ellipsis" if column.max_width else "fold",
+                no_wrap=column.max_width is not None,
+            )
+        count = 0
+        for row in rows:
+            table.add_row(*(column.cell(row) for column in columns))
+            count += 1
+        if count:
+            self.console.print(table)
+        return count
+
+    def _json_array(self, rows: Iterator[Mapping[str, Any]]) -> int:
+        out = self.stdout
+        count = 0
+        out.write("[")
+        for row in rows:
+            out.write(",\n  " if count else "\n  ")
+            out.write(dumps(row))
+            count += 1
+        out.write("\n]\n" if count else "]\n")
+        out.flush()
+        return count
+
+    def _csv(self, rows: Iterator[Mapping[str, Any]], columns: list[Column]) -> int:
+        writer = csv.writer(self.stdout, lineterminator="\n")
+        writer.writerow([c.key for c in columns])
+        count = 0
+        for row in rows:
+            writer.writerow([plain(row.get(c.key)) for c in columns])
+            count += 1
+        self.stdout.flush()
+        return count
+
+
+def _take(rows: Iterator[Any], limit: int) -> tuple[Iterator[Any], list[bool]]:
+    """Yield at most `limit` rows; the flag list says afterwards whether more were there."""
+    flag = [False]
+
+    def limited() -> Iterator[Any]:
+        for index, row in enumerate(rows):
+            if index >= limit:
+                flag[0] = True
+                return
+            yield row
+
+    return limited(), flag

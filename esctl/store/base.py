@@ -1,0 +1,184 @@
+"""The store interface every backend implements, and the schema logic they share.
+
+A backend (`sqlite.py`, `postgres.py`) provides connections, sessions and its DDL. Feature modules
+(`esctl.appending`, `esctl.reading`, …) talk to a store only through `Session`s, writing SQL once for
+both backends with two conventions:
+
+- placeholders are `%s` (SQLite's session turns them into `?`); SQL text holds no literal `%`, `{` or `}`;
+- tables are named `{events}`, `{snapshots}`, `{checkpoints}`, `{esctl_schema}`: the backend fills in
+  the quoted, schema-qualified identifier. Stream ids, types and names are always bound parameters.
+
+Where the backends differ (bulk insert, the live-reading cursor), the store exposes a primitive.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+from esctl.config import Settings
+from esctl.errors import ReadOnlyRefused, SchemaMissing
+from esctl.store.url import Backend, StoreLocation
+
+Row = dict[str, Any]
+
+# The schema version this esctl writes; `init` migrates older stores up to it.
+SCHEMA_VERSION = 2
+
+
+class Session(Protocol):
+    """One transaction on the store (read-only or read-write)."""
+
+    backend: Backend
+
+    def execute(self, query: str, params: Sequence[Any] = ()) -> int:
+        """Run a statement; the number of rows it changed."""
+        ...
+
+    def executemany(self, query: str, params: Sequence[Sequence[Any]]) -> None:
+        """Run one statement for each parameter set, pipelined where the driver can."""
+        ...
+
+    def fetchall(self, query: str, params: Sequence[Any] = ()) -> list[Row]: ...
+
+    def fetchone(self, query: str, params: Sequence[Any] = ()) -> Row | None: ...
+
+    def fetchval(self, query: str, params: Sequence[Any] = ()) -> Any:
+        """The first column of the first row, or None."""
+        ...
+
+    def stream(
+        self, query: str, params: Sequence[Any] = (), batch_size: int = 2000
+    ) -> Iterator[Row]:
+        """Rows one at a time, fetched in batches (a server-side cursor on PostgreSQL)."""
+        ...
+
+    def json_param(self, value: Any) -> Any:
+        """Bind a JSON value (jsonb on PostgreSQL, text on SQLite)."""
+        ...
+
+    def time_param(self, value: datetime) -> Any:
+        """Bind a timestamp, comparable with `created_at`."""
+        ...
+
+
+@dataclass(frozen=True)
+class Migration:
+    """One step of the schema, applied in one transaction."""
+
+    version: int
+    description: str
+    statements: list[str]
+
+
+@dataclass
+class SchemaReport:
+    """What `doctor` found: the store's schema compared with what esctl expects."""
+
+    schema_version: int | None
+    expected_version: int = SCHEMA_VERSION
+    missing: list[str] = field(default_factory=list)
+    extra: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.missing and self.schema_version == self.expected_version
+
+
+class Store(ABC):
+    """A connection to one event store, PostgreSQL or SQLite."""
+
+    backend: Backend
+
+    def __init__(self, location: StoreLocation, settings: Settings, *, write: bool) -> None:
+        self.location = location
+        self.settings = settings
+        self.write = write
+
+    @property
+    def display_url(self) -> str:
+        """The store's URL with any password redacted."""
+        return self.location.display
+
+    # --- connections and transactions -------------------------------------------------------
+
+    @abstractmethod
+    def reading(self) -> AbstractContextManager[Session]:
+        """A read-only transaction."""
+
+    @abstractmethod
+    def writing(self) -> AbstractContextManager[Session]:
+        """A read-write transaction; refused with exit 8 on a read-only profile or store."""
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+    def check_writable(self) -> None:
+        """Refuse (exit 8) before any write when the profile is read-only."""
+        if self.settings.read_only:
+            who = f"profile {self.settings.profile!r}" if self.settings.profile else "the profile"
+            raise ReadOnlyRefused(
+                f"{who} is read-only: refusing to write to {self.display_url}",
+                hint="use a profile without read_only: true for write commands",
+            )
+        if not self.write:
+            raise ReadOnlyRefused(f"store {self.display_url} was opened for reading only")
+
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # --- schema ------------------------------------------------------------------------------
+
+    @abstractmethod
+    def server_version(self) -> str: ...
+
+    @abstractmethod
+    def migrations(self) -> list[Migration]:
+        """Every migration, oldest first."""
+
+    @abstractmethod
+    def render_migration(self, migration: Migration) -> list[str]:
+        """The SQL of a migration as it would run, for `init --dry-run`."""
+
+    @abstractmethod
+    def apply_migrations(self, pending: list[Migration]) -> None:
+        """Apply `pending` in order, each in its own transaction, recording the version."""
+
+    @abstractmethod
+    def inspect_schema(self) -> SchemaReport: ...
+
+    @abstractmethod
+    def schema_version(self) -> int | None:
+        """The version recorded in `esctl_schema`, or None when esctl never initialised the store."""
+
+    def pending_migrations(self) -> list[Migration]:
+        current = self.schema_version() or 0
+        return [m for m in self.migrations() if m.version > current]
+
+    def require_schema(self) -> None:
+        """Raise SchemaMissing (exit 7) unless the store has esctl's current schema."""
+        version = self.schema_version()
+        if version is None:
+            raise SchemaMissing(
+                f"store {self.display_url} has no esctl schema",
+                hint="run `esctl init` (add --dry-run to see the SQL first)",
+            )
+        if version < SCHEMA_VERSION:
+            raise SchemaMissing(
+                f"store {self.display_url} has schema version {version}, esctl needs {SCHEMA_VERSION}",
+                hint="run `esctl init` to upgrade it",
+            )
+        if version > SCHEMA_VERSION:
+            raise SchemaMissing(
+                f"store {self.display_url} has schema version {version}, newer than this esctl "
+                f"knows ({SCHEMA_VERSION})",
+                hint="upgrade esctl",
+            )

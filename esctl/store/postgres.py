@@ -1,0 +1,505 @@
+"""The PostgreSQL backend (13+), through psycopg 3 and libpq: URLs and conninfo strings, PG* variables,
+`.pgpass`, service files, `sslmode` and multi-host URLs all work as libpq defines them.
+
+psycopg is imported here only, so commands on a SQLite store never pay for it."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import psycopg
+from psycopg import errors as pgerrors
+from psycopg import sql
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+
+from esctl import __version__
+from esctl.config import Settings
+from esctl.errors import (
+    Conflict,
+    EsctlError,
+    ReadOnlyRefused,
+    SchemaMissing,
+    StoreUnavailable,
+)
+from esctl.store.base import Migration, Row, SchemaReport, Store
+from esctl.store.url import StoreLocation
+
+if TYPE_CHECKING:
+    from psycopg import Connection
+
+NOTIFY_CHANNEL = "esctl_events"
+LOCK_TIMEOUT = "10s"
+
+MIGRATIONS = [
+    Migration(
+        1,
+        "event store tables and indexes (seed Template 1) and esctl_schema",
+        [
+            "CREATE SCHEMA IF NOT EXISTS {schema}",
+            """CREATE TABLE IF NOT EXISTS {events} (
+    id UUID PRIMARY KEY DEFAULT gen_random_uuid(),
+    stream_id VARCHAR(255) NOT NULL,
+    stream_type VARCHAR(255) NOT NULL,
+    event_type VARCHAR(255) NOT NULL,
+    event_data JSONB NOT NULL,
+    metadata JSONB DEFAULT '{{}}',
+    version BIGINT NOT NULL,
+    global_position BIGSERIAL,
+    created_at TIMESTAMPTZ DEFAULT NOW(),
+    CONSTRAINT unique_stream_version UNIQUE (stream_id, version)
+)""",
+            "CREATE INDEX IF NOT EXISTS idx_events_stream_id ON {events}(stream_id, version)",
+            "CREATE INDEX IF NOT EXISTS idx_events_global_position ON {events}(global_position)",
+            "CREATE INDEX IF NOT EXISTS idx_events_event_type ON {events}(event_type)",
+            "CREATE INDEX IF NOT EXISTS idx_events_created_at ON {events}(created_at)",
+            """CREATE TABLE IF NOT EXISTS {snapshots} (
+    stream_id VARCHAR(255) PRIMARY KEY,
+    stream_type VARCHAR(255) NOT NULL,
+    snapshot_data JSONB NOT NULL,
+    version BIGINT NOT NULL,
+    created_at TIMESTAMPTZ DEFAULT NOW()
+)""",
+            """CREATE TABLE IF NOT EXISTS {checkpoints} (
+    subscription_id VARCHAR(255) PRIMARY KEY,
+    last_position BIGINT NOT NULL DEFAULT 0,
+    updated_at TIMESTAMPTZ DEFAULT NOW()
+)""",
+            """CREATE TABLE IF NOT EXISTS {esctl_schema} (
+    version INTEGER PRIMARY KEY,
+    description TEXT NOT NULL,
+    applied_at TIMESTAMPTZ NOT NULL DEFAULT now(),
+    esctl_version TEXT NOT NULL
+)""",
+        ],
+    ),
+    Migration(
+        2,
+        "esctl additions: events.transaction_id, checkpoints.last_transaction_id, NOTIFY trigger",
+        [
+            # No default in the ADD COLUMN: adding a column without a volatile default is a
+            # catalog-only change, so a large `events` table is neither rewritten nor long-locked.
+            # Old rows keep NULL, which readers treat as committed long ago.
+            "ALTER TABLE {events} ADD COLUMN IF NOT EXISTS transaction_id xid8",
+            "ALTER TABLE {events} ALTER COLUMN transaction_id SET DEFAULT pg_current_xact_id()",
+            "ALTER TABLE {checkpoints} ADD COLUMN IF NOT EXISTS last_transaction_id xid8",
+            """CREATE OR REPLACE FUNCTION {notify_function}() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM pg_notify('esctl_events', '');
+    RETURN NULL;
+END
+$$""",
+            "DROP TRIGGER IF EXISTS esctl_notify_events ON {events}",
+            "CREATE TRIGGER esctl_notify_events AFTER INSERT ON {events} "
+            "FOR EACH STATEMENT EXECUTE FUNCTION {notify_function}()",
+        ],
+    ),
+]
+
+# Built outside any transaction with CREATE INDEX CONCURRENTLY, so writers are never blocked;
+# `init` checks these every run and rebuilds one left invalid by an interrupted build.
+CONCURRENT_INDEXES = {
+    "idx_events_transaction_id": "CREATE INDEX CONCURRENTLY IF NOT EXISTS {index} "
+    "ON {events} (transaction_id, global_position)",
+}
+
+EXPECTED_COLUMNS = {
+    "events": [
+        "id",
+        "stream_id",
+        "stream_type",
+        "event_type",
+        "event_data",
+        "metadata",
+        "version",
+        "global_position",
+        "created_at",
+        "transaction_id",
+    ],
+    "snapshots": ["stream_id", "stream_type", "snapshot_data", "version", "created_at"],
+    "subscription_checkpoints": [
+        "subscription_id",
+        "last_position",
+        "updated_at",
+        "last_transaction_id",
+    ],
+    "esctl_schema": ["version", "description", "applied_at", "esctl_version"],
+}
+EXPECTED_INDEXES = [
+    "unique_stream_version",
+    "idx_events_stream_id",
+    "idx_events_global_position",
+    "idx_events_event_type",
+    "idx_events_created_at",
+    *CONCURRENT_INDEXES,
+]
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+@contextmanager
+def translate_errors(store: PostgresStore) -> Iterator[None]:
+    """Turn psycopg errors into esctl errors, once, here."""
+    try:
+        yield
+    except pgerrors.UniqueViolation as exc:
+        raise Conflict(_first_line(exc)) from exc
+    except (pgerrors.UndefinedTable, pgerrors.InvalidSchemaName, pgerrors.UndefinedColumn) as exc:
+        raise SchemaMissing(
+            f"store {store.display_url} is missing part of the esctl schema ({_first_line(exc)})",
+            hint="run `esctl init` (schema: " + store.settings.schema + ")",
+        ) from exc
+    except pgerrors.QueryCanceled as exc:
+        timeout = store.settings.statement_timeout_ms
+        limit = f" (statement_timeout {timeout} ms)" if timeout else ""
+        raise StoreUnavailable(
+            f"the statement was cancelled{limit}: {_first_line(exc)}",
+            hint="narrow the query (--limit, filters) or raise statement_timeout in the profile",
+        ) from exc
+    except pgerrors.LockNotAvailable as exc:
+        raise StoreUnavailable(
+            f"could not take a lock within {LOCK_TIMEOUT}: {_first_line(exc)}",
+            hint="a long transaction holds the table; retry when it has finished",
+        ) from exc
+    except pgerrors.ReadOnlySqlTransaction as exc:
+        if store.in_read_only_transaction():
+            raise ReadOnlyRefused(
+                f"a read-only transaction cannot write: {_first_line(exc)}"
+            ) from exc
+        raise StoreUnavailable(
+            f"node {store.node_name()} accepts no writes (a standby?): {_first_line(exc)}",
+            hint="point `store:` at the primary, or add target_session_attrs=read-write",
+        ) from exc
+    except pgerrors.InsufficientPrivilege as exc:
+        raise ReadOnlyRefused(f"permission denied: {_first_line(exc)}") from exc
+    except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+        raise StoreUnavailable(
+            f"store {store.display_url} unavailable: {_first_line(exc)}"
+        ) from exc
+    except psycopg.Error as exc:
+        raise EsctlError(f"PostgreSQL error: {_first_line(exc)}") from exc
+
+
+class PostgresSession:
+    """A transaction on a PostgreSQL connection."""
+
+    backend = "postgresql"
+    _cursor_ids = itertools.count(1)
+
+    def __init__(self, store: PostgresStore, conn: Connection[Row]) -> None:
+        self._store = store
+        self._conn = conn
+
+    def sql(self, query: str) -> sql.Composed:
+        return self._store.compose(query)
+
+    def execute(self, query: str, params: Sequence[Any] = ()) -> int:
+        with translate_errors(self._store):
+            return self._conn.execute(self.sql(query), params or None).rowcount
+
+    def executemany(self, query: str, params: Sequence[Sequence[Any]]) -> None:
+        with translate_errors(self._store), self._conn.cursor() as cursor:
+            cursor.executemany(self.sql(query), params)
+
+    def fetchall(self, query: str, params: Sequence[Any] = ()) -> list[Row]:
+        with translate_errors(self._store):
+            return self._conn.execute(self.sql(query), params or None).fetchall()
+
+    def fetchone(self, query: str, params: Sequence[Any] = ()) -> Row | None:
+        with translate_errors(self._store):
+            return self._conn.execute(self.sql(query), params or None).fetchone()
+
+    def fetchval(self, query: str, params: Sequence[Any] = ()) -> Any:
+        row = self.fetchone(query, params)
+        return next(iter(row.values())) if row else None
+
+    def stream(
+        self, query: str, params: Sequence[Any] = (), batch_size: int = 2000
+    ) -> Iterator[Row]:
+        name = f"esctl_cursor_{next(self._cursor_ids)}"
+        with translate_errors(self._store), self._conn.cursor(name=name) as cursor:
+            cursor.itersize = batch_size
+            cursor.execute(self.sql(query), params or None)
+            yield from cursor
+
+    def json_param(self, value: Any) -> Any:
+        return Jsonb(value)
+
+    def time_param(self, value: datetime) -> Any:
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+    @property
+    def connection(self) -> Connection[Row]:
+        """The psycopg connection, for backend-specific primitives (COPY, LISTEN)."""
+        return self._conn
+
+
+class PostgresStore(Store):
+    """An event store in one schema of a PostgreSQL database."""
+
+    backend = "postgresql"
+
+    def __init__(
+        self, location: StoreLocation, settings: Settings, *, write: bool, create: bool = False
+    ) -> None:
+        super().__init__(location, settings, write=write)
+        self._conn: Connection[Row] | None = None
+        schema = settings.schema
+        self.identifiers: dict[str, sql.Composable] = {
+            "schema": sql.Identifier(schema),
+            "events": sql.Identifier(schema, "events"),
+            "snapshots": sql.Identifier(schema, "snapshots"),
+            "checkpoints": sql.Identifier(schema, "subscription_checkpoints"),
+            "esctl_schema": sql.Identifier(schema, "esctl_schema"),
+            "notify_function": sql.Identifier(schema, "esctl_notify_events"),
+        }
+        self._composed: dict[str, sql.Composed] = {}
+
+    def compose(self, query: str) -> sql.Composed:
+        """The SQL template with its `{table}` names filled in as quoted identifiers."""
+        composed = self._composed.get(query)
+        if composed is None:
+            composed = sql.SQL(query).format(**self.identifiers)  # type: ignore[arg-type]
+            self._composed[query] = composed
+        return composed
+
+    # --- connections and transactions -------------------------------------------------------
+
+    def connect(self, *, autocommit: bool = True) -> Connection[Row]:
+        """A new connection with esctl's settings (timeouts, password_env, application name)."""
+        kwargs: dict[str, Any] = {
+            "autocommit": autocommit,
+            "row_factory": dict_row,
+            "connect_timeout": self.settings.connect_timeout,
+            "application_name": "esctl",
+        }
+        password = self.settings.password
+        if password is not None:
+            kwargs["password"] = password
+        with translate_errors(self):
+            conn: Connection[Row] = psycopg.connect(self.location.target, **kwargs)
+            if self.settings.statement_timeout_ms is not None:
+                conn.execute(
+                    "SELECT set_config('statement_timeout', %s, false)",
+                    [f"{self.settings.statement_timeout_ms}ms"],
+                )
+        return conn
+
+    def _connection(self) -> Connection[Row]:
+        if self._conn is None or self._conn.closed:
+            self._conn = self.connect()
+        return self._conn
+
+    @contextmanager
+    def _transaction(self, read_only: bool) -> Iterator[PostgresSession]:
+        conn = self._connection()
+        conn.read_only = read_only
+        with translate_errors(self), conn.transaction():
+            yield PostgresSession(self, conn)
+
+    def reading(self) -> Any:
+        return self._transaction(read_only=True)
+
+    def writing(self) -> Any:
+        self.check_writable()
+        return self._transaction(read_only=False)
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def in_read_only_transaction(self) -> bool:
+        return self._conn is not None and bool(self._conn.read_only)
+
+    def node_name(self) -> str:
+        """host:port of the server this store is connected to (for messages)."""
+        if self._conn is None or self._conn.closed:
+            return self.display_url
+        info = self._conn.info
+        return f"{info.host}:{info.port}"
+
+    # --- schema ------------------------------------------------------------------------------
+
+    def server_version(self) -> str:
+        with self.reading() as session:
+            return str(session.fetchval("SELECT current_setting('server_version')"))
+
+    def migrations(self) -> list[Migration]:
+        return MIGRATIONS
+
+    def render_migration(self, migration: Migration) -> list[str]:
+        conn = self._connection()
+        rendered = [self.compose(s).as_string(conn) for s in migration.statements]
+        rendered.append(
+            self.compose(  # noqa: S608 - shown by --dry-run; it runs with bound parameters
+                "INSERT INTO {esctl_schema} (version, description, esctl_version) VALUES "
+            ).as_string(conn)
+            + f"({migration.version}, {sql.quote(migration.description)}, "
+            + f"{sql.quote(__version__)})"
+        )
+        if migration.version == MIGRATIONS[-1].version:
+            rendered += [
+                "-- outside a transaction:\n" + self._index_sql(n).as_string(conn)
+                for n in CONCURRENT_INDEXES
+            ]
+        return rendered
+
+    def _index_sql(self, name: str) -> sql.Composed:
+        return sql.SQL(CONCURRENT_INDEXES[name]).format(
+            index=sql.Identifier(name), **self.identifiers
+        )
+
+    def schema_version(self) -> int | None:
+        with self.reading() as session:
+            if self._has_version_table(session):
+                version = session.fetchval("SELECT max(version) FROM {esctl_schema}")
+                return int(version) if version is not None else None
+        return None
+
+    def _has_version_table(self, session: PostgresSession) -> bool:
+        # A catalog query, not to_regclass(): after waiting for another `init`, a cached
+        # "no such table" must not hide the table it has just created.
+        return bool(
+            session.fetchval(
+                "SELECT 1 FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n "
+                "ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relname = 'esctl_schema'",
+                [self.settings.schema],
+            )
+        )
+
+    def apply_migrations(self, pending: list[Migration]) -> None:
+        for migration in pending:
+            with self.writing() as session:
+                session.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
+                # Two `esctl init` at once: the second waits here, then skips what is done.
+                session.execute(
+                    "SELECT pg_advisory_xact_lock(hashtext(%s))",
+                    [f"esctl init {self.settings.schema}"],
+                )
+                if self._has_version_table(session) and session.fetchval(
+                    "SELECT 1 FROM {esctl_schema} WHERE version = %s", [migration.version]
+                ):
+                    continue
+                for statement in migration.statements:
+                    session.execute(statement)
+                session.execute(
+                    "INSERT INTO {esctl_schema} (version, description, esctl_version) "
+                    "VALUES (%s, %s, %s)",
+                    [migration.version, migration.description, __version__],
+                )
+        self.ensure_concurrent_indexes()
+
+    def _index_state(self, name: str) -> bool | None:
+        """True if the index is valid, False if an interrupted build left it invalid, None if absent."""
+        with self.reading() as session:
+            valid = session.fetchone(
+                "SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+                "JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE n.nspname = %s AND c.relname = %s",
+                [self.settings.schema, name],
+            )
+        return None if valid is None else bool(valid["indisvalid"])
+
+    def ensure_concurrent_indexes(self) -> list[str]:
+        """Build (or rebuild, if invalid) the indexes that must not block writers."""
+        self.check_writable()
+        built = []
+        conn = self._connection()
+        lock_key = [f"esctl index {self.settings.schema}"]
+        # A second `init` must not mistake the first one's index (valid only once built) for a
+        # broken one, so index builds take a session-level lock. It is polled, not waited for:
+        # CREATE INDEX CONCURRENTLY waits for every open transaction, a blocked lock call included.
+        with translate_errors(self):
+            while not self._try_lock(conn, lock_key[0]):
+                time.sleep(0.2)
+        try:
+            for name in CONCURRENT_INDEXES:
+                state = self._index_state(name)
+                if state:
+                    continue
+                with translate_errors(self):
+                    if state is False:
+                        conn.execute(
+                            sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(
+                                sql.Identifier(self.settings.schema, name)
+                            )
+                        )
+                    conn.execute(self._index_sql(name))
+                built.append(name)
+        finally:
+            with translate_errors(self):
+                conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", lock_key)
+        return built
+
+    @staticmethod
+    def _try_lock(conn: Connection[Row], key: str) -> bool:
+        row = conn.execute("SELECT pg_try_advisory_lock(hashtext(%s)) AS locked", [key]).fetchone()
+        return bool(row and row["locked"])
+
+    def inspect_schema(self) -> SchemaReport:
+        report = SchemaReport(schema_version=self.schema_version())
+        schema = self.settings.schema
+        with self.reading() as session:
+            columns: dict[str, list[str]] = {}
+            for row in session.fetchall(
+                "SELECT table_name, column_name FROM information_schema.columns "
+                "WHERE table_schema = %s ORDER BY ordinal_position",
+                [schema],
+            ):
+                columns.setdefault(row["table_name"], []).append(row["column_name"])
+            for table, expected in EXPECTED_COLUMNS.items():
+                if table not in columns:
+                    report.missing.append(f"table {schema}.{table}")
+                    continue
+                report.missing += [
+                    f"column {table}.{c}" for c in expected if c not in columns[table]
+                ]
+                report.extra += [f"column {table}.{c}" for c in columns[table] if c not in expected]
+            indexes = {
+                row["relname"]: row["indisvalid"]
+                for row in session.fetchall(
+                    "SELECT c.relname, i.indisvalid FROM pg_index i "
+                    "JOIN pg_class c ON c.oid = i.indexrelid "
+                    "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = %s",
+                    [schema],
+                )
+            }
+            for name in EXPECTED_INDEXES:
+                if name not in indexes and "table events" not in " ".join(report.missing):
+                    report.missing.append(f"index {name}")
+                elif name in indexes and not indexes[name]:
+                    report.missing.append(f"index {name} (invalid: run `esctl init` to rebuild)")
+            if "events" in columns:
+                default = session.fetchval(
+                    "SELECT column_default FROM information_schema.columns WHERE table_schema = %s "
+                    "AND table_name = 'events' AND column_name = 'transaction_id'",
+                    [schema],
+                )
+                if "transaction_id" in columns["events"] and not default:
+                    report.missing.append("default of events.transaction_id")
+                trigger = session.fetchval(
+                    "SELECT 1 FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
+                    "JOIN pg_namespace n ON n.oid = c.relnamespace "
+                    "WHERE n.nspname = %s AND c.relname = 'events' "
+                    "AND t.tgname = 'esctl_notify_events'",
+                    [schema],
+                )
+                if not trigger:
+                    report.missing.append("trigger esctl_notify_events")
+            if session.fetchval("SELECT pg_is_in_recovery()"):
+                report.notes.append("the server is a standby (in recovery): read-only")
+        return report
+
+    # --- append primitives (issue 3) ---------------------------------------------------------
+
+    # --- live reading primitives (issue 4) ---------------------------------------------------

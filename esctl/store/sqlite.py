@@ -1,0 +1,351 @@
+"""The SQLite backend: the embedded default. WAL mode, `BEGIN IMMEDIATE` for writes, and read-only
+connections opened with `mode=ro`. SQLite serialises writers, so position order is commit order."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from esctl import __version__
+from esctl.config import Settings
+from esctl.errors import (
+    Conflict,
+    ReadOnlyRefused,
+    SchemaMissing,
+    StoreUnavailable,
+)
+from esctl.store.base import Migration, Row, SchemaReport, Store
+from esctl.store.url import StoreLocation
+
+TABLES = {
+    "events": '"events"',
+    "snapshots": '"snapshots"',
+    "checkpoints": '"subscription_checkpoints"',
+    "esctl_schema": '"esctl_schema"',
+}
+
+EXPECTED_COLUMNS = {
+    "events": [
+        "global_position",
+        "id",
+        "stream_id",
+        "stream_type",
+        "event_type",
+        "event_data",
+        "metadata",
+        "version",
+        "created_at",
+    ],
+    "snapshots": ["stream_id", "stream_type", "snapshot_data", "version", "created_at"],
+    "subscription_checkpoints": [
+        "subscription_id",
+        "last_position",
+        "updated_at",
+        "last_transaction_id",
+    ],
+    "esctl_schema": ["version", "description", "applied_at", "esctl_version"],
+}
+EXPECTED_INDEXES = [
+    "idx_events_stream_id",
+    "idx_events_event_type",
+    "idx_events_created_at",
+]
+
+NOW = "(strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))"
+
+MIGRATIONS = [
+    Migration(
+        1,
+        "event store tables (seed Template 1) and esctl_schema",
+        [
+            f"""CREATE TABLE IF NOT EXISTS events (
+    global_position INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    stream_id TEXT NOT NULL,
+    stream_type TEXT NOT NULL,
+    event_type TEXT NOT NULL,
+    event_data TEXT NOT NULL,
+    metadata TEXT DEFAULT '{{{{}}}}',
+    version INTEGER NOT NULL,
+    created_at TEXT NOT NULL DEFAULT {NOW},
+    CONSTRAINT unique_stream_version UNIQUE (stream_id, version)
+)""",
+            "CREATE INDEX IF NOT EXISTS idx_events_stream_id ON events(stream_id, version)",
+            "CREATE INDEX IF NOT EXISTS idx_events_event_type ON events(event_type)",
+            "CREATE INDEX IF NOT EXISTS idx_events_created_at ON events(created_at)",
+            f"""CREATE TABLE IF NOT EXISTS snapshots (
+    stream_id TEXT PRIMARY KEY,
+    stream_type TEXT NOT NULL,
+    snapshot_data TEXT NOT NULL,
+    version INTEGER NOT NULL,
+    created_at TEXT DEFAULT {NOW}
+)""",
+            f"""CREATE TABLE IF NOT EXISTS subscription_checkpoints (
+    subscription_id TEXT PRIMARY KEY,
+    last_position INTEGER NOT NULL DEFAULT 0,
+    updated_at TEXT DEFAULT {NOW}
+)""",
+            f"""CREATE TABLE IF NOT EXISTS esctl_schema (
+    version INTEGER PRIMARY KEY,
+    description TEXT NOT NULL,
+    applied_at TEXT NOT NULL DEFAULT {NOW},
+    esctl_version TEXT NOT NULL
+)""",
+        ],
+    ),
+    Migration(
+        2,
+        "esctl additions: subscription_checkpoints.last_transaction_id",
+        ["ALTER TABLE subscription_checkpoints ADD COLUMN last_transaction_id INTEGER"],
+    ),
+]
+
+
+def format_time(value: datetime) -> str:
+    """The one text form of a timestamp in SQLite stores: UTC, milliseconds, `Z` (sorts as text)."""
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=UTC)
+    value = value.astimezone(UTC)
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+def _dict_row(cursor: sqlite3.Cursor, row: tuple[Any, ...]) -> Row:
+    return {d[0]: v for d, v in zip(cursor.description, row, strict=True)}
+
+
+@contextmanager
+def translate_errors(store: SQLiteStore) -> Iterator[None]:
+    """Turn sqlite3 errors into esctl errors, once, here."""
+    try:
+        yield
+    except sqlite3.IntegrityError as exc:
+        raise Conflict(str(exc)) from exc
+    except sqlite3.OperationalError as exc:
+        text = str(exc)
+        if "no such table" in text or "no such column" in text:
+            raise SchemaMissing(
+                f"store {store.display_url} is missing part of the esctl schema ({text})",
+                hint="run `esctl init`",
+            ) from exc
+        if "locked" in text or "busy" in text:
+            raise StoreUnavailable(
+                f"store {store.display_url} stayed locked by another writer for "
+                f"{store.settings.connect_timeout}s",
+                hint="retry when the other writer has finished",
+            ) from exc
+        if "readonly" in text:
+            raise ReadOnlyRefused(f"store {store.display_url} is read-only ({text})") from exc
+        raise StoreUnavailable(f"store {store.display_url}: {text}") from exc
+    except sqlite3.DatabaseError as exc:
+        raise StoreUnavailable(f"store {store.display_url}: {exc}") from exc
+
+
+class SQLiteSession:
+    """A transaction on a SQLite connection."""
+
+    backend = "sqlite"
+
+    def __init__(self, store: SQLiteStore, conn: sqlite3.Connection) -> None:
+        self._store = store
+        self._conn = conn
+
+    @staticmethod
+    def sql(query: str) -> str:
+        return query.replace("%s", "?").format(**TABLES)
+
+    def execute(self, query: str, params: Sequence[Any] = ()) -> int:
+        with translate_errors(self._store):
+            return self._conn.execute(self.sql(query), params).rowcount
+
+    def executemany(self, query: str, params: Sequence[Sequence[Any]]) -> None:
+        with translate_errors(self._store):
+            self._conn.executemany(self.sql(query), params)
+
+    def fetchall(self, query: str, params: Sequence[Any] = ()) -> list[Row]:
+        with translate_errors(self._store):
+            cursor = self._conn.execute(self.sql(query), params)
+            return [_dict_row(cursor, row) for row in cursor.fetchall()]
+
+    def fetchone(self, query: str, params: Sequence[Any] = ()) -> Row | None:
+        with translate_errors(self._store):
+            cursor = self._conn.execute(self.sql(query), params)
+            row = cursor.fetchone()
+            return _dict_row(cursor, row) if row is not None else None
+
+    def fetchval(self, query: str, params: Sequence[Any] = ()) -> Any:
+        with translate_errors(self._store):
+            row = self._conn.execute(self.sql(query), params).fetchone()
+            return row[0] if row is not None else None
+
+    def stream(
+        self, query: str, params: Sequence[Any] = (), batch_size: int = 2000
+    ) -> Iterator[Row]:
+        with translate_errors(self._store):
+            cursor = self._conn.execute(self.sql(query), params)
+            while batch := cursor.fetchmany(batch_size):
+                for row in batch:
+                    yield _dict_row(cursor, row)
+
+    def json_param(self, value: Any) -> Any:
+        return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+    def time_param(self, value: datetime) -> Any:
+        return format_time(value)
+
+
+class SQLiteStore(Store):
+    """An event store in one SQLite file."""
+
+    backend = "sqlite"
+
+    def __init__(
+        self, location: StoreLocation, settings: Settings, *, write: bool, create: bool = False
+    ) -> None:
+        super().__init__(location, settings, write=write)
+        self.path = Path(location.target)
+        self.create = create
+        self._conn: sqlite3.Connection | None = None
+
+    # --- connections and transactions -------------------------------------------------------
+
+    def _connection(self) -> sqlite3.Connection:
+        if self._conn is not None:
+            return self._conn
+        if not self.path.exists() and not self.create:
+            raise SchemaMissing(
+                f"no store at {self.path}", hint="run `esctl init` to create it here"
+            )
+        with translate_errors(self):
+            if self.write and not self.settings.read_only:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                conn = sqlite3.connect(
+                    self.path,
+                    isolation_level=None,
+                    timeout=self.settings.connect_timeout,
+                    check_same_thread=False,
+                )
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=FULL")
+            else:
+                uri = f"{self.path.resolve().as_uri()}?mode=ro"
+                conn = sqlite3.connect(
+                    uri,
+                    uri=True,
+                    isolation_level=None,
+                    timeout=self.settings.connect_timeout,
+                    check_same_thread=False,
+                )
+            conn.execute(f"PRAGMA busy_timeout={int(self.settings.connect_timeout * 1000)}")
+        self._conn = conn
+        return conn
+
+    @contextmanager
+    def _transaction(self, begin: str) -> Iterator[SQLiteSession]:
+        conn = self._connection()
+        with translate_errors(self):
+            conn.execute(begin)
+        try:
+            yield SQLiteSession(self, conn)
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        with translate_errors(self):
+            conn.execute("COMMIT")
+
+    def reading(self) -> Any:
+        return self._transaction("BEGIN")
+
+    def writing(self) -> Any:
+        self.check_writable()
+        return self._transaction("BEGIN IMMEDIATE")
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    # --- schema ------------------------------------------------------------------------------
+
+    def server_version(self) -> str:
+        return f"SQLite {sqlite3.sqlite_version}"
+
+    def migrations(self) -> list[Migration]:
+        return MIGRATIONS
+
+    def render_migration(self, migration: Migration) -> list[str]:
+        statements = [SQLiteSession.sql(s) for s in migration.statements]
+        return [*statements, _record_version_sql(migration)]
+
+    def _table_names(self, session: SQLiteSession) -> set[str]:
+        rows = session.fetchall("SELECT name FROM sqlite_master WHERE type = 'table'")
+        return {row["name"] for row in rows}
+
+    def schema_version(self) -> int | None:
+        if not self.path.exists():
+            return None
+        with self.reading() as session:
+            if "esctl_schema" not in self._table_names(session):
+                return None
+            version = session.fetchval("SELECT max(version) FROM {esctl_schema}")
+            return int(version) if version is not None else None
+
+    def apply_migrations(self, pending: list[Migration]) -> None:
+        for migration in pending:
+            with self.writing() as session:
+                tables = self._table_names(session)
+                done = "esctl_schema" in tables and session.fetchval(
+                    "SELECT 1 FROM {esctl_schema} WHERE version = %s", [migration.version]
+                )
+                if done:  # another `esctl init` got here first
+                    continue
+                for statement in migration.statements:
+                    session.execute(statement)
+                session.execute(
+                    "INSERT INTO {esctl_schema} (version, description, esctl_version) "
+                    "VALUES (%s, %s, %s)",
+                    [migration.version, migration.description, __version__],
+                )
+
+    def inspect_schema(self) -> SchemaReport:
+        report = SchemaReport(schema_version=self.schema_version())
+        if not self.path.exists():
+            report.missing.append(f"store file {self.path}")
+            return report
+        with self.reading() as session:
+            tables = self._table_names(session)
+            for table, columns in EXPECTED_COLUMNS.items():
+                if table not in tables:
+                    report.missing.append(f"table {table}")
+                    continue
+                present = [r["name"] for r in session.fetchall(f"PRAGMA table_info({table})")]
+                report.missing += [f"column {table}.{c}" for c in columns if c not in present]
+                report.extra += [f"column {table}.{c}" for c in present if c not in columns]
+            indexes = {
+                r["name"]
+                for r in session.fetchall("SELECT name FROM sqlite_master WHERE type = 'index'")
+            }
+            report.missing += [f"index {i}" for i in EXPECTED_INDEXES if i not in indexes]
+            journal = session.fetchval("PRAGMA journal_mode")
+            if journal != "wal":
+                report.notes.append(f"journal_mode is {journal}, not wal")
+        return report
+
+    # --- append primitives (issue 3) ---------------------------------------------------------
+
+    # --- live reading primitives (issue 4) ---------------------------------------------------
+
+
+def _record_version_sql(migration: Migration) -> str:
+    """The version record as `init --dry-run` prints it (it runs with bound parameters)."""
+    values = ", ".join([str(migration.version), _quote(migration.description), _quote(__version__)])
+    return f"INSERT INTO esctl_schema (version, description, esctl_version) VALUES ({values})"  # noqa: S608 - display only
+
+
+def _quote(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
