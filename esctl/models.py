@@ -84,22 +84,3 @@ class RecordedEvent:
             "metadata": self.metadata,
             "created_at": iso_time(self.created_at),
         }
-
-
-@dataclass(frozen=True, order=True)
-class Cursor:
-    """A place in the log in commit order: `(transaction_id, global_position)`.
-
-    On PostgreSQL, BIGSERIAL positions can become visible out of order, so live readers order by
-    the writing transaction's id first. Rows written before `esctl init` added the column have a
-    NULL transaction_id; they count as committed long ago and sort first, as transaction_id 0.
-    SQLite serialises writers, so its transaction_id is always 0 and position order is commit
-    order. A checkpoint stores a cursor as (`last_transaction_id`, `last_position`).
-    """
-
-    transaction_id: int = 0
-    global_position: int = 0
-
-    @classmethod
-    def after(cls, event: RecordedEvent) -> Cursor:
-        return cls(event.transaction_id or 0, event.global_position)

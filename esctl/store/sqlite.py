@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -40,6 +41,7 @@ EXPECTED_COLUMNS = {
         "metadata",
         "version",
         "created_at",
+        "transaction_id",
     ],
     "snapshots": ["stream_id", "stream_type", "snapshot_data", "version", "created_at"],
     "subscription_checkpoints": [
@@ -73,6 +75,7 @@ MIGRATIONS = [
     metadata TEXT DEFAULT '{{{{}}}}',
     version INTEGER NOT NULL,
     created_at TEXT NOT NULL DEFAULT {NOW},
+    transaction_id INTEGER,
     CONSTRAINT unique_stream_version UNIQUE (stream_id, version)
 )""",
             "CREATE INDEX IF NOT EXISTS idx_events_stream_id ON events(stream_id, version)",
@@ -229,7 +232,7 @@ class SQLiteStore(Store):
                     timeout=self.settings.connect_timeout,
                     check_same_thread=False,
                 )
-                conn.execute("PRAGMA journal_mode=WAL")
+                self._enable_wal(conn)
                 conn.execute("PRAGMA synchronous=FULL")
             else:
                 uri = f"{self.path.resolve().as_uri()}?mode=ro"
@@ -243,6 +246,20 @@ class SQLiteStore(Store):
             conn.execute(f"PRAGMA busy_timeout={int(self.settings.connect_timeout * 1000)}")
         self._conn = conn
         return conn
+
+    def _enable_wal(self, conn: sqlite3.Connection) -> None:
+        """Switch a new store to WAL (persistent). The switch needs an exclusive lock and SQLite
+        does not wait for it, so it is retried until connect_timeout."""
+        deadline = time.monotonic() + self.settings.connect_timeout
+        while True:
+            try:
+                if conn.execute("PRAGMA journal_mode").fetchone()[0] != "wal":
+                    conn.execute("PRAGMA journal_mode=WAL")
+                return
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc) or time.monotonic() > deadline:
+                    raise
+                time.sleep(0.05)
 
     @contextmanager
     def _transaction(self, begin: str) -> Iterator[SQLiteSession]:
