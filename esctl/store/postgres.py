@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 from psycopg import errors as pgerrors
 from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
@@ -280,8 +281,9 @@ class PostgresStore(Store):
             "autocommit": autocommit,
             "row_factory": dict_row,
             "connect_timeout": self.settings.connect_timeout,
-            "application_name": "esctl",
         }
+        if "application_name" not in conninfo_to_dict(self.location.target):
+            kwargs["application_name"] = "esctl"  # a user-given application_name wins
         password = self.settings.password
         if password is not None:
             kwargs["password"] = password
