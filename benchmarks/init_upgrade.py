@@ -37,7 +37,9 @@ def server_dsn(given: str | None) -> tuple[str, object | None]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawTextHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--dsn", default=os.environ.get("ESCTL_BENCH_DSN"))
     args = parser.parse_args()
