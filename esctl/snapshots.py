@@ -70,7 +70,12 @@ class Selection:
             marks = ", ".join(["%s"] * len(self.stream_ids))
             return f" WHERE e.stream_id IN ({marks})", list(self.stream_ids)
         if self.stream_type is not None:
-            return " WHERE e.stream_type = %s", [self.stream_type]
+            # Streams of that type, replayed whole: an event of another type in the same stream
+            # (the seed's schema allows it) must not go missing from the snapshot.
+            return (
+                " WHERE e.stream_id IN (SELECT t.stream_id FROM {events} t WHERE t.stream_type = %s)",
+                [self.stream_type],
+            )
         return "", []
 
 
