@@ -283,10 +283,18 @@ def replay_streams(
 
 def _start(row: Row, reducers: ReducerChoice) -> Replay:
     stored = row["stored_version"]
+    try:
+        reducer = reducers.for_stream_type(row["stream_type"])
+    except UsageError as exc:
+        raise UsageError(
+            f"{exc.message} (needed for stream {row['stream_id']}, version {row['version']}, "
+            f"event type {row['event_type']})",
+            hint=exc.hint,
+        ) from exc
     return Replay(
         stream_id=row["stream_id"],
         stream_type=row["stream_type"],
-        reducer=reducers.for_stream_type(row["stream_type"]).name,
+        reducer=reducer.name,
         stored_version=int(stored) if stored is not None else None,
     )
 

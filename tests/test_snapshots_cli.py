@@ -160,3 +160,30 @@ def test_rebuild_in_a_separate_process_exits_1_without_a_traceback(
     assert result.returncode == 1
     assert "Traceback" not in result.stderr
     assert "Failed: Order-1:" in result.stderr
+
+
+def test_verify_limit_cuts_the_listing_but_not_the_verdict(orders: Target) -> None:
+    result = run_cli("snapshots", "verify", "--all", "--limit", "1", "-o", "jsonl")
+    assert result.exit_code == 1
+    assert len(result.stdout.splitlines()) == 1
+    assert "Verified 3 streams: 3 drifted (missing 3)." in result.stderr
+
+
+def test_a_profile_reducer_that_cannot_be_loaded_names_the_stream(
+    orders: Target, tmp_path: Path
+) -> None:
+    config = write_config(
+        tmp_path / "broken.yaml",
+        {
+            "b": {
+                "store": orders.url,
+                "schema": orders.schema,
+                "reducers": {"Order": "./gone.py:order"},
+            }
+        },
+    )
+    result = run_cli("-c", str(config), "-p", "b", "snapshots", "rebuild", "--all")
+    assert result.exit_code == 2
+    first = result.stderr.splitlines()[0]
+    assert first.startswith("Error: reducer './gone.py:order' (from profile 'b', reducers.Order)")
+    assert first.endswith("(needed for stream Order-1, version 1, event type Placed)")

@@ -31,7 +31,9 @@ app = typer.Typer(
 
 StreamsArg = Annotated[
     list[str] | None,
-    typer.Argument(help="Stream ids (or use --stream-type / --all).", show_default=False),
+    typer.Argument(
+        help="Stream ids (or use --stream-type / --all).", metavar="STREAM...", show_default=False
+    ),
 ]
 StreamTypeOpt = Annotated[
     str | None, typer.Option("--stream-type", "-t", help="Only streams of this stream type.")
@@ -364,7 +366,9 @@ def verify(
                 if shown is None or len(drifted) <= shown:
                     drifted.append(row)
         else:
-            out.rows(problems, columns)
+            out.rows(problems, columns, limit=shown)
+            for _ in problems:  # past --limit: keep counting, the exit code covers every stream
+                pass
     if out.format == "table":
         out.rows(drifted, columns, limit=shown)
     checked = sum(counts.values())
