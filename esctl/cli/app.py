@@ -194,6 +194,7 @@ def root(
 def _register() -> None:
     from esctl.cli import config as config_cli
     from esctl.cli import schema as schema_cli
+    from esctl.cli import snapshots as snapshots_cli
 
     app.command("init", rich_help_panel=PANEL_SETUP, epilog=schema_cli.INIT_EXAMPLES)(
         schema_cli.init
@@ -202,6 +203,8 @@ def _register() -> None:
         schema_cli.doctor
     )
     app.add_typer(config_cli.app, name="config", rich_help_panel=PANEL_SETUP)
+    # snapshots
+    app.add_typer(snapshots_cli.app, name="snapshots", rich_help_panel=PANEL_OPERATE)
 
 
 _register()
