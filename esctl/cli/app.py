@@ -185,6 +185,7 @@ def root(
 
 
 def _register() -> None:
+    from esctl.cli import checkpoints as checkpoints_cli
     from esctl.cli import config as config_cli
     from esctl.cli import schema as schema_cli
 
@@ -195,6 +196,7 @@ def _register() -> None:
         schema_cli.doctor
     )
     app.add_typer(config_cli.app, name="config", rich_help_panel=PANEL_SETUP)
+    app.add_typer(checkpoints_cli.app, name="checkpoints", rich_help_panel=PANEL_OPERATE)
 
 
 _register()
