@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from esctl.cursor import START, Cursor, cursor_at_position
+from esctl.cursor import START, Cursor
 from esctl.errors import ConcurrencyError, NotFound, UsageError
 from esctl.models import RecordedEvent, parse_time
 from esctl.output import iso_time
@@ -109,7 +109,7 @@ def _state(
     store: Store, session: Session, row: Row, head: int, now: datetime, thresholds: Thresholds
 ) -> CheckpointState:
     position = int(row["last_position"])
-    updated_at = parse_time(row["updated_at"]) if row["updated_at"] is not None else None
+    updated_at = _utc(row["updated_at"]) if row["updated_at"] is not None else None
     age = (now - updated_at).total_seconds() if updated_at is not None else None
     conditions: set[Status] = set()
     if position > head:
@@ -151,8 +151,13 @@ def matching(states: list[CheckpointState], fail_on: set[str]) -> list[Checkpoin
 
 def server_now(session: Session) -> datetime:
     """The store's clock (ages are measured against it, as the subscriber's NOW() writes them)."""
-    now = parse_time(session.fetchval("SELECT CURRENT_TIMESTAMP"))
-    return now if now.tzinfo else now.replace(tzinfo=UTC)  # SQLite: UTC text, no offset
+    return _utc(session.fetchval("SELECT CURRENT_TIMESTAMP"))
+
+
+def _utc(value: Any) -> datetime:
+    """A stored time as an aware datetime; SQLite's CURRENT_TIMESTAMP text is UTC, no offset."""
+    parsed = parse_time(value)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def head_position(session: Session) -> int:
@@ -172,11 +177,21 @@ def _event_cursor(row: Row) -> Cursor:
 
 
 def _row_cursor(session: Session, row: Row) -> Cursor:
-    """The cursor a checkpoint row stands for (position-only rows: the event at that position)."""
-    transaction_id = _transaction_id(row["last_transaction_id"])
-    if transaction_id is not None:
-        return Cursor(transaction_id, int(row["last_position"]))
-    return cursor_at_position(session, int(row["last_position"]))
+    """The cursor a checkpoint row stands for.
+
+    The event at `last_position` decides: the seed's subscriber updates `last_position` alone, so
+    after esctl (or `tail`) wrote a transaction id, a later position-only save leaves it stale;
+    the event's own transaction id is always right. Only when no event is there (position 0, a
+    gap, past the head) does the stored `last_transaction_id` count."""
+    position = int(row["last_position"])
+    if position > 0:
+        event = session.fetchone(
+            "SELECT global_position, transaction_id FROM {events} WHERE global_position = %s",
+            [position],
+        )
+        if event is not None:
+            return _event_cursor(event)
+    return Cursor(_transaction_id(row["last_transaction_id"]) or 0, position)
 
 
 def count_events(
