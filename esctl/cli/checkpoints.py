@@ -301,8 +301,8 @@ def _apply(app_state: AppState, store: Any, plan: Any, execute: bool) -> None:
         plan = execute_plan(store, plan)
     if out.format != "table":
         out.record(plan.to_dict())
-    else:
-        out.message(_summary(plan))
+    else:  # the plan is the data of a dry run: stdout, like `init --dry-run`'s SQL
+        out.stdout.write(_summary(plan) + "\n")
     for note in plan.notes:
         out.note(f"Note: {note}.")
     if plan.changes_nothing:
