@@ -101,7 +101,7 @@ def show_checkpoint(
             store, session, row, head_position(session), server_now(session),
             thresholds or Thresholds(),
         )
-        events = events_after(store, session, _row_cursor(session, row), pending)
+        events = events_after(store, session, checkpoint_cursor(session, row), pending)
     return state, events
 
 
@@ -118,7 +118,7 @@ def _state(
         lag, estimated = head - position, False
     else:
         lag, estimated = count_events(
-            store, session, after=_row_cursor(session, row), cap=thresholds.count_cap
+            store, session, after=checkpoint_cursor(session, row), cap=thresholds.count_cap
         )
         if estimated:
             lag = max(lag, head - position)
@@ -176,7 +176,7 @@ def _event_cursor(row: Row) -> Cursor:
     return Cursor(_transaction_id(row["transaction_id"]) or 0, int(row["global_position"]))
 
 
-def _row_cursor(session: Session, row: Row) -> Cursor:
+def checkpoint_cursor(session: Session, row: Row) -> Cursor:
     """The cursor a checkpoint row stands for.
 
     The event at `last_position` decides: the seed's subscriber updates `last_position` alone, so
@@ -352,7 +352,7 @@ def plan_move(
                 f"subscription {name!r} has no checkpoint to shift",
                 hint="use --position, --to-start, --to-end or --to-time to create one",
             )
-        old = _row_cursor(session, row) if row is not None else START
+        old = checkpoint_cursor(session, row) if row is not None else START
         new, notes = _resolve(store, session, target, old)
         redelivered = skipped = 0
         estimated = False

@@ -317,6 +317,8 @@ def _summary(plan: Any) -> str:
     if plan.action == "delete":
         verb = "Deleted" if done else "Would delete"
         return f"{verb} checkpoint {name} (at position {plan.old_position})."
+    if plan.changes_nothing:
+        return f"Checkpoint {name} is already at position {plan.new_position} ({plan.target})."
     approx = "about " if plan.estimated else ""
     effect = ""
     if plan.redelivered:
