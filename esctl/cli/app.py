@@ -192,6 +192,7 @@ def root(
 
 
 def _register() -> None:
+    from esctl.cli import checkpoints as checkpoints_cli
     from esctl.cli import config as config_cli
     from esctl.cli import schema as schema_cli
     from esctl.cli import snapshots as snapshots_cli
@@ -205,6 +206,7 @@ def _register() -> None:
     app.add_typer(config_cli.app, name="config", rich_help_panel=PANEL_SETUP)
     # snapshots
     app.add_typer(snapshots_cli.app, name="snapshots", rich_help_panel=PANEL_OPERATE)
+    app.add_typer(checkpoints_cli.app, name="checkpoints", rich_help_panel=PANEL_OPERATE)
 
 
 _register()

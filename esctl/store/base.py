@@ -200,3 +200,23 @@ class Store(ABC):
     @abstractmethod
     def node_status(self, primary_lsn: str | None = None) -> NodeStatus:
         """Role and version of the server; on a standby, its lag behind `primary_lsn`."""
+
+    # --- checkpoint primitives (checkpoints issue) --------------------------------------------
+
+    @abstractmethod
+    def commit_order_slices(
+        self,
+        after: tuple[int, int] | None,
+        upto: tuple[int, int] | None,
+        *,
+        descending: bool = False,
+    ) -> list[tuple[str, list[Any], str]]:
+        """The events after `after` and at or before `upto` (cursors as `(transaction_id,
+        global_position)`, None for no bound) in commit order, as slices to query one after the
+        other: each is a WHERE condition on {events}, its parameters and its ORDER BY, written so
+        the backend's indexes serve it."""
+
+    @abstractmethod
+    def transaction_id_sql(self, value: int | None) -> tuple[str, Any]:
+        """A SQL expression with one placeholder and its parameter, binding a transaction id
+        (None or 0: NULL) for `subscription_checkpoints.last_transaction_id`."""

@@ -539,3 +539,44 @@ class PostgresStore(Store):
     # --- append primitives (issue 3) ---------------------------------------------------------
 
     # --- live reading primitives (issue 4) ---------------------------------------------------
+
+    # --- checkpoint primitives (checkpoints issue) --------------------------------------------
+
+    def commit_order_slices(
+        self,
+        after: tuple[int, int] | None,
+        upto: tuple[int, int] | None,
+        *,
+        descending: bool = False,
+    ) -> list[tuple[str, list[Any], str]]:
+        # Commit order is (coalesce(transaction_id, 0), global_position). coalesce() would hide
+        # the (transaction_id, global_position) index, so rows written before `esctl init` (NULL,
+        # i.e. transaction 0, first in commit order) and later rows are queried as two slices.
+        desc = " DESC" if descending else ""
+        slices: list[tuple[str, list[Any], str]] = []
+        if after is None or after[0] == 0:
+            where = ["transaction_id IS NULL"]
+            params: list[Any] = []
+            if after is not None:
+                where.append("global_position > %s")
+                params.append(after[1])
+            if upto is not None and upto[0] == 0:
+                where.append("global_position <= %s")
+                params.append(upto[1])
+            slices.append((" AND ".join(where), params, f"global_position{desc}"))
+        if upto is None or upto[0] > 0:
+            where = ["transaction_id IS NOT NULL"]
+            params = []
+            if after is not None and after[0] > 0:
+                where.append("(transaction_id, global_position) > (CAST(%s AS xid8), %s)")
+                params += [str(after[0]), after[1]]
+            if upto is not None and upto[0] > 0:
+                where.append("(transaction_id, global_position) <= (CAST(%s AS xid8), %s)")
+                params += [str(upto[0]), upto[1]]
+            slices.append(
+                (" AND ".join(where), params, f"transaction_id{desc}, global_position{desc}")
+            )
+        return slices[::-1] if descending else slices
+
+    def transaction_id_sql(self, value: int | None) -> tuple[str, Any]:
+        return "CAST(%s AS xid8)", str(value) if value else None

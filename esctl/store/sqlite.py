@@ -362,6 +362,30 @@ class SQLiteStore(Store):
 
     # --- live reading primitives (issue 4) ---------------------------------------------------
 
+    # --- checkpoint primitives (checkpoints issue) --------------------------------------------
+
+    def commit_order_slices(
+        self,
+        after: tuple[int, int] | None,
+        upto: tuple[int, int] | None,
+        *,
+        descending: bool = False,
+    ) -> list[tuple[str, list[Any], str]]:
+        # SQLite serialises writers: position order is commit order, and the rowid serves it.
+        where = ["1 = 1"]
+        params: list[Any] = []
+        if after is not None:
+            where.append("global_position > %s")
+            params.append(after[1])
+        if upto is not None:
+            where.append("global_position <= %s")
+            params.append(upto[1])
+        order = "global_position DESC" if descending else "global_position"
+        return [(" AND ".join(where), params, order)]
+
+    def transaction_id_sql(self, value: int | None) -> tuple[str, Any]:
+        return "%s", value or None
+
 
 def _record_version_sql(migration: Migration) -> str:
     """The version record as `init --dry-run` prints it (it runs with bound parameters)."""

@@ -1,0 +1,552 @@
+"""Subscription checkpoints: lag you can trust, and moves that are planned before they are made.
+
+A checkpoint is a place in the log in commit order (`esctl.cursor.Cursor`): every event at or before
+it has been handled. esctl stores it as (`last_transaction_id`, `last_position`); rows written by the
+seed's subscriber carry `last_position` only, and their cursor is the cursor of the event there.
+
+Lag is the number of events after the cursor, counted, not `head - position` (which gaps from
+rolled-back transactions inflate). Counting is bounded by a cap per checkpoint (`LAG_COUNT_CAP`):
+past it the lag is reported as an estimate (`lag_estimated`), so `checkpoints list` stays quick on a
+store of hundreds of millions of events. Moves are computed as a `MovePlan` first and written only
+by `execute()`, with a compare-and-set on the old value.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from typing import Any, Literal
+
+from esctl.cursor import START, Cursor
+from esctl.errors import ConcurrencyError, NotFound, UsageError
+from esctl.models import RecordedEvent, parse_time
+from esctl.output import iso_time
+from esctl.store.base import Row, Session, Store
+
+# Counting more events than this per checkpoint costs seconds on a large store; past it, lag is
+# reported as an estimate from positions (never less than the cap).
+LAG_COUNT_CAP = 100_000
+DEFAULT_LAG_THRESHOLD = 1_000
+DEFAULT_STALE_AFTER = 600.0  # seconds
+
+Status = Literal["ok", "lagging", "stalled", "ahead-of-head"]
+# The status shown is the first condition that holds, in this order.
+STATUS_PRECEDENCE: tuple[Status, ...] = ("ahead-of-head", "stalled", "lagging")
+
+_SELECT_ROW = (
+    "SELECT subscription_id, last_position, last_transaction_id, updated_at FROM {checkpoints}"
+)
+
+
+@dataclass(frozen=True)
+class CheckpointState:
+    """One checkpoint with its lag and status, as `checkpoints list` shows it."""
+
+    subscription_id: str
+    last_position: int
+    last_transaction_id: int | None
+    head_position: int
+    lag: int
+    lag_estimated: bool
+    updated_at: datetime | None
+    age_seconds: float | None
+    status: Status
+    conditions: frozenset[Status] = field(default_factory=frozenset)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "subscription_id": self.subscription_id,
+            "last_position": self.last_position,
+            "last_transaction_id": self.last_transaction_id,
+            "head_position": self.head_position,
+            "lag": self.lag,
+            "lag_estimated": self.lag_estimated,
+            "updated_at": self.updated_at,
+            "age_seconds": None if self.age_seconds is None else round(self.age_seconds, 3),
+            "status": self.status,
+        }
+
+
+@dataclass(frozen=True)
+class Thresholds:
+    """When a checkpoint counts as lagging or stalled."""
+
+    lag: int = DEFAULT_LAG_THRESHOLD
+    stale_after: float = DEFAULT_STALE_AFTER
+    count_cap: int | None = LAG_COUNT_CAP  # None: count every event, however long it takes
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+
+def list_checkpoints(store: Store, thresholds: Thresholds | None = None) -> list[CheckpointState]:
+    """Every checkpoint with lag and status, most lagging first."""
+    thresholds = thresholds or Thresholds()
+    with store.reading() as session:
+        now = server_now(session)
+        head = head_position(session)
+        rows = session.fetchall(_SELECT_ROW + " ORDER BY subscription_id")
+        states = [_state(store, session, row, head, now, thresholds) for row in rows]
+    return sorted(states, key=lambda s: (-s.lag, s.subscription_id))
+
+
+def show_checkpoint(
+    store: Store, name: str, *, pending: int = 10, thresholds: Thresholds | None = None
+) -> tuple[CheckpointState, list[RecordedEvent]]:
+    """One checkpoint and the next `pending` events it has not handled yet (exit 4 if absent)."""
+    with store.reading() as session:
+        row = _require_row(session, name)
+        state = _state(
+            store,
+            session,
+            row,
+            head_position(session),
+            server_now(session),
+            thresholds or Thresholds(),
+        )
+        events = events_after(store, session, checkpoint_cursor(session, row), pending)
+    return state, events
+
+
+def _state(
+    store: Store, session: Session, row: Row, head: int, now: datetime, thresholds: Thresholds
+) -> CheckpointState:
+    position = int(row["last_position"])
+    updated_at = _utc(row["updated_at"]) if row["updated_at"] is not None else None
+    age = (now - updated_at).total_seconds() if updated_at is not None else None
+    conditions: set[Status] = set()
+    if position > head:
+        # Past the head (a restore, a copied row): shown as negative lag, never clamped to zero.
+        conditions.add("ahead-of-head")
+        lag, estimated = head - position, False
+    else:
+        lag, estimated = count_events(
+            store, session, after=checkpoint_cursor(session, row), cap=thresholds.count_cap
+        )
+        if estimated:
+            lag = max(lag, head - position)
+        if lag > thresholds.lag:
+            conditions.add("lagging")
+        if lag > 0 and age is not None and age > thresholds.stale_after:
+            conditions.add("stalled")
+    status: Status = next((s for s in STATUS_PRECEDENCE if s in conditions), "ok")
+    return CheckpointState(
+        subscription_id=row["subscription_id"],
+        last_position=position,
+        last_transaction_id=_transaction_id(row["last_transaction_id"]),
+        head_position=head,
+        lag=lag,
+        lag_estimated=estimated,
+        updated_at=updated_at,
+        age_seconds=age,
+        status=status,
+        conditions=frozenset(conditions),
+    )
+
+
+def matching(states: list[CheckpointState], fail_on: set[str]) -> list[CheckpointState]:
+    """The checkpoints for which any of the `fail_on` conditions holds."""
+    return [s for s in states if s.conditions & fail_on]
+
+
+# --- the commit-ordered log ------------------------------------------------------------------
+
+
+def server_now(session: Session) -> datetime:
+    """The store's clock (ages are measured against it, as the subscriber's NOW() writes them)."""
+    return _utc(session.fetchval("SELECT CURRENT_TIMESTAMP"))
+
+
+def _utc(value: Any) -> datetime:
+    """A stored time as an aware datetime; SQLite's CURRENT_TIMESTAMP text is UTC, no offset."""
+    parsed = parse_time(value)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def head_position(session: Session) -> int:
+    return int(session.fetchval("SELECT coalesce(max(global_position), 0) FROM {events}"))
+
+
+def _bound(cursor: Cursor | None) -> tuple[int, int] | None:
+    return None if cursor is None else (cursor.transaction_id, cursor.global_position)
+
+
+def _transaction_id(value: Any) -> int | None:
+    return None if value is None else int(value)
+
+
+def _event_cursor(row: Row) -> Cursor:
+    return Cursor(_transaction_id(row["transaction_id"]) or 0, int(row["global_position"]))
+
+
+def checkpoint_cursor(session: Session, row: Row) -> Cursor:
+    """The cursor a checkpoint row stands for.
+
+    The event at `last_position` decides: the seed's subscriber updates `last_position` alone, so
+    after esctl (or `tail`) wrote a transaction id, a later position-only save leaves it stale;
+    the event's own transaction id is always right. Only when no event is there (position 0, a
+    gap, past the head) does the stored `last_transaction_id` count."""
+    position = int(row["last_position"])
+    if position > 0:
+        event = session.fetchone(
+            "SELECT global_position, transaction_id FROM {events} WHERE global_position = %s",
+            [position],
+        )
+        if event is not None:
+            return _event_cursor(event)
+    return Cursor(_transaction_id(row["last_transaction_id"]) or 0, position)
+
+
+def count_events(
+    store: Store,
+    session: Session,
+    *,
+    after: Cursor | None = None,
+    upto: Cursor | None = None,
+    cap: int | None = None,
+) -> tuple[int, bool]:
+    """Events after `after` and at or before `upto` in commit order, counted up to `cap`;
+    (count, True) when the cap was reached."""
+    total = 0
+    for where, params, _ in store.commit_order_slices(_bound(after), _bound(upto)):
+        if cap is None:
+            total += int(
+                session.fetchval(f"SELECT count(*) FROM {{events}} WHERE {where}", params)  # noqa: S608 - the backend's condition; values are bound
+            )
+            continue
+        total += int(
+            session.fetchval(
+                f"SELECT count(*) FROM (SELECT 1 FROM {{events}} WHERE {where} LIMIT %s) capped",  # noqa: S608
+                [*params, cap + 1 - total],
+            )
+        )
+        if total > cap:
+            return cap, True
+    return total, False
+
+
+def nth_event(
+    store: Store,
+    session: Session,
+    index: int,
+    *,
+    after: Cursor | None = None,
+    upto: Cursor | None = None,
+    descending: bool = False,
+    created_from: datetime | None = None,
+) -> Cursor | None:
+    """The cursor of the `index`-th (from 0) event of the range in commit order (or backwards),
+    optionally only events created at or after `created_from`; None when there are fewer."""
+    extra, extra_params = "", []
+    if created_from is not None:
+        extra, extra_params = " AND created_at >= %s", [session.time_param(created_from)]
+    for where, params, order in store.commit_order_slices(
+        _bound(after), _bound(upto), descending=descending
+    ):
+        condition = where + extra
+        row = session.fetchone(
+            f"SELECT global_position, transaction_id FROM {{events}} WHERE {condition} "  # noqa: S608
+            f"ORDER BY {order} LIMIT 1 OFFSET %s",
+            [*params, *extra_params, index],
+        )
+        if row is not None:
+            return _event_cursor(row)
+        if index:
+            in_slice = int(
+                session.fetchval(
+                    f"SELECT count(*) FROM {{events}} WHERE {condition}",  # noqa: S608
+                    [*params, *extra_params],
+                )
+            )
+            index -= in_slice
+    return None
+
+
+def events_after(store: Store, session: Session, cursor: Cursor, limit: int) -> list[RecordedEvent]:
+    """The next `limit` events after `cursor` in commit order."""
+    events: list[RecordedEvent] = []
+    for where, params, order in store.commit_order_slices(_bound(cursor), None):
+        if len(events) >= limit:
+            break
+        rows = session.fetchall(
+            f"SELECT {RecordedEvent.COLUMNS}, transaction_id FROM {{events}} "  # noqa: S608
+            f"WHERE {where} ORDER BY {order} LIMIT %s",
+            [*params, limit - len(events)],
+        )
+        events += [RecordedEvent.from_row(row) for row in rows]
+    return events
+
+
+# --- moves -----------------------------------------------------------------------------------
+
+TargetKind = Literal["position", "start", "end", "time", "shift"]
+
+
+@dataclass(frozen=True)
+class MoveTarget:
+    """Where `checkpoints set` moves a checkpoint."""
+
+    kind: TargetKind
+    position: int = 0
+    time: datetime | None = None
+    shift: int = 0
+
+    def describe(self) -> str:
+        if self.kind == "position":
+            return f"position {self.position}"
+        if self.kind == "time":
+            assert self.time is not None
+            return f"last event before {iso_time(self.time)}"
+        if self.kind == "shift":
+            return f"shift by {self.shift:+d} events"
+        return self.kind
+
+
+@dataclass(frozen=True)
+class MovePlan:
+    """What a move or delete will do: old → new, and the events re-delivered or skipped."""
+
+    subscription_id: str
+    action: Literal["set", "create", "delete"]
+    target: str
+    old_position: int | None
+    old_transaction_id: int | None
+    new_position: int | None
+    new_transaction_id: int | None
+    redelivered: int = 0
+    skipped: int = 0
+    estimated: bool = False
+    notes: tuple[str, ...] = ()
+    executed: bool = False
+
+    @property
+    def changes_nothing(self) -> bool:
+        return self.action == "set" and (self.old_position, self.old_transaction_id) == (
+            self.new_position,
+            self.new_transaction_id,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "subscription_id": self.subscription_id,
+            "action": self.action,
+            "target": self.target,
+            "old_position": self.old_position,
+            "old_transaction_id": self.old_transaction_id,
+            "new_position": self.new_position,
+            "new_transaction_id": self.new_transaction_id,
+            "events_redelivered": self.redelivered,
+            "events_skipped": self.skipped,
+            "estimated": self.estimated,
+            "notes": list(self.notes),
+            "executed": self.executed,
+        }
+
+
+def plan_move(
+    store: Store, name: str, target: MoveTarget, *, count_cap: int | None = LAG_COUNT_CAP
+) -> MovePlan:
+    """The plan for `checkpoints set`. A subscription with no checkpoint is created (as Kafka's
+    reset-offsets does for a new group), except by `--shift-by`, which needs a position."""
+    with store.reading() as session:
+        row = _fetch_row(session, name)
+        if row is None and target.kind == "shift":
+            raise NotFound(
+                f"subscription {name!r} has no checkpoint to shift",
+                hint="use --position, --to-start, --to-end or --to-time to create one",
+            )
+        old = checkpoint_cursor(session, row) if row is not None else START
+        new, notes = _resolve(store, session, target, old)
+        redelivered = skipped = 0
+        estimated = False
+        if new < old:
+            redelivered, estimated = count_events(
+                store, session, after=new, upto=old, cap=count_cap
+            )
+        elif new > old:
+            skipped, estimated = count_events(store, session, after=old, upto=new, cap=count_cap)
+        if row is not None and int(row["last_position"]) > head_position(session):
+            notes.insert(0, "the old position is past the head (ahead-of-head)")
+    return MovePlan(
+        subscription_id=name,
+        action="set" if row is not None else "create",
+        target=target.describe(),
+        old_position=int(row["last_position"]) if row is not None else None,
+        old_transaction_id=_transaction_id(row["last_transaction_id"]) if row else None,
+        new_position=new.global_position,
+        new_transaction_id=new.transaction_id or None,
+        redelivered=redelivered,
+        skipped=skipped,
+        estimated=estimated,
+        notes=tuple(notes),
+    )
+
+
+def plan_delete(store: Store, name: str) -> MovePlan:
+    """The plan for `checkpoints delete` (exit 4 if there is no such checkpoint)."""
+    with store.reading() as session:
+        row = _require_row(session, name)
+    return MovePlan(
+        subscription_id=name,
+        action="delete",
+        target="delete",
+        old_position=int(row["last_position"]),
+        old_transaction_id=_transaction_id(row["last_transaction_id"]),
+        new_position=None,
+        new_transaction_id=None,
+        notes=("its subscriber starts from its own default position when it next runs",),
+    )
+
+
+def _resolve(
+    store: Store, session: Session, target: MoveTarget, old: Cursor
+) -> tuple[Cursor, list[str]]:
+    """The new cursor for `target`, and notes on how it was chosen."""
+    notes: list[str] = []
+    last = nth_event(store, session, 0, descending=True) or START
+    if target.kind == "start":
+        return START, notes
+    if target.kind == "end":
+        return last, notes
+    if target.kind == "position":
+        return _at_position(session, target.position, notes), notes
+    if target.kind == "time":
+        assert target.time is not None
+        # The first event in commit order created at/after T; the new cursor is just before it,
+        # so every event created at/after T is delivered (at least once) and none is skipped.
+        first = nth_event(store, session, 0, created_from=target.time)
+        if first is None:
+            notes.append("no event was created at or after that time: moving to the end")
+            return last, notes
+        return nth_event(store, session, 1, upto=first, descending=True) or START, notes
+    if target.shift > 0:
+        moved = nth_event(store, session, target.shift - 1, after=old)
+        if moved is None:
+            notes.append("fewer events than that after the checkpoint: clamped to the end")
+            return last, notes
+        return moved, notes
+    if target.shift < 0:
+        moved = nth_event(store, session, -target.shift, upto=old, descending=True)
+        if moved is None:
+            notes.append("fewer events than that before the checkpoint: clamped to the start")
+            return START, notes
+        return moved, notes
+    return old, notes
+
+
+def _at_position(session: Session, position: int, notes: list[str]) -> Cursor:
+    if position < 0:
+        raise UsageError(f"--position must be 0 or more, not {position}")
+    if position == 0:
+        return START
+    head = head_position(session)
+    if position > head:
+        raise UsageError(
+            f"position {position} is past the head of the log ({head})",
+            hint="use --to-end to move to the last event",
+        )
+    row = session.fetchone(
+        "SELECT global_position, transaction_id FROM {events} WHERE global_position <= %s "
+        "ORDER BY global_position DESC LIMIT 1",
+        [position],
+    )
+    if row is None:
+        return START
+    if int(row["global_position"]) != position:
+        notes.append(
+            f"no event at position {position} (a gap): using {row['global_position']}, "
+            "the last event before it"
+        )
+    return _event_cursor(row)
+
+
+def execute(store: Store, plan: MovePlan) -> MovePlan:
+    """Write a plan atomically, compare-and-set on the old value: a checkpoint moved, created or
+    deleted since the plan was made raises ConcurrencyError (exit 3) and nothing is written."""
+    with store.writing() as session:
+        now = session.time_param(server_now(session))
+        new_sql, new_tx = store.transaction_id_sql(plan.new_transaction_id)
+        old_sql, old_tx = store.transaction_id_sql(plan.old_transaction_id)
+        guard = f"subscription_id = %s AND last_position = %s AND last_transaction_id IS NOT DISTINCT FROM {old_sql}"
+        guard_params = [plan.subscription_id, plan.old_position, old_tx]
+        if plan.action == "create":
+            changed = session.execute(
+                "INSERT INTO {checkpoints} (subscription_id, last_position, "  # noqa: S608 - bound values
+                f"last_transaction_id, updated_at) VALUES (%s, %s, {new_sql}, %s) "
+                "ON CONFLICT (subscription_id) DO NOTHING",
+                [plan.subscription_id, plan.new_position, new_tx, now],
+            )
+        elif plan.action == "set":
+            changed = session.execute(
+                "UPDATE {checkpoints} SET last_position = %s, "  # noqa: S608 - bound values
+                f"last_transaction_id = {new_sql}, updated_at = %s WHERE {guard}",
+                [plan.new_position, new_tx, now, *guard_params],
+            )
+        else:
+            changed = session.execute(
+                f"DELETE FROM {{checkpoints}} WHERE {guard}",  # noqa: S608 - bound values
+                guard_params,
+            )
+        if changed != 1:
+            raise _conflict(session, plan)
+    return replace(plan, executed=True)
+
+
+def _conflict(session: Session, plan: MovePlan) -> ConcurrencyError:
+    current = _fetch_row(session, plan.subscription_id)
+    if current is None:
+        found = "it no longer exists"
+    else:
+        found = f"it is now at position {current['last_position']}"
+    expected = "no checkpoint" if plan.old_position is None else f"position {plan.old_position}"
+    return ConcurrencyError(
+        f"checkpoint {plan.subscription_id!r} changed concurrently: expected {expected}, "
+        f"{found}; nothing was written",
+        hint="run the command again to plan from its current position",
+    )
+
+
+def _fetch_row(session: Session, name: str) -> Row | None:
+    return session.fetchone(_SELECT_ROW + " WHERE subscription_id = %s", [name])
+
+
+def _require_row(session: Session, name: str) -> Row:
+    row = _fetch_row(session, name)
+    if row is None:
+        raise NotFound(
+            f"no checkpoint for subscription {name!r}",
+            hint="`esctl checkpoints list` shows the subscriptions",
+        )
+    return row
+
+
+# --- parsing user input ----------------------------------------------------------------------
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$")
+_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, None: 1}
+
+
+def parse_duration(text: str, *, option: str = "duration") -> float:
+    """`90`, `30s`, `10m`, `2h`, `1d` as seconds."""
+    match = _DURATION.match(text)
+    if match is None:
+        raise UsageError(
+            f"{option}: {text!r} is not a duration", hint="use e.g. 90, 30s, 10m, 2h or 1d"
+        )
+    return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
+
+
+def parse_time_arg(text: str, *, now: datetime | None = None, option: str = "time") -> datetime:
+    """An ISO 8601 time (no offset: UTC), or a duration meaning that long ago (`2h`)."""
+    if _DURATION.match(text):
+        return (now or datetime.now(UTC)) - timedelta(seconds=parse_duration(text))
+    try:
+        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise UsageError(
+            f"{option}: {text!r} is not a time",
+            hint="use ISO 8601 (2026-01-31T12:00:00Z; UTC when no offset is given) or a "
+            "duration ago (15m, 2h, 1d)",
+        ) from None
+    return value if value.tzinfo else value.replace(tzinfo=UTC)

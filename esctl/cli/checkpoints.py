@@ -1,0 +1,335 @@
+"""`esctl checkpoints`: list with lag and status, show, and moves that are dry runs by default."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Any
+
+import typer
+
+from esctl.cli.options import ExecuteOpt, LimitOpt, examples
+from esctl.cli.state import AppState, state
+from esctl.errors import CheckFailed, UsageError
+from esctl.output import Column, plain, truncate
+
+app = typer.Typer(
+    help="Inspect subscription checkpoints, their lag and status, and move them safely.",
+    no_args_is_help=True,
+)
+
+LIST_EXAMPLES = examples(
+    "esctl checkpoints list",
+    "esctl checkpoints list --lag-threshold 500 --stale-after 5m",
+    "esctl -p prod checkpoints list -o json --fail-on lagging --fail-on stalled",
+)
+SHOW_EXAMPLES = examples(
+    "esctl checkpoints show orders-projection", "esctl checkpoints show billing -o json"
+)
+SET_EXAMPLES = examples(
+    "esctl checkpoints set orders-projection --to-time 2026-01-31T12:00:00Z",
+    "esctl checkpoints set orders-projection --shift-by -100 --execute",
+    "esctl checkpoints set billing --to-end -o json",
+)
+DELETE_EXAMPLES = examples(
+    "esctl checkpoints delete old-projection", "esctl checkpoints delete old-projection --execute"
+)
+
+
+class Condition(StrEnum):
+    lagging = "lagging"
+    stalled = "stalled"
+    ahead_of_head = "ahead-of-head"
+
+
+LagThresholdOpt = Annotated[
+    int,
+    typer.Option("--lag-threshold", min=0, help="Lag (events) over which a checkpoint is lagging."),
+]
+StaleAfterOpt = Annotated[
+    str,
+    typer.Option(
+        "--stale-after",
+        help="No update for this long while lag > 0 is stalled (90, 30s, 10m, 2h, 1d).",
+    ),
+]
+ExactOpt = Annotated[
+    bool,
+    typer.Option(
+        "--exact",
+        help="Count every pending event, however many (by default lag past 100,000 is estimated).",
+    ),
+]
+
+
+def _thresholds(lag_threshold: int, stale_after: str, exact: bool) -> Any:
+    from esctl.checkpoints import LAG_COUNT_CAP, Thresholds, parse_duration
+
+    return Thresholds(
+        lag=lag_threshold,
+        stale_after=parse_duration(stale_after, option="--stale-after"),
+        count_cap=None if exact else LAG_COUNT_CAP,
+    )
+
+
+def _lag_cell(row: Any) -> str:
+    lag = row.get("lag")
+    text = f"{lag:,}" if isinstance(lag, int) else plain(lag)
+    return f"~{text}" if row.get("lag_estimated") else text
+
+
+def _age_cell(seconds: Any) -> str:
+    """`42s`, `5m10s`, `2h05m`, `3d04h`: an age that reads at a glance."""
+    if seconds is None or seconds == "":
+        return ""
+    total = int(seconds)
+    if total < 60:
+        return f"{total}s"
+    if total < 3600:
+        return f"{total // 60}m{total % 60:02d}s"
+    if total < 86400:
+        return f"{total // 3600}h{total % 3600 // 60:02d}m"
+    return f"{total // 86400}d{total % 86400 // 3600:02d}h"
+
+
+def _time_cell(value: Any) -> str:
+    """A timestamp to the second: a table column, not a log line."""
+    return plain(value)[:19].replace("T", " ") if value else ""
+
+
+CHECKPOINT_COLUMNS = [
+    Column("subscription_id", "subscription"),
+    Column("last_position", "position", justify="right"),
+    Column("head_position", "head", justify="right"),
+    Column("lag", "lag", justify="right"),
+    Column("updated_at", "updated (UTC)", format=_time_cell),
+    Column("age_seconds", "age", format=_age_cell, justify="right"),
+    Column("status", "status", max_width=13),
+]
+
+# The shared event columns live in esctl/cli/event_columns.py once `read` lands; until then, these.
+PENDING_COLUMNS = [
+    Column("global_position", "position", justify="right"),
+    Column("stream_id", "stream", max_width=40),
+    Column("version", "version", justify="right"),
+    Column("event_type", "type", max_width=30),
+    Column("created_at", "created"),
+    Column("data", "data", format=lambda v: truncate(plain(v), 60)),
+]
+
+
+@app.command("list", epilog=LIST_EXAMPLES)
+def list_checkpoints(
+    ctx: typer.Context,
+    lag_threshold: LagThresholdOpt = 1_000,
+    stale_after: StaleAfterOpt = "10m",
+    fail_on: Annotated[
+        list[Condition] | None,
+        typer.Option("--fail-on", help="Exit 1 when any checkpoint is in this state (repeatable)."),
+    ] = None,
+    exact: ExactOpt = False,
+    limit: LimitOpt = None,
+) -> None:
+    """Every subscription's position, head, lag (in events), last update, age and status.
+
+    Status: ok, lagging (lag over --lag-threshold), stalled (no update for --stale-after while
+    lag > 0), ahead-of-head (position past the last event, e.g. after a restore; lag is negative).
+    Sorted by lag, most behind first. Lag is counted, not head - position; past 100,000 events it
+    is estimated from positions (shown as ~N, `lag_estimated` in JSON) unless --exact.
+    """
+    from esctl.checkpoints import list_checkpoints as list_all
+    from esctl.checkpoints import matching
+
+    app_state = state(ctx)
+    thresholds = _thresholds(lag_threshold, stale_after, exact)
+    store = app_state.open_store()
+    states = list_all(store, thresholds)
+    out = app_state.out
+    limit = out.default_limit(limit)
+    shown = states if limit is None else states[: limit + 1]
+    rows = [_row(s, table=out.format == "table") for s in shown]
+    out.rows(
+        rows,
+        CHECKPOINT_COLUMNS,
+        limit=limit,
+        empty="No checkpoints: no subscription has saved a position yet.",
+    )
+    if fail_on:
+        wanted = {c.value for c in fail_on}
+        failing = matching(states, wanted)
+        if failing:
+            names = ", ".join(s.subscription_id for s in failing[:10])
+            more = f" and {len(failing) - 10} more" if len(failing) > 10 else ""
+            raise CheckFailed(
+                f"{len(failing)} checkpoint(s) {'/'.join(sorted(wanted))}: {names}{more}"
+            )
+
+
+def _row(checkpoint: Any, *, table: bool) -> dict[str, Any]:
+    row: dict[str, Any] = checkpoint.to_dict()
+    if table:  # `~N` marks an estimated lag; JSON keeps the number and `lag_estimated`
+        row["lag"] = _lag_cell(row)
+    return row
+
+
+@app.command("show", epilog=SHOW_EXAMPLES)
+def show(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The subscription id.")],
+    pending: Annotated[
+        int, typer.Option("--pending", min=0, help="How many pending events to list.")
+    ] = 10,
+    lag_threshold: LagThresholdOpt = 1_000,
+    stale_after: StaleAfterOpt = "10m",
+    exact: ExactOpt = False,
+) -> None:
+    """One checkpoint and the next events it has not handled yet. Exit 4 if it does not exist."""
+    from esctl.checkpoints import show_checkpoint
+
+    app_state = state(ctx)
+    thresholds = _thresholds(lag_threshold, stale_after, exact)
+    store = app_state.open_store()
+    checkpoint, events = show_checkpoint(store, name, pending=pending, thresholds=thresholds)
+    out = app_state.out
+    if out.format == "json":
+        out.record({**checkpoint.to_dict(), "pending": [e.to_dict() for e in events]})
+        return
+    if out.format != "table":
+        out.rows([e.to_dict() for e in events], PENDING_COLUMNS)
+        return
+    record = checkpoint.to_dict()
+    record["lag"] = _lag_cell(record)
+    record["age_seconds"] = _age_cell(record["age_seconds"])
+    out.record(record, title=f"Checkpoint {name}")
+    if events:
+        out.rows(
+            [e.to_dict() for e in events],
+            PENDING_COLUMNS,
+            title=f"Next {len(events)} pending event(s)",
+        )
+    else:
+        out.note("No pending events: the subscription is caught up.")
+
+
+@app.command("set", epilog=SET_EXAMPLES)
+def set_checkpoint(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The subscription id.")],
+    position: Annotated[
+        int | None, typer.Option("--position", min=0, help="Move to the event at this position.")
+    ] = None,
+    to_start: Annotated[
+        bool, typer.Option("--to-start", help="Move to the start: re-deliver everything.")
+    ] = False,
+    to_end: Annotated[
+        bool, typer.Option("--to-end", help="Move to the last event: skip everything pending.")
+    ] = False,
+    to_time: Annotated[
+        str | None,
+        typer.Option(
+            "--to-time",
+            help="Move to the last event before TIME (ISO 8601, UTC if no offset; or 2h = 2 "
+            "hours ago): every event created at or after it is delivered again.",
+        ),
+    ] = None,
+    shift_by: Annotated[
+        int | None,
+        typer.Option(
+            "--shift-by", help="Move by N events along commit order (negative: re-deliver)."
+        ),
+    ] = None,
+    execute: ExecuteOpt = False,
+) -> None:
+    """Move a checkpoint. A dry run that prints old → new unless --execute.
+
+    Exactly one target. With --execute the write is a compare-and-set on the old value: if the
+    checkpoint moved meanwhile, nothing is written and the exit code is 3. A subscription without
+    a checkpoint is created (except by --shift-by, which needs one: exit 4).
+    """
+    from esctl.checkpoints import MoveTarget, parse_time_arg, plan_move
+
+    chosen = [
+        flag
+        for flag, given in (
+            ("--position", position is not None),
+            ("--to-start", to_start),
+            ("--to-end", to_end),
+            ("--to-time", to_time is not None),
+            ("--shift-by", shift_by is not None),
+        )
+        if given
+    ]
+    if len(chosen) != 1:
+        raise UsageError(
+            "give exactly one of --position, --to-start, --to-end, --to-time, --shift-by"
+            + (f" (got {', '.join(chosen)})" if chosen else "")
+        )
+    if position is not None:
+        target = MoveTarget("position", position=position)
+    elif to_start:
+        target = MoveTarget("start")
+    elif to_end:
+        target = MoveTarget("end")
+    elif to_time is not None:
+        target = MoveTarget("time", time=parse_time_arg(to_time, option="--to-time"))
+    else:
+        target = MoveTarget("shift", shift=shift_by or 0)
+    app_state = state(ctx)
+    store = app_state.open_store(write=execute)
+    _apply(app_state, store, plan_move(store, name, target), execute)
+
+
+@app.command("delete", epilog=DELETE_EXAMPLES)
+def delete(
+    ctx: typer.Context,
+    name: Annotated[str, typer.Argument(help="The subscription id.")],
+    execute: ExecuteOpt = False,
+) -> None:
+    """Delete a checkpoint. A dry run unless --execute; exit 4 if it does not exist."""
+    from esctl.checkpoints import plan_delete
+
+    app_state = state(ctx)
+    store = app_state.open_store(write=execute)
+    _apply(app_state, store, plan_delete(store, name), execute)
+
+
+def _apply(app_state: AppState, store: Any, plan: Any, execute: bool) -> None:
+    """Print the plan; with --execute write it first (compare-and-set)."""
+    from esctl.checkpoints import execute as execute_plan
+
+    out = app_state.out
+    if execute and not plan.changes_nothing:
+        plan = execute_plan(store, plan)
+    if out.format != "table":
+        out.record(plan.to_dict())
+    else:  # the plan is the data of a dry run: stdout, like `init --dry-run`'s SQL
+        out.stdout.write(_summary(plan) + "\n")
+    for note in plan.notes:
+        out.note(f"Note: {note}.")
+    if plan.changes_nothing:
+        out.note("The checkpoint is already there: nothing to do.")
+    elif not execute:
+        out.note("Dry run: nothing was changed. Add --execute to apply.")
+
+
+def _summary(plan: Any) -> str:
+    name = plan.subscription_id
+    done = plan.executed
+    if plan.action == "delete":
+        verb = "Deleted" if done else "Would delete"
+        return f"{verb} checkpoint {name} (at position {plan.old_position})."
+    if plan.changes_nothing:
+        return f"Checkpoint {name} is already at position {plan.new_position} ({plan.target})."
+    approx = "about " if plan.estimated else ""
+    effect = ""
+    if plan.redelivered:
+        effect = f"; {approx}{plan.redelivered:,} event(s) will be re-delivered"
+    elif plan.skipped:
+        effect = f"; {approx}{plan.skipped:,} event(s) will be skipped"
+    if plan.action == "create":
+        verb = "Created" if done else "Would create"
+        return f"{verb} checkpoint {name} at position {plan.new_position} ({plan.target}){effect}."
+    verb = "Moved" if done else "Would move"
+    return (
+        f"{verb} checkpoint {name}: position {plan.old_position} → {plan.new_position} "
+        f"({plan.target}){effect}."
+    )
