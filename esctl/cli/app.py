@@ -11,6 +11,7 @@ import typer
 from typer.core import TyperGroup
 
 from esctl import __version__
+from esctl.cli.completion import complete_profile
 from esctl.errors import EsctlError
 
 # Global options may come before or after the command name (`esctl -o json stats` and
@@ -145,7 +146,12 @@ def root(
     ctx: typer.Context,
     profile: Annotated[
         str | None,
-        typer.Option("--profile", "-p", help="Profile from the config file ($ESCTL_PROFILE)."),
+        typer.Option(
+            "--profile",
+            "-p",
+            help="Profile from the config file ($ESCTL_PROFILE).",
+            autocompletion=complete_profile,
+        ),
     ] = None,
     store: Annotated[
         str | None,
