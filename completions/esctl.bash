@@ -7,13 +7,14 @@
 # options that take a value. Global options are accepted after the command name too.
 _esctl_spec() {
     case "$1" in
-        '') subs='init doctor config'; opts='--profile -p --store -s --config -c --output -o --no-color --quiet -q --verbose -v --version -h --help'; vopts='--profile -p --store -s --config -c --output -o' ;;
+        '') subs='init doctor config'; opts='--profile -p --store -s --config -c --output -o --no-color --quiet -q --verbose -v --version --help -h'; vopts='--profile -p --store -s --config -c --output -o' ;;
         'init') subs=''; opts='--dry-run'; vopts='' ;;
         'doctor') subs=''; opts=''; vopts='' ;;
-        'config') subs='show profiles path'; opts=''; vopts='' ;;
+        'config') subs='show profiles path init'; opts=''; vopts='' ;;
         'config show') subs=''; opts=''; vopts='' ;;
         'config profiles') subs=''; opts=''; vopts='' ;;
         'config path') subs=''; opts=''; vopts='' ;;
+        'config init') subs=''; opts='--path --force'; vopts='--path' ;;
         *) subs=''; opts=''; vopts='' ;;
     esac
 }
@@ -21,6 +22,7 @@ _esctl_spec() {
 # Candidates for the value of option $2 of command path $1.
 _esctl_option_value() {
     case "$1:$2" in
+        'config init:--path') COMPREPLY=($(compgen -f -- "$cur")) ;;
         *':--profile'|*':-p') _esctl_dynamic ;;
         *':--store'|*':-s') COMPREPLY=() ;;
         *':--config'|*':-c') COMPREPLY=() ;;

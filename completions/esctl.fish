@@ -2,8 +2,8 @@
 #
 # Install: copy this file to ~/.config/fish/completions/esctl.fish
 
-set -g __esctl_paths 'init' 'doctor' 'config' 'config show' 'config profiles' 'config path'
-set -g __esctl_value_options '--profile' '-p' '--store' '-s' '--config' '-c' '--output' '-o'
+set -g __esctl_paths 'init' 'doctor' 'config' 'config show' 'config profiles' 'config path' 'config init'
+set -g __esctl_value_options '--profile' '-p' '--store' '-s' '--config' '-c' '--output' '-o' 'config init --path'
 
 # The command path typed so far ("" for esctl, "config show", …); global options may be anywhere.
 function __esctl_path
@@ -47,7 +47,7 @@ end
 complete -c esctl -f
 complete -c esctl -n '__esctl_at \'\'' -a 'init' -d 'Create or upgrade the store\'s schema. Idempotent: a current schema is…'
 complete -c esctl -n '__esctl_at \'\'' -a 'doctor' -d 'Check the connection, server version, schema version, missing or extr…'
-complete -c esctl -n '__esctl_at \'\'' -a 'config' -d 'Show the effective configuration, the profiles, and the file in use.'
+complete -c esctl -n '__esctl_at \'\'' -a 'config' -d 'Show the effective configuration, the profiles, and the file in use;…'
 complete -c esctl -l profile -s p -x -a '(__esctl_dynamic)' -d 'Profile from the config file ($ESCTL_PROFILE).'
 complete -c esctl -l store -s s -r -d 'Store URL: sqlite:///events.db, postgresql://… ($ESCTL_STORE).'
 complete -c esctl -l config -s c -r -d 'Config file ($ESCTL_CONFIG).'
@@ -56,8 +56,11 @@ complete -c esctl -l no-color -d 'No colours (also when $NO_COLOR is set).'
 complete -c esctl -l quiet -s q -d 'Only data and errors.'
 complete -c esctl -l verbose -s v -d 'More detail; tracebacks on errors.'
 complete -c esctl -l version -d 'Print the version.'
-complete -c esctl -s h -l help -d 'Show this message and exit.'
+complete -c esctl -l help -s h -d 'Show this message and exit.'
 complete -c esctl -n '__esctl_at \'init\'' -l dry-run -d 'Show what would be done and change nothing.'
 complete -c esctl -n '__esctl_at \'config\'' -a 'show' -d 'The effective settings (passwords redacted) and where each came from.'
 complete -c esctl -n '__esctl_at \'config\'' -a 'profiles' -d 'The profiles in the config file (stores redacted); * marks the one in…'
 complete -c esctl -n '__esctl_at \'config\'' -a 'path' -d 'The config file in use, and the places esctl looks for one.'
+complete -c esctl -n '__esctl_at \'config\'' -a 'init' -d 'Write a starter config file with commented example profiles; never ov…'
+complete -c esctl -n '__esctl_at \'config init\'' -l path -r -F -d 'Write here instead of $XDG_CONFIG_HOME/esctl/config.yaml.'
+complete -c esctl -n '__esctl_at \'config init\'' -l force -d 'Replace an existing file.'

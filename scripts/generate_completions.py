@@ -247,9 +247,7 @@ def render_zsh(tree: CommandSpec) -> str:
         key = _key(command)
         subs = " ".join(_quote(f"{s.path[-1]}:{_one_line(s.summary)}") for s in command.subcommands)
         opts = " ".join(
-            _quote(f"{n}:{_one_line(o.help)}".replace("[", "\\[").replace("]", "\\]"))
-            for o in _own_options(command, tree)
-            for n in o.names
+            _quote(f"{n}:{_one_line(o.help)}") for o in _own_options(command, tree) for n in o.names
         )
         vopts = " ".join(n for o in _own_options(command, tree) if o.takes_value for n in o.names)
         spec_cases.append(

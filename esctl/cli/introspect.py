@@ -156,7 +156,10 @@ def _option(param: Any, context: Any) -> OptionSpec:
         value = param.default
         default = str(getattr(value, "value", value))
     return OptionSpec(
-        names=tuple(param.opts + param.secondary_opts),
+        # Long names first; Click keeps the help option's names in a set, so fix their order.
+        names=tuple(
+            sorted(param.opts + param.secondary_opts, key=lambda n: not n.startswith("--"))
+        ),
         help=_help_record(param, context),
         takes_value=takes_value,
         kind=kind if takes_value else "any",
