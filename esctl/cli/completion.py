@@ -17,6 +17,8 @@ from typing import Any
 
 import typer
 
+from esctl.config import Settings
+
 # At most this many candidates: enough to pick from, small enough to stay cheap on a huge store.
 MAX_CANDIDATES = 50
 TIMEOUT_SECONDS = 1
@@ -40,57 +42,47 @@ def profile_names(config: str | None = None, incomplete: str = "") -> list[str]:
     return [str(name) for name in profiles if str(name).startswith(incomplete)]
 
 
-def stream_ids(
-    store_url: str | None = None,
-    *,
-    profile: str | None = None,
-    config: str | None = None,
-    incomplete: str = "",
-) -> list[str]:
-    """Stream ids starting with `incomplete`, from the configured store (bounded query)."""
+def stream_ids(settings: Settings, incomplete: str = "") -> list[str]:
+    """Stream ids starting with `incomplete`, from the store of `settings` (bounded query)."""
     # Walks the (stream_id, version) index from the prefix on; DISTINCT stops after LIMIT streams.
     rows = _bounded_query(
+        settings,
         "SELECT DISTINCT stream_id FROM {events} WHERE stream_id >= %s ORDER BY stream_id LIMIT %s",
         incomplete,
-        store_url=store_url,
-        profile=profile,
-        config=config,
     )
     return [r for r in rows if r.startswith(incomplete)]
 
 
-def subscription_names(
-    store_url: str | None = None,
-    *,
-    profile: str | None = None,
-    config: str | None = None,
-    incomplete: str = "",
-) -> list[str]:
+def subscription_names(settings: Settings, incomplete: str = "") -> list[str]:
     """Subscription (checkpoint) names starting with `incomplete` (bounded query)."""
     rows = _bounded_query(
+        settings,
         "SELECT subscription_id FROM {checkpoints} WHERE subscription_id >= %s "
         "ORDER BY subscription_id LIMIT %s",
         incomplete,
-        store_url=store_url,
-        profile=profile,
-        config=config,
     )
     return [r for r in rows if r.startswith(incomplete)]
 
 
-def _bounded_query(
-    sql: str, prefix: str, *, store_url: str | None, profile: str | None, config: str | None
-) -> list[str]:
-    from esctl.config import resolve_settings
+def _bounded_query(settings: Settings, sql: str, prefix: str) -> list[str]:
     from esctl.store import open_store
 
-    settings = resolve_settings(config=config, profile=profile, store=store_url)
     settings = replace(
         settings, connect_timeout=TIMEOUT_SECONDS, statement_timeout_ms=TIMEOUT_SECONDS * 1000
     )
     with open_store(settings, write=False) as store, store.reading() as session:
         rows = session.fetchall(sql, [prefix, MAX_CANDIDATES])
     return [str(next(iter(row.values()))) for row in rows]
+
+
+def _settings(ctx: typer.Context) -> Settings:
+    """The settings the line's global options (`-s`, `-p`, `-c`) select."""
+    from esctl.config import resolve_settings
+
+    options = _global_options(ctx)
+    return resolve_settings(
+        config=options["config"], profile=options["profile"], store=options["store"]
+    )
 
 
 def _silent(produce: Callable[[], list[str]]) -> list[str]:
@@ -112,28 +104,12 @@ def complete_profile(ctx: typer.Context, incomplete: str) -> list[str]:
 
 def complete_stream(ctx: typer.Context, incomplete: str) -> list[str]:
     """A STREAM argument: stream ids from the store the line points at."""
-    options = _global_options(ctx)
-    return _silent(
-        lambda: stream_ids(
-            options["store"],
-            profile=options["profile"],
-            config=options["config"],
-            incomplete=incomplete,
-        )
-    )
+    return _silent(lambda: stream_ids(_settings(ctx), incomplete))
 
 
 def complete_subscription(ctx: typer.Context, incomplete: str) -> list[str]:
     """A subscription NAME (`checkpoints show|set|delete`, `tail --checkpoint`)."""
-    options = _global_options(ctx)
-    return _silent(
-        lambda: subscription_names(
-            options["store"],
-            profile=options["profile"],
-            config=options["config"],
-            incomplete=incomplete,
-        )
-    )
+    return _silent(lambda: subscription_names(_settings(ctx), incomplete))
 
 
 # The protocol between the generated scripts and esctl: `_ESCTL_COMPLETE=complete_esctl`,
