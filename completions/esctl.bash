@@ -34,7 +34,7 @@ _esctl_option_value() {
 # Candidates for positional argument number $2 of command path $1.
 _esctl_argument() {
     case "$1:$2" in
-
+        # (no positional argument needs more than the default)
         *) COMPREPLY=() ;;
     esac
 }

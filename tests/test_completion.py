@@ -95,7 +95,6 @@ def test_bash_registers_the_completion_function() -> None:
 @pytest.mark.parametrize(
     ("words", "expected"),
     [
-        (("esctl", ""), ["init", "doctor", "config"]),
         (("esctl", "d"), ["doctor"]),
         (("esctl", "config", "p"), ["profiles", "path"]),
         (("esctl", "-o", "json", "config", "sh"), ["show"]),
@@ -112,6 +111,12 @@ def test_bash_completes_commands_options_and_choices(
     words: tuple[str, ...], expected: list[str]
 ) -> None:
     assert bash_complete(*words) == expected
+
+
+def test_bash_offers_every_top_level_command() -> None:
+    from esctl.cli.introspect import command_tree
+
+    assert bash_complete("esctl", "") == [c.path[0] for c in command_tree().subcommands]
 
 
 def test_bash_offers_global_options_after_the_command_name() -> None:
