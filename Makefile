@@ -16,7 +16,7 @@ $(VENV)/.installed: pyproject.toml
 	touch $@
 
 lint: install
-	$(BIN)/ruff check esctl tests benchmarks
+	$(BIN)/ruff check .
 
 typecheck: install
 	$(BIN)/mypy

@@ -44,6 +44,12 @@ class Settings:
     config_path: Path | None = None
     sources: Mapping[str, str] = field(default_factory=dict)
 
+    def for_reads(self) -> Settings:
+        """These settings with `read_store` (a replica) as the store, for read-only commands."""
+        from dataclasses import replace
+
+        return replace(self, store=self.read_store or self.store)
+
     @property
     def password(self) -> str | None:
         """The password named by `password_env`, read when a connection needs it."""

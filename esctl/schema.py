@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from esctl.errors import EsctlError, StoreUnavailable
@@ -47,6 +47,7 @@ class DoctorReport:
     extra: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     read_only_profile: bool = False
+    nodes: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def schema_ok(self) -> bool:
@@ -69,13 +70,25 @@ class DoctorReport:
             "extra": self.extra,
             "read_only_profile": self.read_only_profile,
             "notes": self.notes,
+            "nodes": self.nodes,
             "ok": self.ok,
         }
 
 
-def diagnose(store: Store) -> DoctorReport:
+def describe_nodes(store: Store, read_store: Store | None) -> list[dict[str, Any]]:
+    """Each configured node's role, version and (for the read store) replication lag."""
+    primary = store.node_status()
+    nodes = [{"name": "store", **asdict(primary)}]
+    if read_store is not None:
+        replica = read_store.node_status(primary_lsn=primary.wal_lsn)
+        nodes.append({"name": "read_store", **asdict(replica)})
+    return nodes
+
+
+def diagnose(store: Store, read_store: Store | None = None) -> DoctorReport:
     """Connect, and compare the store's schema with what esctl expects. Never raises for a
-    store problem: the report says what is wrong."""
+    store problem: the report says what is wrong. With a `read_store`, also report each node's
+    role and the replica's lag."""
     report = DoctorReport(
         store=store.display_url,
         backend=store.backend,
@@ -92,6 +105,12 @@ def diagnose(store: Store) -> DoctorReport:
         report.connected = report.server_version is not None
         report.error = error.message
         return report
+    try:
+        report.nodes = describe_nodes(store, read_store)
+    except EsctlError as error:
+        report.notes.append(f"read_store: {error.message}")
+        report.error = error.message
+        report.connected = read_store is None
     report.schema_version = found.schema_version
     report.missing = found.missing
     report.extra = found.extra

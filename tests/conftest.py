@@ -197,3 +197,13 @@ def seed_events(store: Store, events: list[tuple[str, str, dict[str, Any]]]) -> 
                     version,
                 ],
             )
+
+
+@pytest.fixture(scope="session")
+def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """A PostgreSQL primary with a streaming standby (tests/replication.py)."""
+    from tests.replication import start_cluster
+
+    started = start_cluster(tmp_path_factory.mktemp("cluster"))
+    yield started
+    started.stop()

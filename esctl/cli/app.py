@@ -17,7 +17,7 @@ from esctl.errors import EsctlError
 # Global options may come before or after the command name (`esctl -o json stats` and
 # `esctl stats -o json` are the same), so they are moved to the front before parsing.
 GLOBAL_VALUE_OPTIONS = {"--profile", "-p", "--store", "-s", "--config", "-c", "--output", "-o"}
-GLOBAL_FLAGS = {"--no-color", "--quiet", "-q", "--verbose", "-v"}
+GLOBAL_FLAGS = {"--no-color", "--quiet", "-q", "--verbose", "-v", "--primary"}
 
 MAX_PROBLEMS_SHOWN = 50
 PANEL_SETUP = "Set up"
@@ -188,6 +188,12 @@ def root(
     verbose: Annotated[
         bool, typer.Option("--verbose", "-v", help="More detail; tracebacks on errors.")
     ] = False,
+    primary: Annotated[
+        bool,
+        typer.Option(
+            "--primary", help="Send reads to the primary even if the profile has a read_store."
+        ),
+    ] = False,
     version: Annotated[
         bool,
         typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
@@ -203,6 +209,7 @@ def root(
         color=not no_color and "NO_COLOR" not in os.environ,
         quiet=quiet,
         verbose=verbose,
+        primary=primary,
     )
 
 

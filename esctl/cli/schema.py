@@ -78,8 +78,11 @@ def doctor(ctx: typer.Context) -> None:
     from esctl.schema import diagnose
 
     app = state(ctx)
-    store = app.open_store(write=False, check=False)
-    report = diagnose(store)
+    store = app.open_store(write=False, check=False, node="primary")
+    replica = None
+    if app.settings.read_store:
+        replica = app.open_store(write=False, check=False, node="replica")
+    report = diagnose(store, replica)
     out = app.out
     if out.format == "table":
         rows = [
@@ -122,6 +125,11 @@ def doctor(ctx: typer.Context) -> None:
                 "detail": "profile is read-only" if report.read_only_profile else "writes allowed",
             }
         )
+        rows += [
+            {"check": f"node {n['name']}", "status": "ok", "detail": _node(n)}
+            for n in report.nodes
+            if report.nodes and len(report.nodes) > 1
+        ]
         rows += [{"check": "note", "status": "note", "detail": n} for n in report.notes]
         out.rows(rows, [Column("check"), Column("status"), Column("detail")])
     else:
@@ -132,3 +140,12 @@ def doctor(ctx: typer.Context) -> None:
         if out.format == "table":
             out.note("Run `esctl init` to create or upgrade the schema.")
         raise typer.Exit(7)
+
+
+def _node(node: dict[str, object]) -> str:
+    text = f"{node['role']} {node['server_version']} at {node['address']}"
+    if node["role"] == "standby":
+        seconds = node.get("lag_seconds")
+        lag_s = f"{seconds:.1f} s" if isinstance(seconds, float | int) else "unknown"
+        text += f", replication lag {node.get('lag_bytes', '?')} bytes / {lag_s}"
+    return text

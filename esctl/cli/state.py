@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from functools import cached_property
+from typing import Literal
 
 import typer
 
@@ -23,6 +24,7 @@ class AppState:
     color: bool = True
     quiet: bool = False
     verbose: bool = False
+    primary: bool = False
     _stores: list[Store] = field(default_factory=list)
 
     @cached_property
@@ -33,12 +35,24 @@ class AppState:
     def out(self) -> Renderer:
         return Renderer(self.output, color=self.color, quiet=self.quiet)
 
-    def open_store(self, *, write: bool = False, create: bool = False, check: bool = True) -> Store:
+    def open_store(
+        self,
+        *,
+        write: bool = False,
+        create: bool = False,
+        check: bool = True,
+        node: Literal["auto", "primary", "replica"] = "auto",
+    ) -> Store:
         """Open the store; write commands are refused (exit 8) on a read-only profile before any
-        connection, and with `check` the schema must be esctl's current one (exit 7)."""
+        connection, and with `check` the schema must be esctl's current one (exit 7). Reads go
+        to the profile's `read_store` (a replica) when it has one, unless `--primary`."""
         from esctl.store import open_store
 
-        store = open_store(self.settings, write=write, create=create)
+        settings = self.settings
+        use_replica = node == "replica" or (node == "auto" and not self.primary)
+        if not write and settings.read_store and use_replica:
+            settings = settings.for_reads()
+        store = open_store(settings, write=write, create=create)
         self._stores.append(store)
         if write:
             store.check_writable()

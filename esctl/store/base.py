@@ -90,6 +90,18 @@ class SchemaReport:
         return not self.missing and self.schema_version == self.expected_version
 
 
+@dataclass
+class NodeStatus:
+    """The server behind a store: its role, and how far behind the primary it is (standby)."""
+
+    address: str
+    role: str  # "primary", "standby", or "embedded" (SQLite)
+    server_version: str
+    wal_lsn: str | None = None
+    lag_bytes: int | None = None
+    lag_seconds: float | None = None
+
+
 class Store(ABC):
     """A connection to one event store, PostgreSQL or SQLite."""
 
@@ -182,3 +194,9 @@ class Store(ABC):
                 f"knows ({SCHEMA_VERSION})",
                 hint="upgrade esctl",
             )
+
+    # --- replication (issue 10) ----------------------------------------------------------------
+
+    @abstractmethod
+    def node_status(self, primary_lsn: str | None = None) -> NodeStatus:
+        """Role and version of the server; on a standby, its lag behind `primary_lsn`."""

@@ -28,7 +28,7 @@ from esctl.errors import (
     SchemaMissing,
     StoreUnavailable,
 )
-from esctl.store.base import Migration, Row, SchemaReport, Store
+from esctl.store.base import Migration, NodeStatus, Row, SchemaReport, Store
 from esctl.store.url import StoreLocation
 
 if TYPE_CHECKING:
@@ -176,6 +176,13 @@ def translate_errors(store: PostgresStore) -> Iterator[None]:
             raise ReadOnlyRefused(
                 f"a read-only transaction cannot write: {_first_line(exc)}"
             ) from exc
+        raise StoreUnavailable(
+            f"node {store.node_name()} accepts no writes (a standby?): {_first_line(exc)}",
+            hint="point `store:` at the primary, or add target_session_attrs=read-write",
+        ) from exc
+    except pgerrors.FeatureNotSupported as exc:
+        if "during recovery" not in str(exc):
+            raise EsctlError(f"PostgreSQL error: {_first_line(exc)}") from exc
         raise StoreUnavailable(
             f"node {store.node_name()} accepts no writes (a standby?): {_first_line(exc)}",
             hint="point `store:` at the primary, or add target_session_attrs=read-write",
@@ -501,6 +508,33 @@ class PostgresStore(Store):
             if session.fetchval("SELECT pg_is_in_recovery()"):
                 report.notes.append("the server is a standby (in recovery): read-only")
         return report
+
+    # --- replication (issue 10) --------------------------------------------------------------
+
+    def node_status(self, primary_lsn: str | None = None) -> NodeStatus:
+        with self.reading() as session:
+            row = session.fetchone(
+                "SELECT pg_is_in_recovery() AS standby, current_setting('server_version') AS "
+                "version, CASE WHEN pg_is_in_recovery() THEN pg_last_wal_replay_lsn() "
+                "ELSE pg_current_wal_lsn() END::text AS lsn, "
+                "extract(epoch FROM now() - pg_last_xact_replay_timestamp())::float8 AS behind"
+            )
+            assert row is not None
+            status = NodeStatus(
+                self.node_name(),
+                "standby" if row["standby"] else "primary",
+                str(row["version"]),
+                wal_lsn=row["lsn"],
+            )
+            if row["standby"] and primary_lsn and row["lsn"]:
+                lag = session.fetchval(
+                    "SELECT greatest(pg_wal_lsn_diff(%s::pg_lsn, %s::pg_lsn), 0)::bigint",
+                    [primary_lsn, row["lsn"]],
+                )
+                status.lag_bytes = int(lag)
+                # Replay timestamps grow while the primary is idle: caught up means no lag.
+                status.lag_seconds = 0.0 if lag == 0 else row["behind"]
+        return status
 
     # --- append primitives (issue 3) ---------------------------------------------------------
 

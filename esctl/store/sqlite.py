@@ -20,7 +20,7 @@ from esctl.errors import (
     SchemaMissing,
     StoreUnavailable,
 )
-from esctl.store.base import Migration, Row, SchemaReport, Store
+from esctl.store.base import Migration, NodeStatus, Row, SchemaReport, Store
 from esctl.store.url import StoreLocation
 
 TABLES = {
@@ -352,6 +352,11 @@ class SQLiteStore(Store):
             if journal != "wal":
                 report.notes.append(f"journal_mode is {journal}, not wal")
         return report
+
+    # --- replication (issue 10) --------------------------------------------------------------
+
+    def node_status(self, primary_lsn: str | None = None) -> NodeStatus:
+        return NodeStatus(str(self.path), "embedded", self.server_version())
 
     # --- append primitives (issue 3) ---------------------------------------------------------
 

@@ -1,0 +1,99 @@
+"""Hostile names are data, never SQL; timeouts and secrets are handled."""
+
+from __future__ import annotations
+
+import socket
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from esctl.errors import StoreUnavailable
+from esctl.schema import diagnose, init_store
+from tests.conftest import Target, run_process, write_config
+
+HOSTILE_SCHEMAS = [
+    'we"ird',
+    "semi; DROP SCHEMA public CASCADE; --",
+    "dollar$$quote$$",
+    "back\\slash",
+    "ünïcødé-схема",
+    "x" * 63,
+]
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("schema", HOSTILE_SCHEMAS)
+def test_hostile_schema_names_are_quoted(pg_server_url: str, schema: str) -> None:
+    target = Target("postgresql", pg_server_url, schema)
+    try:
+        with target.open() as store:
+            init_store(store)
+            assert diagnose(store).ok
+        with psycopg.connect(pg_server_url, autocommit=True) as conn:
+            tables = conn.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = %s "
+                "ORDER BY table_name",
+                [schema],
+            ).fetchall()
+            assert [t[0] for t in tables] == [
+                "esctl_schema",
+                "events",
+                "snapshots",
+                "subscription_checkpoints",
+            ]
+            assert conn.execute(
+                "SELECT count(*) FROM pg_namespace WHERE nspname = 'public'"
+            ).fetchone() == (1,)
+    finally:
+        with psycopg.connect(pg_server_url, autocommit=True) as conn:
+            conn.execute(
+                psycopg.sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(
+                    psycopg.sql.Identifier(schema)
+                )
+            )
+
+
+@pytest.mark.postgres
+def test_statement_timeout_gives_a_clear_error(pg_target: Target) -> None:
+    with pg_target.open(statement_timeout_ms=50) as store:
+        init_store(store)
+        with pytest.raises(StoreUnavailable) as error, store.reading() as session:
+            session.execute("SELECT pg_sleep(2)")
+    assert "statement_timeout 50 ms" in error.value.message
+    assert error.value.exit_code == 5
+
+
+def test_passwords_never_appear_in_output(tmp_path: Path) -> None:
+    sentinel = "Sentinel-Pa55word-9f3k"
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    config = write_config(
+        tmp_path / "c.yaml",
+        {
+            "url": {"store": f"postgresql://app:{sentinel}@127.0.0.1:{port}/db"},
+            "conninfo": {"store": f"host=127.0.0.1 port={port} password={sentinel} dbname=db"},
+            "env": {"store": f"postgresql://app@127.0.0.1:{port}/db", "password_env": "SECRET"},
+        },
+    )
+    for profile in ("url", "conninfo", "env"):
+        for args in (
+            ["doctor"],
+            ["init"],
+            ["config", "show"],
+            ["config", "profiles"],
+            ["-v", "doctor"],
+        ):
+            for fmt in ("table", "json"):
+                result = run_process(
+                    "-c",
+                    str(config),
+                    "-p",
+                    profile,
+                    "-o",
+                    fmt,
+                    *args,
+                    env={"SECRET": sentinel, "PGPASSWORD": sentinel},
+                )
+                assert sentinel not in result.stdout + result.stderr, (profile, args, fmt)
