@@ -55,6 +55,7 @@ complete -c esctl -l output -s o -x -a 'table json jsonl csv' -d 'Output format.
 complete -c esctl -l no-color -d 'No colours (also when $NO_COLOR is set).'
 complete -c esctl -l quiet -s q -d 'Only data and errors.'
 complete -c esctl -l verbose -s v -d 'More detail; tracebacks on errors.'
+complete -c esctl -l primary -d 'Send reads to the primary even if the profile has a read_store.'
 complete -c esctl -l version -d 'Print the version.'
 complete -c esctl -l help -s h -d 'Show this message and exit.'
 complete -c esctl -n '__esctl_at \'init\'' -l dry-run -d 'Show what would be done and change nothing.'
