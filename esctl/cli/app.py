@@ -11,6 +11,7 @@ import typer
 from typer.core import TyperGroup
 
 from esctl import __version__
+from esctl.cli.completion import complete_profile
 from esctl.errors import EsctlError
 
 # Global options may come before or after the command name (`esctl -o json stats` and
@@ -125,13 +126,29 @@ def _version(value: bool) -> None:
 app = typer.Typer(
     cls=EsctlGroup,
     name="esctl",
-    help="Administer event stores on PostgreSQL and SQLite: init, append, read, tail, "
-    "checkpoints, snapshots, bench.\n\n"
+    help="Administer event stores on PostgreSQL and SQLite: the psql/kcat of event-sourced "
+    "systems.\n\n"
+    "Commands by task (each has --help with examples):\n\n"
+    "\b\n"
+    "  Set up   init, doctor, config  create or upgrade the schema; check it\n"
+    "  Write    append                events from JSON files or stdin, atomically\n"
+    "  Read     read, events,         a stream or the global log, one event,\n"
+    "           streams, stats, tail  listings, counts; follow live, none skipped\n"
+    "  Operate  checkpoints,          move subscriptions (dry runs unless told),\n"
+    "           snapshots             rebuild and verify snapshots\n"
+    "  Measure  bench                 append, read and tail throughput, latency\n\n"
     "With no configuration the store is sqlite:///events.db in the current directory.",
-    epilog="Global options work before or after the command name. "
-    "Docs: README.md, docs/cli.md. Exit codes: 0 ok, 1 error or drift, 2 usage, "
-    "3 conflict, 4 not found, 5 store unavailable, 6 invalid input, 7 schema missing, "
-    "8 read-only.",
+    epilog="[bold]Store[/bold]: --store URL, $ESCTL_STORE, or a profile (--profile, "
+    "$ESCTL_PROFILE) from --config, $ESCTL_CONFIG, ./esctl.yaml or "
+    "$XDG_CONFIG_HOME/esctl/config.yaml ([bold]esctl config init[/bold] writes a starter). "
+    "Global options work before or after the command name; data goes to stdout, messages "
+    "to stderr.\n\n"
+    "[bold]Exit codes[/bold]: 0 ok, 1 error or drift, 2 usage, 3 conflict, 4 not found, "
+    "5 store unavailable, 6 invalid input, 7 schema missing, 8 read-only.\n\n"
+    "[bold]Examples[/bold]: esctl init && esctl append examples/orders.jsonl && esctl read --all"
+    "\n\n"
+    "[bold]See also[/bold]: docs/cli.md (every command and option), README.md, "
+    "completions/ (bash, zsh, fish).",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
     pretty_exceptions_show_locals=False,
@@ -145,7 +162,12 @@ def root(
     ctx: typer.Context,
     profile: Annotated[
         str | None,
-        typer.Option("--profile", "-p", help="Profile from the config file ($ESCTL_PROFILE)."),
+        typer.Option(
+            "--profile",
+            "-p",
+            help="Profile from the config file ($ESCTL_PROFILE).",
+            autocompletion=complete_profile,
+        ),
     ] = None,
     store: Annotated[
         str | None,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Annotated
 
 import typer
 
@@ -12,7 +13,8 @@ from esctl.cli.state import state
 from esctl.output import Column
 
 app = typer.Typer(
-    help="Show the effective configuration, the profiles, and the file in use.",
+    help="Show the effective configuration, the profiles, and the file in use; write a starter.",
+    epilog=examples("esctl config init", "esctl config show", "esctl config profiles"),
     no_args_is_help=True,
 )
 
@@ -96,3 +98,38 @@ def path(ctx: typer.Context) -> None:
         out.note("Searched: " + ", ".join(searched))
     else:
         out.record({"config_file": used, "searched": searched})
+
+
+@app.command(
+    epilog=examples(
+        "esctl config init",
+        "esctl config init --path ./esctl.yaml",
+        "esctl config init --force",
+    )
+)
+def init(
+    ctx: typer.Context,
+    path: Annotated[
+        Path | None,
+        typer.Option(
+            "--path",
+            dir_okay=False,
+            help="Write here instead of $XDG_CONFIG_HOME/esctl/config.yaml.",
+        ),
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace an existing file.")] = False,
+) -> None:
+    """Write a starter config file with commented example profiles; never overwrites without --force."""
+    from esctl.sample_config import default_config_path, write_sample_config
+
+    target = (path or default_config_path()).expanduser()
+    replaced = write_sample_config(target, force=force)
+    out = state(ctx).out
+    if out.format == "table":
+        out.stdout.write(f"{target}\n")
+        out.message(
+            f"{'Replaced' if replaced else 'Wrote'} {target}: edit its profiles, then "
+            "`esctl config profiles`."
+        )
+    else:
+        out.record({"config_file": str(target), "replaced": replaced})
