@@ -7,7 +7,7 @@
 # options that take a value. Global options are accepted after the command name too.
 _esctl_spec() {
     case "$1" in
-        '') subs='init doctor config'; opts='--profile -p --store -s --config -c --output -o --no-color --quiet -q --verbose -v --primary --version --help -h'; vopts='--profile -p --store -s --config -c --output -o' ;;
+        '') subs='init doctor config snapshots checkpoints'; opts='--profile -p --store -s --config -c --output -o --no-color --quiet -q --verbose -v --primary --version --help -h'; vopts='--profile -p --store -s --config -c --output -o' ;;
         'init') subs=''; opts='--dry-run'; vopts='' ;;
         'doctor') subs=''; opts=''; vopts='' ;;
         'config') subs='show profiles path init'; opts=''; vopts='' ;;
@@ -15,6 +15,16 @@ _esctl_spec() {
         'config profiles') subs=''; opts=''; vopts='' ;;
         'config path') subs=''; opts=''; vopts='' ;;
         'config init') subs=''; opts='--path --force'; vopts='--path' ;;
+        'snapshots') subs='list show rebuild verify'; opts=''; vopts='' ;;
+        'snapshots list') subs=''; opts='--stream-type -t --limit -n'; vopts='--stream-type -t --limit -n' ;;
+        'snapshots show') subs=''; opts=''; vopts='' ;;
+        'snapshots rebuild') subs=''; opts='--stream-type -t --all --reducer -r --dry-run --limit -n'; vopts='--stream-type -t --reducer -r --limit -n' ;;
+        'snapshots verify') subs=''; opts='--stream-type -t --all --reducer -r --limit -n'; vopts='--stream-type -t --reducer -r --limit -n' ;;
+        'checkpoints') subs='list show set delete'; opts=''; vopts='' ;;
+        'checkpoints list') subs=''; opts='--lag-threshold --stale-after --fail-on --exact --limit -n'; vopts='--lag-threshold --stale-after --fail-on --limit -n' ;;
+        'checkpoints show') subs=''; opts='--pending --lag-threshold --stale-after --exact'; vopts='--pending --lag-threshold --stale-after' ;;
+        'checkpoints set') subs=''; opts='--position --to-start --to-end --to-time --shift-by --execute'; vopts='--position --to-time --shift-by' ;;
+        'checkpoints delete') subs=''; opts='--execute'; vopts='' ;;
         *) subs=''; opts=''; vopts='' ;;
     esac
 }
@@ -23,6 +33,24 @@ _esctl_spec() {
 _esctl_option_value() {
     case "$1:$2" in
         'config init:--path') COMPREPLY=($(compgen -f -- "$cur")) ;;
+        'snapshots list:--stream-type'|'snapshots list:-t') COMPREPLY=() ;;
+        'snapshots list:--limit'|'snapshots list:-n') COMPREPLY=() ;;
+        'snapshots rebuild:--stream-type'|'snapshots rebuild:-t') COMPREPLY=() ;;
+        'snapshots rebuild:--reducer'|'snapshots rebuild:-r') COMPREPLY=() ;;
+        'snapshots rebuild:--limit'|'snapshots rebuild:-n') COMPREPLY=() ;;
+        'snapshots verify:--stream-type'|'snapshots verify:-t') COMPREPLY=() ;;
+        'snapshots verify:--reducer'|'snapshots verify:-r') COMPREPLY=() ;;
+        'snapshots verify:--limit'|'snapshots verify:-n') COMPREPLY=() ;;
+        'checkpoints list:--lag-threshold') COMPREPLY=() ;;
+        'checkpoints list:--stale-after') COMPREPLY=() ;;
+        'checkpoints list:--fail-on') COMPREPLY=($(compgen -W 'lagging stalled ahead-of-head' -- "$cur")) ;;
+        'checkpoints list:--limit'|'checkpoints list:-n') COMPREPLY=() ;;
+        'checkpoints show:--pending') COMPREPLY=() ;;
+        'checkpoints show:--lag-threshold') COMPREPLY=() ;;
+        'checkpoints show:--stale-after') COMPREPLY=() ;;
+        'checkpoints set:--position') COMPREPLY=() ;;
+        'checkpoints set:--to-time') COMPREPLY=() ;;
+        'checkpoints set:--shift-by') COMPREPLY=() ;;
         *':--profile'|*':-p') _esctl_dynamic ;;
         *':--store'|*':-s') COMPREPLY=() ;;
         *':--config'|*':-c') COMPREPLY=() ;;

@@ -2,8 +2,8 @@
 #
 # Install: copy this file to ~/.config/fish/completions/esctl.fish
 
-set -g __esctl_paths 'init' 'doctor' 'config' 'config show' 'config profiles' 'config path' 'config init'
-set -g __esctl_value_options '--profile' '-p' '--store' '-s' '--config' '-c' '--output' '-o' 'config init --path'
+set -g __esctl_paths 'init' 'doctor' 'config' 'config show' 'config profiles' 'config path' 'config init' 'snapshots' 'snapshots list' 'snapshots show' 'snapshots rebuild' 'snapshots verify' 'checkpoints' 'checkpoints list' 'checkpoints show' 'checkpoints set' 'checkpoints delete'
+set -g __esctl_value_options '--profile' '-p' '--store' '-s' '--config' '-c' '--output' '-o' 'config init --path' 'snapshots list --stream-type' 'snapshots list -t' 'snapshots list --limit' 'snapshots list -n' 'snapshots rebuild --stream-type' 'snapshots rebuild -t' 'snapshots rebuild --reducer' 'snapshots rebuild -r' 'snapshots rebuild --limit' 'snapshots rebuild -n' 'snapshots verify --stream-type' 'snapshots verify -t' 'snapshots verify --reducer' 'snapshots verify -r' 'snapshots verify --limit' 'snapshots verify -n' 'checkpoints list --lag-threshold' 'checkpoints list --stale-after' 'checkpoints list --fail-on' 'checkpoints list --limit' 'checkpoints list -n' 'checkpoints show --pending' 'checkpoints show --lag-threshold' 'checkpoints show --stale-after' 'checkpoints set --position' 'checkpoints set --to-time' 'checkpoints set --shift-by'
 
 # The command path typed so far ("" for esctl, "config show", …); global options may be anywhere.
 function __esctl_path
@@ -48,6 +48,8 @@ complete -c esctl -f
 complete -c esctl -n '__esctl_at \'\'' -a 'init' -d 'Create or upgrade the store\'s schema. Idempotent: a current schema is…'
 complete -c esctl -n '__esctl_at \'\'' -a 'doctor' -d 'Check the connection, server version, schema version, missing or extr…'
 complete -c esctl -n '__esctl_at \'\'' -a 'config' -d 'Show the effective configuration, the profiles, and the file in use;…'
+complete -c esctl -n '__esctl_at \'\'' -a 'snapshots' -d 'List and show stored snapshots; rebuild or verify them by replaying e…'
+complete -c esctl -n '__esctl_at \'\'' -a 'checkpoints' -d 'Inspect subscription checkpoints, their lag and status, and move them…'
 complete -c esctl -l profile -s p -x -a '(__esctl_dynamic)' -d 'Profile from the config file ($ESCTL_PROFILE).'
 complete -c esctl -l store -s s -r -d 'Store URL: sqlite:///events.db, postgresql://… ($ESCTL_STORE).'
 complete -c esctl -l config -s c -r -d 'Config file ($ESCTL_CONFIG).'
@@ -65,3 +67,44 @@ complete -c esctl -n '__esctl_at \'config\'' -a 'path' -d 'The config file in us
 complete -c esctl -n '__esctl_at \'config\'' -a 'init' -d 'Write a starter config file with commented example profiles; never ov…'
 complete -c esctl -n '__esctl_at \'config init\'' -l path -r -F -d 'Write here instead of $XDG_CONFIG_HOME/esctl/config.yaml.'
 complete -c esctl -n '__esctl_at \'config init\'' -l force -d 'Replace an existing file.'
+complete -c esctl -n '__esctl_at \'snapshots\'' -a 'list' -d 'Stored snapshots: stream, type, version, events behind the stream, ag…'
+complete -c esctl -n '__esctl_at \'snapshots\'' -a 'show' -d 'One stream\'s snapshot: version, age, events beyond it, and the state.'
+complete -c esctl -n '__esctl_at \'snapshots\'' -a 'rebuild' -d 'Replay streams from their first event and upsert their snapshots; exi…'
+complete -c esctl -n '__esctl_at \'snapshots\'' -a 'verify' -d 'Replay streams and compare with the stored snapshots; exit 1 on drift…'
+complete -c esctl -n '__esctl_at \'snapshots list\'' -l stream-type -s t -r -d 'Only streams of this stream type.'
+complete -c esctl -n '__esctl_at \'snapshots list\'' -l limit -s n -r -d 'At most N rows (default: 100 for tables, no limit for json, jsonl and…'
+complete -c esctl -n '__esctl_at \'snapshots show\'' -F
+complete -c esctl -n '__esctl_at \'snapshots rebuild\'' -l stream-type -s t -r -d 'Only streams of this stream type.'
+complete -c esctl -n '__esctl_at \'snapshots rebuild\'' -l all -d 'Every stream in the store.'
+complete -c esctl -n '__esctl_at \'snapshots rebuild\'' -l reducer -s r -r -d 'merge, module:function or path/to/file.py:function, for every stream…'
+complete -c esctl -n '__esctl_at \'snapshots rebuild\'' -l dry-run -d 'Show what would be done and change nothing.'
+complete -c esctl -n '__esctl_at \'snapshots rebuild\'' -l limit -s n -r -d 'At most N rows (default: 100 for tables, no limit for json, jsonl and…'
+complete -c esctl -n '__esctl_at \'snapshots rebuild\'' -F
+complete -c esctl -n '__esctl_at \'snapshots verify\'' -l stream-type -s t -r -d 'Only streams of this stream type.'
+complete -c esctl -n '__esctl_at \'snapshots verify\'' -l all -d 'Every stream in the store.'
+complete -c esctl -n '__esctl_at \'snapshots verify\'' -l reducer -s r -r -d 'merge, module:function or path/to/file.py:function, for every stream…'
+complete -c esctl -n '__esctl_at \'snapshots verify\'' -l limit -s n -r -d 'At most N rows (default: 100 for tables, no limit for json, jsonl and…'
+complete -c esctl -n '__esctl_at \'snapshots verify\'' -F
+complete -c esctl -n '__esctl_at \'checkpoints\'' -a 'list' -d 'Every subscription\'s position, head, lag (in events), last update, ag…'
+complete -c esctl -n '__esctl_at \'checkpoints\'' -a 'show' -d 'One checkpoint and the next events it has not handled yet. Exit 4 if…'
+complete -c esctl -n '__esctl_at \'checkpoints\'' -a 'set' -d 'Move a checkpoint. A dry run that prints old → new unless --execute.'
+complete -c esctl -n '__esctl_at \'checkpoints\'' -a 'delete' -d 'Delete a checkpoint. A dry run unless --execute; exit 4 if it does no…'
+complete -c esctl -n '__esctl_at \'checkpoints list\'' -l lag-threshold -r -d 'Lag (events) over which a checkpoint is lagging. [default: 1000; x>=0]'
+complete -c esctl -n '__esctl_at \'checkpoints list\'' -l stale-after -r -d 'No update for this long while lag > 0 is stalled (90, 30s, 10m, 2h, 1…'
+complete -c esctl -n '__esctl_at \'checkpoints list\'' -l fail-on -x -a 'lagging stalled ahead-of-head' -d 'Exit 1 when any checkpoint is in this state (repeatable).'
+complete -c esctl -n '__esctl_at \'checkpoints list\'' -l exact -d 'Count every pending event, however many (by default lag past 100,000…'
+complete -c esctl -n '__esctl_at \'checkpoints list\'' -l limit -s n -r -d 'At most N rows (default: 100 for tables, no limit for json, jsonl and…'
+complete -c esctl -n '__esctl_at \'checkpoints show\'' -l pending -r -d 'How many pending events to list. [default: 10; x>=0]'
+complete -c esctl -n '__esctl_at \'checkpoints show\'' -l lag-threshold -r -d 'Lag (events) over which a checkpoint is lagging. [default: 1000; x>=0]'
+complete -c esctl -n '__esctl_at \'checkpoints show\'' -l stale-after -r -d 'No update for this long while lag > 0 is stalled (90, 30s, 10m, 2h, 1…'
+complete -c esctl -n '__esctl_at \'checkpoints show\'' -l exact -d 'Count every pending event, however many (by default lag past 100,000…'
+complete -c esctl -n '__esctl_at \'checkpoints show\'' -F
+complete -c esctl -n '__esctl_at \'checkpoints set\'' -l position -r -d 'Move to the event at this position. [x>=0]'
+complete -c esctl -n '__esctl_at \'checkpoints set\'' -l to-start -d 'Move to the start: re-deliver everything.'
+complete -c esctl -n '__esctl_at \'checkpoints set\'' -l to-end -d 'Move to the last event: skip everything pending.'
+complete -c esctl -n '__esctl_at \'checkpoints set\'' -l to-time -r -d 'Move to the last event before TIME (ISO 8601, UTC if no offset; or 2h…'
+complete -c esctl -n '__esctl_at \'checkpoints set\'' -l shift-by -r -d 'Move by N events along commit order (negative: re-deliver).'
+complete -c esctl -n '__esctl_at \'checkpoints set\'' -l execute -d 'Really do it. Without this flag the command is a dry run.'
+complete -c esctl -n '__esctl_at \'checkpoints set\'' -F
+complete -c esctl -n '__esctl_at \'checkpoints delete\'' -l execute -d 'Really do it. Without this flag the command is a dry run.'
+complete -c esctl -n '__esctl_at \'checkpoints delete\'' -F

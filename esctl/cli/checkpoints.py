@@ -14,6 +14,11 @@ from esctl.output import Column, plain, truncate
 
 app = typer.Typer(
     help="Inspect subscription checkpoints, their lag and status, and move them safely.",
+    epilog=examples(
+        "esctl checkpoints list --fail-on lagging",
+        "esctl checkpoints set orders --to-time 2h",
+        "esctl checkpoints set orders --to-time 2h --execute",
+    ),
     no_args_is_help=True,
 )
 

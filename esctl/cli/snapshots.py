@@ -26,6 +26,11 @@ T = TypeVar("T")
 app = typer.Typer(
     help="List and show stored snapshots; rebuild or verify them by replaying events through "
     "reducers.",
+    epilog=examples(
+        "esctl snapshots list",
+        "esctl snapshots rebuild --all --dry-run",
+        "esctl snapshots verify --all",
+    ),
     no_args_is_help=True,
 )
 
