@@ -46,7 +46,7 @@ end
 
 complete -c esctl -f
 complete -c esctl -n '__esctl_at \'\'' -a 'init' -d 'Create or upgrade the store\'s schema. Idempotent: a current schema is…'
-complete -c esctl -n '__esctl_at \'\'' -a 'doctor' -d 'Check the connection, server version, schema version, missing or extr…'
+complete -c esctl -n '__esctl_at \'\'' -a 'doctor' -d 'Check the connection, server version, schema version, objects and rea…'
 complete -c esctl -n '__esctl_at \'\'' -a 'config' -d 'Show the effective configuration, the profiles, and the file in use;…'
 complete -c esctl -n '__esctl_at \'\'' -a 'snapshots' -d 'List and show stored snapshots; rebuild or verify them by replaying e…'
 complete -c esctl -n '__esctl_at \'\'' -a 'checkpoints' -d 'Inspect subscription checkpoints, their lag and status, and move them…'

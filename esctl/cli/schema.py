@@ -73,8 +73,11 @@ def init(ctx: typer.Context, dry_run: DryRunOpt = False) -> None:
 
 
 def doctor(ctx: typer.Context) -> None:
-    """Check the connection, server version, schema version, missing or extra objects and
-    read-only state. Exit 5 when the store cannot be reached, 7 when the schema has a problem."""
+    """Check the connection, server version, schema version, objects and read-only state.
+
+    Exit 5 when the store cannot be reached, 7 when the schema is missing, outdated or incomplete.
+    With a `read_store` in the profile, each node's role and the replica's lag are shown too.
+    """
     from esctl.schema import diagnose
 
     app = state(ctx)
