@@ -82,12 +82,13 @@ def parse_time_arg(value: str, option: str, *, now: datetime | None = None) -> d
         seconds = float(match.group(1)) * _UNITS[match.group(2)]
         return (now or datetime.now(UTC)) - timedelta(seconds=seconds)
     try:
-        return parse_time(text)
+        parsed = parse_time(text)
     except ValueError:
         raise UsageError(
             f"{option}: {value!r} is not a time",
             hint="use ISO 8601 (2026-05-01T12:00:00Z, 2026-05-01) or a duration ago (15m, 2h, 7d)",
         ) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 # --- events ---------------------------------------------------------------------------------
