@@ -8,7 +8,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from esctl.errors import NotFound, UsageError
-from esctl.reading import EventFilter, get_event, parse_time_arg, read_all, read_all_json, read_stream
+from esctl.reading import (
+    EventFilter,
+    get_event,
+    parse_time_arg,
+    read_all,
+    read_all_json,
+    read_stream,
+)
 from esctl.store.base import Store
 from tests.conftest import Target, run_cli, seed_events
 
