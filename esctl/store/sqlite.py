@@ -411,6 +411,11 @@ class SQLiteStore(Store):
     def sample_clause(self, percent: float) -> str:
         return ""
 
+    def event_json_lines(
+        self, where: str, params: Sequence[Any], limit: int | None
+    ) -> Iterator[bytes] | None:
+        return None  # esctl.reading renders the lines
+
 
 def _record_version_sql(migration: Migration) -> str:
     """The version record as `init --dry-run` prints it (it runs with bound parameters)."""
