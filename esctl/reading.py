@@ -203,7 +203,7 @@ def read_all_json(
     from_position: int | None = None,
     limit: int | None = None,
 ) -> Iterator[bytes]:
-    """Like `read_all`, as UTF-8 JSON lines ending in a newline (the `-o jsonl` fast path:
+    """Like `read_all`, as UTF-8 JSON lines in chunks of whole lines (the `-o jsonl` fast path:
     rendered by the server where the backend can)."""
     event_filter = event_filter or EventFilter()
     with store.reading() as session:

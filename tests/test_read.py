@@ -100,8 +100,9 @@ def test_json_fast_path_matches_the_event_format(seeded: Store) -> None:
             ],
         )
     slow = [e.to_dict() for e in read_all(seeded)]
-    fast = [json.loads(line) for line in read_all_json(seeded)]
-    assert all(line.endswith(b"\n") for line in read_all_json(seeded))
+    chunks = list(read_all_json(seeded))
+    assert all(chunk.endswith(b"\n") for chunk in chunks)
+    fast = [json.loads(line) for line in b"".join(chunks).splitlines()]
     assert fast == slow
 
 
@@ -151,6 +152,11 @@ def test_cli_read_limit_cuts_with_a_note(cli_store: Target) -> None:
     assert result.exit_code == 0
     assert len(result.stdout.splitlines()) == 2
     assert "Showing the first 2 rows" in result.stderr
+    array = run_cli("read", "--all", "--limit", "3", "-o", "json")
+    assert [e["global_position"] for e in json.loads(array.stdout)] == [
+        json.loads(line)["global_position"]
+        for line in run_cli("read", "--all", "-o", "jsonl").stdout.splitlines()[:3]
+    ]
     whole = run_cli("read", "--all", "--limit", "50", "-o", "jsonl")
     assert len(whole.stdout.splitlines()) == len(EVENTS)
     assert "Showing" not in whole.stderr

@@ -21,8 +21,6 @@ READ_EXAMPLES = examples(
 )
 SHOW_EXAMPLES = examples("esctl events show 5f1c0a7e-1b2c-4d3e-8f90-123456789abc -o json")
 
-WRITE_SIZE = 1 << 16
-
 events_app = typer.Typer(help="Look up single events.", no_args_is_help=True)
 
 
@@ -117,9 +115,9 @@ def read(
     out.rows(rows, EVENT_COLUMNS, limit=limit, empty="No events match.")
 
 
-def _write_json_lines(out: Renderer, lines: Iterator[bytes], limit: int | None) -> None:
-    """Write events already rendered as JSON lines, as JSON lines or one JSON array, in large
-    writes, with the cut note of a listing."""
+def _write_json_lines(out: Renderer, chunks: Iterator[bytes], limit: int | None) -> None:
+    """Write events already rendered as JSON lines (chunks of whole lines), as JSON lines or one
+    JSON array, with the cut note of a listing. `limit`+1 lines at most arrive."""
     out.stdout.flush()
     binary = getattr(out.stdout, "buffer", None)
 
@@ -132,27 +130,27 @@ def _write_json_lines(out: Renderer, lines: Iterator[bytes], limit: int | None) 
     array = out.format == "json"
     count = 0
     cut = False
-    pending: list[bytes] = []
-    size = 0
     if array:
-        pending.append(b"[")
-    for line in lines:
-        if limit is not None and count >= limit:
-            cut = True
+        write(b"[")
+    for chunk in chunks:
+        lines = chunk.count(b"\n")
+        if limit is not None and count + lines > limit:
+            keep = limit - count
+            end = 0
+            for _ in range(keep):
+                end = chunk.index(b"\n", end) + 1
+            chunk, lines, cut = chunk[:end], keep, True
+        if lines:
+            if array:
+                body = b",\n  ".join(chunk[:-1].split(b"\n"))
+                write((b",\n  " if count else b"\n  ") + body)
+            else:
+                write(chunk)
+        count += lines
+        if cut:
             break
-        if array:
-            pending.append(b",\n  " if count else b"\n  ")
-            line = line.rstrip(b"\n")
-        pending.append(line)
-        size += len(line)
-        count += 1
-        if size > WRITE_SIZE:
-            write(b"".join(pending))
-            pending.clear()
-            size = 0
     if array:
-        pending.append(b"\n]\n" if count else b"]\n")
-    write(b"".join(pending))
+        write(b"\n]\n" if count else b"]\n")
     if binary is not None:
         binary.flush()
     out.stdout.flush()

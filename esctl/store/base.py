@@ -225,5 +225,5 @@ class Store(ABC):
     def event_json_lines(
         self, where: str, params: Sequence[Any], limit: int | None
     ) -> Iterator[bytes] | None:
-        """The events matching `where` in position order as JSON lines (bytes, one a line)
-        rendered by the server, or None when the backend leaves that to `esctl.reading`."""
+        """The events matching `where` in position order as JSON lines rendered by the server
+        (UTF-8 chunks of whole lines), or None when the backend leaves that to `esctl.reading`."""

@@ -640,15 +640,15 @@ class PostgresStore(Store):
         " || ', \"event_id\": \"' || id::text"
         " || '\", \"data\": ' || event_data::text"
         " || ', \"metadata\": ' || coalesce(metadata::text, chr(123) || chr(125))"
-        " || ', \"created_at\": \"' || to_char(created_at AT TIME ZONE 'UTC', "
-        "'YYYY-MM-DD\"T\"HH24:MI:SS')"
-        " || CASE WHEN to_char(created_at, 'US') = '000000' THEN ''"
-        " ELSE '.' || to_char(created_at, 'US') END || 'Z\"' || chr(125)"
+        # Python's isoformat: six fraction digits, none when they are all zero.
+        " || ', \"created_at\": \"' || replace(to_char(created_at AT TIME ZONE 'UTC', "
+        "'YYYY-MM-DD\"T\"HH24:MI:SS.US'), '.000000', '') || 'Z\"' || chr(125)"
     )
 
     def event_json_lines(
         self, where: str, params: Sequence[Any], limit: int | None
     ) -> Iterator[bytes] | None:
+        """Chunks of whole lines (about 64 KiB each)."""
         query = "SELECT " + self.EVENT_JSON_SQL + " FROM {events} WHERE " + where  # noqa: S608
         query += " ORDER BY global_position" + (" LIMIT %s" if limit is not None else "")
         bound = [*params, limit] if limit is not None else list(params)
@@ -658,7 +658,23 @@ class PostgresStore(Store):
         with self.reading() as session, translate_errors(self):
             statement = sql.SQL("COPY ({}) TO STDOUT").format(self.compose(query))
             with session.connection.cursor().copy(statement, params) as copy:
-                for row in copy:
-                    # COPY's text format doubles backslashes; JSON text holds no raw control
-                    # characters, so that is the only escape to undo. One row per chunk.
-                    yield bytes(row).replace(b"\\\\", b"\\")
+                rows: list[Any] = []
+                size = 0
+                for row in copy:  # one row (line) per item
+                    rows.append(row)
+                    size += len(row)
+                    if size >= JSON_CHUNK_BYTES:
+                        yield _unescape_copy(b"".join(rows))
+                        rows.clear()
+                        size = 0
+                if rows:
+                    yield _unescape_copy(b"".join(rows))
+
+
+JSON_CHUNK_BYTES = 1 << 16
+
+
+def _unescape_copy(data: bytes) -> bytes:
+    """COPY's text format doubles backslashes; JSON text holds no raw control characters, so
+    that is the only escape to undo."""
+    return data.replace(b"\\\\", b"\\")
