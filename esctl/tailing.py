@@ -155,6 +155,7 @@ class Follower:
         where, params = self.event_filter.where()
         last_event = time.monotonic()
         wait = 0.0
+        pending_wait = PENDING_RECHECK
         failing_since: float | None = None
         try:
             while not self._stopping:
@@ -180,11 +181,14 @@ class Follower:
                     self.cursor = max(self.cursor, batch.scanned_to)
                 if batch.rows:
                     last_event = time.monotonic()
+                    pending_wait = PENDING_RECHECK
                 self._save()
                 if len(batch.rows) >= self.batch_size:
                     wait = 0.0
                 elif batch.pending:
-                    wait = PENDING_RECHECK
+                    # Back off while a long transaction elsewhere holds the horizon.
+                    wait = pending_wait
+                    pending_wait = min(pending_wait * 2, self.poll_interval)
                 else:
                     wait = self.poll_interval
                 if idle_timeout is not None:
