@@ -89,7 +89,7 @@ def stats(
         bool, typer.Option("--exact", help="Count exactly even on a huge PostgreSQL store.")
     ] = False,
 ) -> None:
-    """Show head position, events, streams, oldest and newest event, counts by category x type.
+    """Show head position, totals, oldest and newest event, and counts by category x type.
 
     On a PostgreSQL store of more than a million events the totals and counts are catalog and
     sample estimates (marked `~`, JSON `estimated: true`) unless --exact.

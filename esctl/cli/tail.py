@@ -57,9 +57,10 @@ def tail(
         typer.Option("--idle-timeout", min=0, help="Stop after SEC seconds without an event."),
     ] = None,
 ) -> None:
-    """Follow events live, from the end by default; Ctrl-C or SIGTERM ends it cleanly (exit 0).
+    """Follow events live in commit order, from the end by default.
 
-    Events arrive in commit order and none is skipped, even with concurrent writers. With
+    No event is skipped or repeated, even with concurrent writers; Ctrl-C or SIGTERM ends it
+    cleanly (exit 0). With
     --checkpoint, tail resumes where that subscription stopped (--from-start/--from-position
     apply only when it does not exist yet) and saves its place after each batch is written out.
     Output is flushed per event; -o json is written as JSON lines.
