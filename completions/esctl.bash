@@ -7,9 +7,12 @@
 # options that take a value. Global options are accepted after the command name too.
 _esctl_spec() {
     case "$1" in
-        '') subs='init doctor config snapshots checkpoints'; opts='--profile -p --store -s --config -c --output -o --no-color --quiet -q --verbose -v --primary --version --help -h'; vopts='--profile -p --store -s --config -c --output -o' ;;
+        '') subs='init doctor read tail stats config snapshots checkpoints events streams'; opts='--profile -p --store -s --config -c --output -o --no-color --quiet -q --verbose -v --primary --version --help -h'; vopts='--profile -p --store -s --config -c --output -o' ;;
         'init') subs=''; opts='--dry-run'; vopts='' ;;
         'doctor') subs=''; opts=''; vopts='' ;;
+        'read') subs=''; opts='--all --from-version --backwards --from-position --category --type -t --since --until --limit -n'; vopts='--from-version --from-position --category --type -t --since --until --limit -n' ;;
+        'tail') subs=''; opts='--category --all --type -t --from-start --from-position --checkpoint --max --idle-timeout'; vopts='--category --type -t --from-position --checkpoint --max --idle-timeout' ;;
+        'stats') subs=''; opts='--exact'; vopts='' ;;
         'config') subs='show profiles path init'; opts=''; vopts='' ;;
         'config show') subs=''; opts=''; vopts='' ;;
         'config profiles') subs=''; opts=''; vopts='' ;;
@@ -25,6 +28,11 @@ _esctl_spec() {
         'checkpoints show') subs=''; opts='--pending --lag-threshold --stale-after --exact'; vopts='--pending --lag-threshold --stale-after' ;;
         'checkpoints set') subs=''; opts='--position --to-start --to-end --to-time --shift-by --execute'; vopts='--position --to-time --shift-by' ;;
         'checkpoints delete') subs=''; opts='--execute'; vopts='' ;;
+        'events') subs='show'; opts=''; vopts='' ;;
+        'events show') subs=''; opts=''; vopts='' ;;
+        'streams') subs='list show'; opts=''; vopts='' ;;
+        'streams list') subs=''; opts='--category --after --limit -n'; vopts='--category --after --limit -n' ;;
+        'streams show') subs=''; opts=''; vopts='' ;;
         *) subs=''; opts=''; vopts='' ;;
     esac
 }
@@ -32,6 +40,19 @@ _esctl_spec() {
 # Candidates for the value of option $2 of command path $1.
 _esctl_option_value() {
     case "$1:$2" in
+        'read:--from-version') COMPREPLY=() ;;
+        'read:--from-position') COMPREPLY=() ;;
+        'read:--category') COMPREPLY=() ;;
+        'read:--type'|'read:-t') COMPREPLY=() ;;
+        'read:--since') COMPREPLY=() ;;
+        'read:--until') COMPREPLY=() ;;
+        'read:--limit'|'read:-n') COMPREPLY=() ;;
+        'tail:--category') COMPREPLY=() ;;
+        'tail:--type'|'tail:-t') COMPREPLY=() ;;
+        'tail:--from-position') COMPREPLY=() ;;
+        'tail:--checkpoint') COMPREPLY=() ;;
+        'tail:--max') COMPREPLY=() ;;
+        'tail:--idle-timeout') COMPREPLY=() ;;
         'config init:--path') COMPREPLY=($(compgen -f -- "$cur")) ;;
         'snapshots list:--stream-type'|'snapshots list:-t') COMPREPLY=() ;;
         'snapshots list:--limit'|'snapshots list:-n') COMPREPLY=() ;;
@@ -51,6 +72,9 @@ _esctl_option_value() {
         'checkpoints set:--position') COMPREPLY=() ;;
         'checkpoints set:--to-time') COMPREPLY=() ;;
         'checkpoints set:--shift-by') COMPREPLY=() ;;
+        'streams list:--category') COMPREPLY=() ;;
+        'streams list:--after') COMPREPLY=() ;;
+        'streams list:--limit'|'streams list:-n') COMPREPLY=() ;;
         *':--profile'|*':-p') _esctl_dynamic ;;
         *':--store'|*':-s') COMPREPLY=() ;;
         *':--config'|*':-c') COMPREPLY=() ;;

@@ -2,8 +2,8 @@
 #
 # Install: copy this file to ~/.config/fish/completions/esctl.fish
 
-set -g __esctl_paths 'init' 'doctor' 'config' 'config show' 'config profiles' 'config path' 'config init' 'snapshots' 'snapshots list' 'snapshots show' 'snapshots rebuild' 'snapshots verify' 'checkpoints' 'checkpoints list' 'checkpoints show' 'checkpoints set' 'checkpoints delete'
-set -g __esctl_value_options '--profile' '-p' '--store' '-s' '--config' '-c' '--output' '-o' 'config init --path' 'snapshots list --stream-type' 'snapshots list -t' 'snapshots list --limit' 'snapshots list -n' 'snapshots rebuild --stream-type' 'snapshots rebuild -t' 'snapshots rebuild --reducer' 'snapshots rebuild -r' 'snapshots rebuild --limit' 'snapshots rebuild -n' 'snapshots verify --stream-type' 'snapshots verify -t' 'snapshots verify --reducer' 'snapshots verify -r' 'snapshots verify --limit' 'snapshots verify -n' 'checkpoints list --lag-threshold' 'checkpoints list --stale-after' 'checkpoints list --fail-on' 'checkpoints list --limit' 'checkpoints list -n' 'checkpoints show --pending' 'checkpoints show --lag-threshold' 'checkpoints show --stale-after' 'checkpoints set --position' 'checkpoints set --to-time' 'checkpoints set --shift-by'
+set -g __esctl_paths 'init' 'doctor' 'read' 'tail' 'stats' 'config' 'config show' 'config profiles' 'config path' 'config init' 'snapshots' 'snapshots list' 'snapshots show' 'snapshots rebuild' 'snapshots verify' 'checkpoints' 'checkpoints list' 'checkpoints show' 'checkpoints set' 'checkpoints delete' 'events' 'events show' 'streams' 'streams list' 'streams show'
+set -g __esctl_value_options '--profile' '-p' '--store' '-s' '--config' '-c' '--output' '-o' 'read --from-version' 'read --from-position' 'read --category' 'read --type' 'read -t' 'read --since' 'read --until' 'read --limit' 'read -n' 'tail --category' 'tail --type' 'tail -t' 'tail --from-position' 'tail --checkpoint' 'tail --max' 'tail --idle-timeout' 'config init --path' 'snapshots list --stream-type' 'snapshots list -t' 'snapshots list --limit' 'snapshots list -n' 'snapshots rebuild --stream-type' 'snapshots rebuild -t' 'snapshots rebuild --reducer' 'snapshots rebuild -r' 'snapshots rebuild --limit' 'snapshots rebuild -n' 'snapshots verify --stream-type' 'snapshots verify -t' 'snapshots verify --reducer' 'snapshots verify -r' 'snapshots verify --limit' 'snapshots verify -n' 'checkpoints list --lag-threshold' 'checkpoints list --stale-after' 'checkpoints list --fail-on' 'checkpoints list --limit' 'checkpoints list -n' 'checkpoints show --pending' 'checkpoints show --lag-threshold' 'checkpoints show --stale-after' 'checkpoints set --position' 'checkpoints set --to-time' 'checkpoints set --shift-by' 'streams list --category' 'streams list --after' 'streams list --limit' 'streams list -n'
 
 # The command path typed so far ("" for esctl, "config show", …); global options may be anywhere.
 function __esctl_path
@@ -47,9 +47,14 @@ end
 complete -c esctl -f
 complete -c esctl -n '__esctl_at \'\'' -a 'init' -d 'Create or upgrade the store\'s schema. Idempotent: a current schema is…'
 complete -c esctl -n '__esctl_at \'\'' -a 'doctor' -d 'Check the connection, server version, schema version, objects and rea…'
+complete -c esctl -n '__esctl_at \'\'' -a 'read' -d 'Read one stream in version order, or the global log with --all.'
+complete -c esctl -n '__esctl_at \'\'' -a 'tail' -d 'Follow events live in commit order, from the end by default.'
+complete -c esctl -n '__esctl_at \'\'' -a 'stats' -d 'Show head position, totals, oldest and newest event, and counts by ca…'
 complete -c esctl -n '__esctl_at \'\'' -a 'config' -d 'Show the effective configuration, the profiles, and the file in use;…'
 complete -c esctl -n '__esctl_at \'\'' -a 'snapshots' -d 'List and show stored snapshots; rebuild or verify them by replaying e…'
 complete -c esctl -n '__esctl_at \'\'' -a 'checkpoints' -d 'Inspect subscription checkpoints, their lag and status, and move them…'
+complete -c esctl -n '__esctl_at \'\'' -a 'events' -d 'Look up single events.'
+complete -c esctl -n '__esctl_at \'\'' -a 'streams' -d 'List and inspect streams.'
 complete -c esctl -l profile -s p -x -a '(__esctl_dynamic)' -d 'Profile from the config file ($ESCTL_PROFILE).'
 complete -c esctl -l store -s s -r -d 'Store URL: sqlite:///events.db, postgresql://… ($ESCTL_STORE).'
 complete -c esctl -l config -s c -r -d 'Config file ($ESCTL_CONFIG).'
@@ -61,6 +66,26 @@ complete -c esctl -l primary -d 'Send reads to the primary even if the profile h
 complete -c esctl -l version -d 'Print the version.'
 complete -c esctl -l help -s h -d 'Show this message and exit.'
 complete -c esctl -n '__esctl_at \'init\'' -l dry-run -d 'Show what would be done and change nothing.'
+complete -c esctl -n '__esctl_at \'read\'' -l all -d 'Read the global log instead.'
+complete -c esctl -n '__esctl_at \'read\'' -l from-version -r -d 'STREAM: start at this version (inclusive). [x>=0]'
+complete -c esctl -n '__esctl_at \'read\'' -l backwards -d 'STREAM: newest first.'
+complete -c esctl -n '__esctl_at \'read\'' -l from-position -r -d '--all: start at this position (inclusive). [x>=0]'
+complete -c esctl -n '__esctl_at \'read\'' -l category -r -d '--all: only streams of this category.'
+complete -c esctl -n '__esctl_at \'read\'' -l type -s t -r -d '--all: only this event type (repeatable).'
+complete -c esctl -n '__esctl_at \'read\'' -l since -r -d '--all: from this time (ISO 8601, or 15m, 2h, 7d ago).'
+complete -c esctl -n '__esctl_at \'read\'' -l until -r -d '--all: before this time (same forms).'
+complete -c esctl -n '__esctl_at \'read\'' -l limit -s n -r -d 'At most N rows (default: 100 for tables, no limit for json, jsonl and…'
+complete -c esctl -n '__esctl_at \'read\'' -F
+complete -c esctl -n '__esctl_at \'tail\'' -l category -r -d 'Follow the streams of this category.'
+complete -c esctl -n '__esctl_at \'tail\'' -l all -d 'Follow every stream (the default).'
+complete -c esctl -n '__esctl_at \'tail\'' -l type -s t -r -d 'Only this event type (repeatable).'
+complete -c esctl -n '__esctl_at \'tail\'' -l from-start -d 'Start at the first event, not at the end.'
+complete -c esctl -n '__esctl_at \'tail\'' -l from-position -r -d 'Start at the event at this position. [x>=0]'
+complete -c esctl -n '__esctl_at \'tail\'' -l checkpoint -r -d 'Resume from and save to this subscription (saved after output is writ…'
+complete -c esctl -n '__esctl_at \'tail\'' -l max -r -d 'Stop after N events. [x>=1]'
+complete -c esctl -n '__esctl_at \'tail\'' -l idle-timeout -r -d 'Stop after SEC seconds without an event. [x>=0]'
+complete -c esctl -n '__esctl_at \'tail\'' -F
+complete -c esctl -n '__esctl_at \'stats\'' -l exact -d 'Count exactly even on a huge PostgreSQL store.'
 complete -c esctl -n '__esctl_at \'config\'' -a 'show' -d 'The effective settings (passwords redacted) and where each came from.'
 complete -c esctl -n '__esctl_at \'config\'' -a 'profiles' -d 'The profiles in the config file (stores redacted); * marks the one in…'
 complete -c esctl -n '__esctl_at \'config\'' -a 'path' -d 'The config file in use, and the places esctl looks for one.'
@@ -108,3 +133,11 @@ complete -c esctl -n '__esctl_at \'checkpoints set\'' -l execute -d 'Really do i
 complete -c esctl -n '__esctl_at \'checkpoints set\'' -F
 complete -c esctl -n '__esctl_at \'checkpoints delete\'' -l execute -d 'Really do it. Without this flag the command is a dry run.'
 complete -c esctl -n '__esctl_at \'checkpoints delete\'' -F
+complete -c esctl -n '__esctl_at \'events\'' -a 'show' -d 'Show one event by its id (exit 4 when there is none).'
+complete -c esctl -n '__esctl_at \'events show\'' -F
+complete -c esctl -n '__esctl_at \'streams\'' -a 'list' -d 'List streams in id order: type, version, events, last event time; pag…'
+complete -c esctl -n '__esctl_at \'streams\'' -a 'show' -d 'Show one stream: version, counts by type, first and last event time,…'
+complete -c esctl -n '__esctl_at \'streams list\'' -l category -r -d 'Only streams of this category.'
+complete -c esctl -n '__esctl_at \'streams list\'' -l after -r -d 'Start after this stream id (the next page).'
+complete -c esctl -n '__esctl_at \'streams list\'' -l limit -s n -r -d 'At most N rows (default: 100 for tables, no limit for json, jsonl and…'
+complete -c esctl -n '__esctl_at \'streams show\'' -F

@@ -231,6 +231,19 @@ def _register() -> None:
     app.add_typer(snapshots_cli.app, name="snapshots", rich_help_panel=PANEL_OPERATE)
     app.add_typer(checkpoints_cli.app, name="checkpoints", rich_help_panel=PANEL_OPERATE)
 
+    # reading (issue 4)
+    from esctl.cli import read as read_cli
+    from esctl.cli import streams as streams_cli
+    from esctl.cli import tail as tail_cli
+
+    app.command("read", rich_help_panel=PANEL_READ, epilog=read_cli.READ_EXAMPLES)(read_cli.read)
+    app.add_typer(read_cli.events_app, name="events", rich_help_panel=PANEL_READ)
+    app.command("tail", rich_help_panel=PANEL_READ, epilog=tail_cli.TAIL_EXAMPLES)(tail_cli.tail)
+    app.add_typer(streams_cli.streams_app, name="streams", rich_help_panel=PANEL_READ)
+    app.command("stats", rich_help_panel=PANEL_READ, epilog=streams_cli.STATS_EXAMPLES)(
+        streams_cli.stats
+    )
+
 
 _register()
 
