@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from esctl.cursor import START, Cursor
+from esctl.cursor import START, Cursor, checkpoint_cursor
 from esctl.errors import ConcurrencyError, NotFound, UsageError
 from esctl.models import RecordedEvent, parse_time
 from esctl.output import iso_time
@@ -178,24 +178,6 @@ def _transaction_id(value: Any) -> int | None:
 
 def _event_cursor(row: Row) -> Cursor:
     return Cursor(_transaction_id(row["transaction_id"]) or 0, int(row["global_position"]))
-
-
-def checkpoint_cursor(session: Session, row: Row) -> Cursor:
-    """The cursor a checkpoint row stands for.
-
-    The event at `last_position` decides: the seed's subscriber updates `last_position` alone, so
-    after esctl (or `tail`) wrote a transaction id, a later position-only save leaves it stale;
-    the event's own transaction id is always right. Only when no event is there (position 0, a
-    gap, past the head) does the stored `last_transaction_id` count."""
-    position = int(row["last_position"])
-    if position > 0:
-        event = session.fetchone(
-            "SELECT global_position, transaction_id FROM {events} WHERE global_position = %s",
-            [position],
-        )
-        if event is not None:
-            return _event_cursor(event)
-    return Cursor(_transaction_id(row["last_transaction_id"]) or 0, position)
 
 
 def count_events(
@@ -459,6 +441,27 @@ def _at_position(session: Session, position: int, notes: list[str]) -> Cursor:
             "the last event before it"
         )
     return _event_cursor(row)
+
+
+def load_cursor(store: Store, name: str) -> Cursor | None:
+    """The cursor saved under `name`, or None when there is no such checkpoint (for `tail`)."""
+    with store.reading() as session:
+        row = _fetch_row(session, name)
+        return checkpoint_cursor(session, row) if row is not None else None
+
+
+def save_cursor(store: Store, name: str, cursor: Cursor) -> None:
+    """Upsert the checkpoint of a consumer that owns it (`tail --checkpoint`): position and
+    transaction id together, unconditionally. Moves by an operator go through `execute()`."""
+    with store.writing() as session:
+        tx_sql, tx = store.transaction_id_sql(cursor.transaction_id)
+        session.execute(
+            "INSERT INTO {checkpoints} (subscription_id, last_position, last_transaction_id, "  # noqa: S608 - bound values
+            f"updated_at) VALUES (%s, %s, {tx_sql}, %s) ON CONFLICT (subscription_id) DO UPDATE "
+            "SET last_position = excluded.last_position, "
+            "last_transaction_id = excluded.last_transaction_id, updated_at = excluded.updated_at",
+            [name, cursor.global_position, tx, session.time_param(server_now(session))],
+        )
 
 
 def execute(store: Store, plan: MovePlan) -> MovePlan:

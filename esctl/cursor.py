@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from esctl.models import RecordedEvent
-from esctl.store.base import Session
+from esctl.store.base import Row, Session
 
 
 @dataclass(frozen=True, order=True)
@@ -19,8 +19,10 @@ class Cursor:
     `transaction_id` is always NULL (0), so position order is commit order. A checkpoint stores a
     cursor as (`last_transaction_id`, `last_position`).
 
-    In SQL, the order is `(coalesce(transaction_id, 0), global_position)`; "after the cursor" is
-    `(coalesce(transaction_id, 0), global_position) > (%s, %s)`.
+    Conceptually the order is `(coalesce(transaction_id, 0), global_position)`. In SQL, use the
+    store's primitives instead (`Store.commit_order_slices`, `Store.live_batch`): on PostgreSQL
+    `xid8` does not mix with integers, and coalesce() would hide the
+    `(transaction_id, global_position)` index, so the NULL rows are read as a slice of their own.
     """
 
     transaction_id: int = 0
@@ -33,6 +35,25 @@ class Cursor:
 
 
 START = Cursor(0, 0)
+
+
+def checkpoint_cursor(session: Session, row: Row) -> Cursor:
+    """The cursor a `subscription_checkpoints` row stands for.
+
+    The event at `last_position` decides: the seed's subscriber updates `last_position` alone, so
+    after esctl (or `tail`) wrote a transaction id, a later position-only save leaves it stale;
+    the event's own transaction id is always right. Only when no event is there (position 0, a
+    gap, past the head) does the stored `last_transaction_id` count."""
+    position = int(row["last_position"])
+    if position > 0:
+        event = session.fetchone(
+            "SELECT global_position, transaction_id FROM {events} WHERE global_position = %s",
+            [position],
+        )
+        if event is not None:
+            return Cursor(int(event["transaction_id"] or 0), int(event["global_position"]))
+    stored = row.get("last_transaction_id")
+    return Cursor(int(stored) if stored is not None else 0, position)
 
 
 def cursor_at_position(session: Session, position: int) -> Cursor:

@@ -14,11 +14,11 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from types import FrameType
 from typing import NamedTuple
 
-from esctl.cursor import START, Cursor, cursor_at_position
+from esctl.checkpoints import save_cursor
+from esctl.cursor import START, Cursor
 from esctl.errors import StoreUnavailable
 from esctl.models import RecordedEvent
 from esctl.reading import EventFilter
@@ -50,48 +50,6 @@ class StartAt:
 
 class _Wakeup(Exception):
     """Raised by the signal handler to end a blocking wait early."""
-
-
-@dataclass
-class SavedCheckpoint:
-    subscription_id: str
-    cursor: Cursor
-
-
-def load_checkpoint(store: Store, name: str) -> Cursor | None:
-    """The cursor saved under `name`; a row with only a position (the seed's subscriber) is
-    turned into a cursor."""
-    with store.reading() as session:
-        row = session.fetchone(
-            "SELECT last_position, last_transaction_id FROM {checkpoints} "
-            "WHERE subscription_id = %s",
-            [name],
-        )
-        if row is None:
-            return None
-        position = int(row["last_position"])
-        if row["last_transaction_id"] is None:
-            return cursor_at_position(session, position)
-        return Cursor(int(row["last_transaction_id"]), position)
-
-
-def save_checkpoint(store: Store, name: str, cursor: Cursor) -> None:
-    """Upsert position and transaction id (a minimal private copy of the checkpoints feature's
-    write, for tail only)."""
-    with store.writing() as session:
-        session.execute(
-            "INSERT INTO {checkpoints} (subscription_id, last_position, last_transaction_id, "
-            "updated_at) VALUES (%s, %s, %s, %s) ON CONFLICT (subscription_id) DO UPDATE SET "
-            "last_position = excluded.last_position, "
-            "last_transaction_id = excluded.last_transaction_id, updated_at = excluded.updated_at",
-            [
-                name,
-                cursor.global_position,
-                # xid8 is bound as text (psycopg sends it untyped); SQLite stores no ids.
-                str(cursor.transaction_id) if cursor.transaction_id else None,
-                session.time_param(datetime.now(UTC)),
-            ],
-        )
 
 
 def start_cursor(store: Store, start: StartAt) -> Cursor:
@@ -215,7 +173,7 @@ class Follower:
         if self.checkpoint is None or self.cursor == self._saved:
             return
         try:
-            save_checkpoint(self.store, self.checkpoint, self.cursor)
+            save_cursor(self.store, self.checkpoint, self.cursor)
             self._saved = self.cursor
         except StoreUnavailable as error:
             if final:

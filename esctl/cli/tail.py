@@ -63,8 +63,9 @@ def tail(
     apply only when it does not exist yet) and saves its place after each batch is written out.
     Output is flushed per event; -o json is written as JSON lines.
     """
+    from esctl.checkpoints import load_cursor
     from esctl.reading import EventFilter
-    from esctl.tailing import Follower, StartAt, load_checkpoint, start_cursor, stop_on_signals
+    from esctl.tailing import Follower, StartAt, start_cursor, stop_on_signals
 
     if sum([stream is not None, category is not None, all_]) > 1:
         raise UsageError("give at most one of STREAM, --category and --all")
@@ -73,7 +74,7 @@ def tail(
     app = state(ctx)
     out = app.out
     store = app.open_store(write=checkpoint is not None)
-    cursor = load_checkpoint(store, checkpoint) if checkpoint else None
+    cursor = load_cursor(store, checkpoint) if checkpoint else None
     resumed = cursor is not None
     if cursor is None:
         cursor = start_cursor(store, StartAt(from_start=from_start, from_position=from_position))
