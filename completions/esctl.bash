@@ -50,7 +50,7 @@ _esctl_option_value() {
         'tail:--category') COMPREPLY=() ;;
         'tail:--type'|'tail:-t') COMPREPLY=() ;;
         'tail:--from-position') COMPREPLY=() ;;
-        'tail:--checkpoint') COMPREPLY=() ;;
+        'tail:--checkpoint') _esctl_dynamic ;;
         'tail:--max') COMPREPLY=() ;;
         'tail:--idle-timeout') COMPREPLY=() ;;
         'config init:--path') COMPREPLY=($(compgen -f -- "$cur")) ;;
@@ -86,7 +86,15 @@ _esctl_option_value() {
 # Candidates for positional argument number $2 of command path $1.
 _esctl_argument() {
     case "$1:$2" in
-        # (no positional argument needs more than the default)
+        'read:0') _esctl_dynamic ;;
+        'tail:0') _esctl_dynamic ;;
+        'snapshots show:0') _esctl_dynamic ;;
+        'snapshots rebuild:'*) _esctl_dynamic ;;
+        'snapshots verify:'*) _esctl_dynamic ;;
+        'checkpoints show:0') _esctl_dynamic ;;
+        'checkpoints set:0') _esctl_dynamic ;;
+        'checkpoints delete:0') _esctl_dynamic ;;
+        'streams show:0') _esctl_dynamic ;;
         *) COMPREPLY=() ;;
     esac
 }

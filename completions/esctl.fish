@@ -75,16 +75,16 @@ complete -c esctl -n '__esctl_at \'read\'' -l type -s t -r -d '--all: only this 
 complete -c esctl -n '__esctl_at \'read\'' -l since -r -d '--all: from this time (ISO 8601, or 15m, 2h, 7d ago).'
 complete -c esctl -n '__esctl_at \'read\'' -l until -r -d '--all: before this time (same forms).'
 complete -c esctl -n '__esctl_at \'read\'' -l limit -s n -r -d 'At most N rows (default: 100 for tables, no limit for json, jsonl and…'
-complete -c esctl -n '__esctl_at \'read\'' -F
+complete -c esctl -n '__esctl_at \'read\'' -a '(__esctl_dynamic)'
 complete -c esctl -n '__esctl_at \'tail\'' -l category -r -d 'Follow the streams of this category.'
 complete -c esctl -n '__esctl_at \'tail\'' -l all -d 'Follow every stream (the default).'
 complete -c esctl -n '__esctl_at \'tail\'' -l type -s t -r -d 'Only this event type (repeatable).'
 complete -c esctl -n '__esctl_at \'tail\'' -l from-start -d 'Start at the first event, not at the end.'
 complete -c esctl -n '__esctl_at \'tail\'' -l from-position -r -d 'Start at the event at this position. [x>=0]'
-complete -c esctl -n '__esctl_at \'tail\'' -l checkpoint -r -d 'Resume from and save to this subscription (saved after output is writ…'
+complete -c esctl -n '__esctl_at \'tail\'' -l checkpoint -x -a '(__esctl_dynamic)' -d 'Resume from and save to this subscription (saved after output is writ…'
 complete -c esctl -n '__esctl_at \'tail\'' -l max -r -d 'Stop after N events. [x>=1]'
 complete -c esctl -n '__esctl_at \'tail\'' -l idle-timeout -r -d 'Stop after SEC seconds without an event. [x>=0]'
-complete -c esctl -n '__esctl_at \'tail\'' -F
+complete -c esctl -n '__esctl_at \'tail\'' -a '(__esctl_dynamic)'
 complete -c esctl -n '__esctl_at \'stats\'' -l exact -d 'Count exactly even on a huge PostgreSQL store.'
 complete -c esctl -n '__esctl_at \'config\'' -a 'show' -d 'The effective settings (passwords redacted) and where each came from.'
 complete -c esctl -n '__esctl_at \'config\'' -a 'profiles' -d 'The profiles in the config file (stores redacted); * marks the one in…'
@@ -98,18 +98,18 @@ complete -c esctl -n '__esctl_at \'snapshots\'' -a 'rebuild' -d 'Replay streams 
 complete -c esctl -n '__esctl_at \'snapshots\'' -a 'verify' -d 'Replay streams and compare with the stored snapshots; exit 1 on drift…'
 complete -c esctl -n '__esctl_at \'snapshots list\'' -l stream-type -s t -r -d 'Only streams of this stream type.'
 complete -c esctl -n '__esctl_at \'snapshots list\'' -l limit -s n -r -d 'At most N rows (default: 100 for tables, no limit for json, jsonl and…'
-complete -c esctl -n '__esctl_at \'snapshots show\'' -F
+complete -c esctl -n '__esctl_at \'snapshots show\'' -a '(__esctl_dynamic)'
 complete -c esctl -n '__esctl_at \'snapshots rebuild\'' -l stream-type -s t -r -d 'Only streams of this stream type.'
 complete -c esctl -n '__esctl_at \'snapshots rebuild\'' -l all -d 'Every stream in the store.'
 complete -c esctl -n '__esctl_at \'snapshots rebuild\'' -l reducer -s r -r -d 'merge, module:function or path/to/file.py:function, for every stream…'
 complete -c esctl -n '__esctl_at \'snapshots rebuild\'' -l dry-run -d 'Show what would be done and change nothing.'
 complete -c esctl -n '__esctl_at \'snapshots rebuild\'' -l limit -s n -r -d 'At most N rows (default: 100 for tables, no limit for json, jsonl and…'
-complete -c esctl -n '__esctl_at \'snapshots rebuild\'' -F
+complete -c esctl -n '__esctl_at \'snapshots rebuild\'' -a '(__esctl_dynamic)'
 complete -c esctl -n '__esctl_at \'snapshots verify\'' -l stream-type -s t -r -d 'Only streams of this stream type.'
 complete -c esctl -n '__esctl_at \'snapshots verify\'' -l all -d 'Every stream in the store.'
 complete -c esctl -n '__esctl_at \'snapshots verify\'' -l reducer -s r -r -d 'merge, module:function or path/to/file.py:function, for every stream…'
 complete -c esctl -n '__esctl_at \'snapshots verify\'' -l limit -s n -r -d 'At most N rows (default: 100 for tables, no limit for json, jsonl and…'
-complete -c esctl -n '__esctl_at \'snapshots verify\'' -F
+complete -c esctl -n '__esctl_at \'snapshots verify\'' -a '(__esctl_dynamic)'
 complete -c esctl -n '__esctl_at \'checkpoints\'' -a 'list' -d 'Every subscription\'s position, head, lag (in events), last update, ag…'
 complete -c esctl -n '__esctl_at \'checkpoints\'' -a 'show' -d 'One checkpoint and the next events it has not handled yet. Exit 4 if…'
 complete -c esctl -n '__esctl_at \'checkpoints\'' -a 'set' -d 'Move a checkpoint. A dry run that prints old → new unless --execute.'
@@ -123,16 +123,16 @@ complete -c esctl -n '__esctl_at \'checkpoints show\'' -l pending -r -d 'How man
 complete -c esctl -n '__esctl_at \'checkpoints show\'' -l lag-threshold -r -d 'Lag (events) over which a checkpoint is lagging. [default: 1000; x>=0]'
 complete -c esctl -n '__esctl_at \'checkpoints show\'' -l stale-after -r -d 'No update for this long while lag > 0 is stalled (90, 30s, 10m, 2h, 1…'
 complete -c esctl -n '__esctl_at \'checkpoints show\'' -l exact -d 'Count every pending event, however many (by default lag past 100,000…'
-complete -c esctl -n '__esctl_at \'checkpoints show\'' -F
+complete -c esctl -n '__esctl_at \'checkpoints show\'' -a '(__esctl_dynamic)'
 complete -c esctl -n '__esctl_at \'checkpoints set\'' -l position -r -d 'Move to the event at this position. [x>=0]'
 complete -c esctl -n '__esctl_at \'checkpoints set\'' -l to-start -d 'Move to the start: re-deliver everything.'
 complete -c esctl -n '__esctl_at \'checkpoints set\'' -l to-end -d 'Move to the last event: skip everything pending.'
 complete -c esctl -n '__esctl_at \'checkpoints set\'' -l to-time -r -d 'Move to the last event before TIME (ISO 8601, UTC if no offset; or 2h…'
 complete -c esctl -n '__esctl_at \'checkpoints set\'' -l shift-by -r -d 'Move by N events along commit order (negative: re-deliver).'
 complete -c esctl -n '__esctl_at \'checkpoints set\'' -l execute -d 'Really do it. Without this flag the command is a dry run.'
-complete -c esctl -n '__esctl_at \'checkpoints set\'' -F
+complete -c esctl -n '__esctl_at \'checkpoints set\'' -a '(__esctl_dynamic)'
 complete -c esctl -n '__esctl_at \'checkpoints delete\'' -l execute -d 'Really do it. Without this flag the command is a dry run.'
-complete -c esctl -n '__esctl_at \'checkpoints delete\'' -F
+complete -c esctl -n '__esctl_at \'checkpoints delete\'' -a '(__esctl_dynamic)'
 complete -c esctl -n '__esctl_at \'events\'' -a 'show' -d 'Show one event by its id (exit 4 when there is none).'
 complete -c esctl -n '__esctl_at \'events show\'' -F
 complete -c esctl -n '__esctl_at \'streams\'' -a 'list' -d 'List streams in id order: type, version, events, last event time; pag…'
@@ -140,4 +140,4 @@ complete -c esctl -n '__esctl_at \'streams\'' -a 'show' -d 'Show one stream: ver
 complete -c esctl -n '__esctl_at \'streams list\'' -l category -r -d 'Only streams of this category.'
 complete -c esctl -n '__esctl_at \'streams list\'' -l after -r -d 'Start after this stream id (the next page).'
 complete -c esctl -n '__esctl_at \'streams list\'' -l limit -s n -r -d 'At most N rows (default: 100 for tables, no limit for json, jsonl and…'
-complete -c esctl -n '__esctl_at \'streams show\'' -F
+complete -c esctl -n '__esctl_at \'streams show\'' -a '(__esctl_dynamic)'

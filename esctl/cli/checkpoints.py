@@ -7,10 +7,12 @@ from typing import Annotated, Any
 
 import typer
 
+from esctl.cli.completion import complete_subscription
+from esctl.cli.event_columns import EVENT_COLUMNS
 from esctl.cli.options import ExecuteOpt, LimitOpt, examples
 from esctl.cli.state import AppState, state
 from esctl.errors import CheckFailed, UsageError
-from esctl.output import Column, plain, truncate
+from esctl.output import Column, plain
 
 app = typer.Typer(
     help="Inspect subscription checkpoints, their lag and status, and move them safely.",
@@ -112,14 +114,6 @@ CHECKPOINT_COLUMNS = [
 ]
 
 # The shared event columns live in esctl/cli/event_columns.py once `read` lands; until then, these.
-PENDING_COLUMNS = [
-    Column("global_position", "position", justify="right"),
-    Column("stream_id", "stream", max_width=40),
-    Column("version", "version", justify="right"),
-    Column("event_type", "type", max_width=30),
-    Column("created_at", "created"),
-    Column("data", "data", format=lambda v: truncate(plain(v), 60)),
-]
 
 
 @app.command("list", epilog=LIST_EXAMPLES)
@@ -179,7 +173,9 @@ def _row(checkpoint: Any, *, table: bool) -> dict[str, Any]:
 @app.command("show", epilog=SHOW_EXAMPLES)
 def show(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="The subscription id.")],
+    name: Annotated[
+        str, typer.Argument(help="The subscription id.", autocompletion=complete_subscription)
+    ],
     pending: Annotated[
         int, typer.Option("--pending", min=0, help="How many pending events to list.")
     ] = 10,
@@ -199,7 +195,7 @@ def show(
         out.record({**checkpoint.to_dict(), "pending": [e.to_dict() for e in events]})
         return
     if out.format != "table":
-        out.rows([e.to_dict() for e in events], PENDING_COLUMNS)
+        out.rows([e.to_dict() for e in events], EVENT_COLUMNS)
         return
     record = checkpoint.to_dict()
     record["lag"] = _lag_cell(record)
@@ -208,7 +204,7 @@ def show(
     if events:
         out.rows(
             [e.to_dict() for e in events],
-            PENDING_COLUMNS,
+            EVENT_COLUMNS,
             title=f"Next {len(events)} pending event(s)",
         )
     else:
@@ -218,7 +214,9 @@ def show(
 @app.command("set", epilog=SET_EXAMPLES)
 def set_checkpoint(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="The subscription id.")],
+    name: Annotated[
+        str, typer.Argument(help="The subscription id.", autocompletion=complete_subscription)
+    ],
     position: Annotated[
         int | None, typer.Option("--position", min=0, help="Move to the event at this position.")
     ] = None,
@@ -286,7 +284,9 @@ def set_checkpoint(
 @app.command("delete", epilog=DELETE_EXAMPLES)
 def delete(
     ctx: typer.Context,
-    name: Annotated[str, typer.Argument(help="The subscription id.")],
+    name: Annotated[
+        str, typer.Argument(help="The subscription id.", autocompletion=complete_subscription)
+    ],
     execute: ExecuteOpt = False,
 ) -> None:
     """Delete a checkpoint. A dry run unless --execute; exit 4 if it does not exist."""

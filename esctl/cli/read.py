@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from esctl.cli.completion import complete_stream
 from esctl.cli.event_columns import EVENT_COLUMNS
 from esctl.cli.options import LimitOpt, examples
 from esctl.cli.state import state
@@ -30,7 +31,9 @@ events_app = typer.Typer(
 
 def read(
     ctx: typer.Context,
-    stream: Annotated[str | None, typer.Argument(help="The stream to read.")] = None,
+    stream: Annotated[
+        str | None, typer.Argument(help="The stream to read.", autocompletion=complete_stream)
+    ] = None,
     all_: Annotated[bool, typer.Option("--all", help="Read the global log instead.")] = False,
     from_version: Annotated[
         int | None,

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 
+from esctl.cli.completion import complete_stream
 from esctl.cli.options import DryRunOpt, LimitOpt, examples
 from esctl.cli.state import AppState, state
 from esctl.errors import CheckFailed
@@ -37,7 +38,10 @@ app = typer.Typer(
 StreamsArg = Annotated[
     list[str] | None,
     typer.Argument(
-        help="Stream ids (or use --stream-type / --all).", metavar="STREAM...", show_default=False
+        help="Stream ids (or use --stream-type / --all).",
+        metavar="STREAM...",
+        show_default=False,
+        autocompletion=complete_stream,
     ),
 ]
 StreamTypeOpt = Annotated[
@@ -113,7 +117,10 @@ def list_(ctx: typer.Context, stream_type: StreamTypeOpt = None, limit: LimitOpt
 )
 def show(
     ctx: typer.Context,
-    stream: Annotated[str, typer.Argument(help="The stream id.", show_default=False)],
+    stream: Annotated[
+        str,
+        typer.Argument(help="The stream id.", show_default=False, autocompletion=complete_stream),
+    ],
 ) -> None:
     """One stream's snapshot: version, age, events beyond it, and the state."""
     from esctl.snapshots import show_snapshot

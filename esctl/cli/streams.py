@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 import typer
 
+from esctl.cli.completion import complete_stream
 from esctl.cli.options import LimitOpt, examples
 from esctl.cli.state import state
 from esctl.output import Column
@@ -64,7 +65,10 @@ def list_(
 
 
 @streams_app.command("show", epilog=SHOW_EXAMPLES)
-def show(ctx: typer.Context, stream: Annotated[str, typer.Argument(help="The stream id.")]) -> None:
+def show(
+    ctx: typer.Context,
+    stream: Annotated[str, typer.Argument(help="The stream id.", autocompletion=complete_stream)],
+) -> None:
     """Show one stream: version, counts by type, first and last event time, snapshot version."""
     from esctl.reading import show_stream
 

@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from esctl.cli.completion import complete_stream, complete_subscription
 from esctl.cli.event_columns import EVENT_COLUMNS, event_line
 from esctl.cli.options import examples
 from esctl.cli.state import state
@@ -25,7 +26,9 @@ TAIL_EXAMPLES = examples(
 
 def tail(
     ctx: typer.Context,
-    stream: Annotated[str | None, typer.Argument(help="Follow this stream only.")] = None,
+    stream: Annotated[
+        str | None, typer.Argument(help="Follow this stream only.", autocompletion=complete_stream)
+    ] = None,
     category: Annotated[
         str | None, typer.Option("--category", help="Follow the streams of this category.")
     ] = None,
@@ -45,6 +48,7 @@ def tail(
         typer.Option(
             "--checkpoint",
             help="Resume from and save to this subscription (saved after output is written).",
+            autocompletion=complete_subscription,
         ),
     ] = None,
     max_events: Annotated[
