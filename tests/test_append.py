@@ -377,3 +377,12 @@ def test_read_only_profile_refuses_append(
     result = run_cli("-c", str(config), "-p", "ro", "append", str(path))
     assert result.exit_code == 8
     assert result.stderr.startswith("Error: profile 'ro' is read-only")
+
+
+def test_cli_table_is_cut_at_limit_with_a_note(initialised: Target, tmp_path: Path) -> None:
+    path = write_jsonl(tmp_path / "a.jsonl", [ev(f"Order-{i}") for i in range(3)])
+    result = run_cli("append", str(path), "--limit", "2")
+    assert result.exit_code == 0, result.stderr
+    assert "Order-0" in result.stdout and "Order-2" not in result.stdout
+    assert "Showing the first 2 rows; use --limit N to see more streams" in result.stderr
+    assert "Appended 3 events to 3 streams." in result.stderr

@@ -9,7 +9,7 @@ from typing import Annotated
 
 import typer
 
-from esctl.cli.options import DryRunOpt, examples
+from esctl.cli.options import DryRunOpt, LimitOpt, examples
 from esctl.cli.state import state
 from esctl.output import Column, Renderer
 
@@ -63,6 +63,7 @@ def append(
         ),
     ] = None,
     dry_run: DryRunOpt = False,
+    limit: LimitOpt = None,
 ) -> None:
     """Validate events from JSON files, then append them: atomic, idempotent by event_id.
 
@@ -87,7 +88,14 @@ def append(
             dry_run=dry_run,
             progress=progress,
         )
-    out.rows((s.to_dict() for s in result.streams), COLUMNS)
+    shown = out.default_limit(limit)
+    streams = result.streams if shown is None else result.streams[: shown + 1]
+    out.rows(
+        (s.to_dict() for s in streams),
+        COLUMNS,
+        limit=shown,
+        more_hint="use --limit N to see more streams, or -o jsonl for all",
+    )
     verb = "Would append" if dry_run else "Appended"
     line = f"{verb} {result.appended} events to {len(result.streams)} streams"
     if result.duplicates:
