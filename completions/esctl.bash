@@ -7,9 +7,10 @@
 # options that take a value. Global options are accepted after the command name too.
 _esctl_spec() {
     case "$1" in
-        '') subs='init doctor read tail stats config snapshots checkpoints events streams'; opts='--profile -p --store -s --config -c --output -o --no-color --quiet -q --verbose -v --primary --version --help -h'; vopts='--profile -p --store -s --config -c --output -o' ;;
+        '') subs='init doctor append read tail stats config events streams checkpoints snapshots'; opts='--profile -p --store -s --config -c --output -o --no-color --quiet -q --verbose -v --primary --version --help -h'; vopts='--profile -p --store -s --config -c --output -o' ;;
         'init') subs=''; opts='--dry-run'; vopts='' ;;
         'doctor') subs=''; opts=''; vopts='' ;;
+        'append') subs=''; opts='--stream --expected-version -e --commit-every --dry-run --limit -n'; vopts='--stream --expected-version -e --commit-every --limit -n' ;;
         'read') subs=''; opts='--all --from-version --backwards --from-position --category --type -t --since --until --limit -n'; vopts='--from-version --from-position --category --type -t --since --until --limit -n' ;;
         'tail') subs=''; opts='--category --all --type -t --from-start --from-position --checkpoint --max --idle-timeout'; vopts='--category --type -t --from-position --checkpoint --max --idle-timeout' ;;
         'stats') subs=''; opts='--exact'; vopts='' ;;
@@ -18,21 +19,21 @@ _esctl_spec() {
         'config profiles') subs=''; opts=''; vopts='' ;;
         'config path') subs=''; opts=''; vopts='' ;;
         'config init') subs=''; opts='--path --force'; vopts='--path' ;;
-        'snapshots') subs='list show rebuild verify'; opts=''; vopts='' ;;
-        'snapshots list') subs=''; opts='--stream-type -t --limit -n'; vopts='--stream-type -t --limit -n' ;;
-        'snapshots show') subs=''; opts=''; vopts='' ;;
-        'snapshots rebuild') subs=''; opts='--stream-type -t --all --reducer -r --dry-run --limit -n'; vopts='--stream-type -t --reducer -r --limit -n' ;;
-        'snapshots verify') subs=''; opts='--stream-type -t --all --reducer -r --limit -n'; vopts='--stream-type -t --reducer -r --limit -n' ;;
-        'checkpoints') subs='list show set delete'; opts=''; vopts='' ;;
-        'checkpoints list') subs=''; opts='--lag-threshold --stale-after --fail-on --exact --limit -n'; vopts='--lag-threshold --stale-after --fail-on --limit -n' ;;
-        'checkpoints show') subs=''; opts='--pending --lag-threshold --stale-after --exact'; vopts='--pending --lag-threshold --stale-after' ;;
-        'checkpoints set') subs=''; opts='--position --to-start --to-end --to-time --shift-by --execute'; vopts='--position --to-time --shift-by' ;;
-        'checkpoints delete') subs=''; opts='--execute'; vopts='' ;;
         'events') subs='show'; opts=''; vopts='' ;;
         'events show') subs=''; opts=''; vopts='' ;;
         'streams') subs='list show'; opts=''; vopts='' ;;
         'streams list') subs=''; opts='--category --after --limit -n'; vopts='--category --after --limit -n' ;;
         'streams show') subs=''; opts=''; vopts='' ;;
+        'checkpoints') subs='list show set delete'; opts=''; vopts='' ;;
+        'checkpoints list') subs=''; opts='--lag-threshold --stale-after --fail-on --exact --limit -n'; vopts='--lag-threshold --stale-after --fail-on --limit -n' ;;
+        'checkpoints show') subs=''; opts='--pending --lag-threshold --stale-after --exact'; vopts='--pending --lag-threshold --stale-after' ;;
+        'checkpoints set') subs=''; opts='--position --to-start --to-end --to-time --shift-by --execute'; vopts='--position --to-time --shift-by' ;;
+        'checkpoints delete') subs=''; opts='--execute'; vopts='' ;;
+        'snapshots') subs='list show rebuild verify'; opts=''; vopts='' ;;
+        'snapshots list') subs=''; opts='--stream-type -t --limit -n'; vopts='--stream-type -t --limit -n' ;;
+        'snapshots show') subs=''; opts=''; vopts='' ;;
+        'snapshots rebuild') subs=''; opts='--stream-type -t --all --reducer -r --dry-run --limit -n'; vopts='--stream-type -t --reducer -r --limit -n' ;;
+        'snapshots verify') subs=''; opts='--stream-type -t --all --reducer -r --limit -n'; vopts='--stream-type -t --reducer -r --limit -n' ;;
         *) subs=''; opts=''; vopts='' ;;
     esac
 }
@@ -40,6 +41,10 @@ _esctl_spec() {
 # Candidates for the value of option $2 of command path $1.
 _esctl_option_value() {
     case "$1:$2" in
+        'append:--stream') COMPREPLY=() ;;
+        'append:--expected-version'|'append:-e') COMPREPLY=() ;;
+        'append:--commit-every') COMPREPLY=() ;;
+        'append:--limit'|'append:-n') COMPREPLY=() ;;
         'read:--from-version') COMPREPLY=() ;;
         'read:--from-position') COMPREPLY=() ;;
         'read:--category') COMPREPLY=() ;;
@@ -54,14 +59,9 @@ _esctl_option_value() {
         'tail:--max') COMPREPLY=() ;;
         'tail:--idle-timeout') COMPREPLY=() ;;
         'config init:--path') COMPREPLY=($(compgen -f -- "$cur")) ;;
-        'snapshots list:--stream-type'|'snapshots list:-t') COMPREPLY=() ;;
-        'snapshots list:--limit'|'snapshots list:-n') COMPREPLY=() ;;
-        'snapshots rebuild:--stream-type'|'snapshots rebuild:-t') COMPREPLY=() ;;
-        'snapshots rebuild:--reducer'|'snapshots rebuild:-r') COMPREPLY=() ;;
-        'snapshots rebuild:--limit'|'snapshots rebuild:-n') COMPREPLY=() ;;
-        'snapshots verify:--stream-type'|'snapshots verify:-t') COMPREPLY=() ;;
-        'snapshots verify:--reducer'|'snapshots verify:-r') COMPREPLY=() ;;
-        'snapshots verify:--limit'|'snapshots verify:-n') COMPREPLY=() ;;
+        'streams list:--category') COMPREPLY=() ;;
+        'streams list:--after') COMPREPLY=() ;;
+        'streams list:--limit'|'streams list:-n') COMPREPLY=() ;;
         'checkpoints list:--lag-threshold') COMPREPLY=() ;;
         'checkpoints list:--stale-after') COMPREPLY=() ;;
         'checkpoints list:--fail-on') COMPREPLY=($(compgen -W 'lagging stalled ahead-of-head' -- "$cur")) ;;
@@ -72,9 +72,14 @@ _esctl_option_value() {
         'checkpoints set:--position') COMPREPLY=() ;;
         'checkpoints set:--to-time') COMPREPLY=() ;;
         'checkpoints set:--shift-by') COMPREPLY=() ;;
-        'streams list:--category') COMPREPLY=() ;;
-        'streams list:--after') COMPREPLY=() ;;
-        'streams list:--limit'|'streams list:-n') COMPREPLY=() ;;
+        'snapshots list:--stream-type'|'snapshots list:-t') COMPREPLY=() ;;
+        'snapshots list:--limit'|'snapshots list:-n') COMPREPLY=() ;;
+        'snapshots rebuild:--stream-type'|'snapshots rebuild:-t') COMPREPLY=() ;;
+        'snapshots rebuild:--reducer'|'snapshots rebuild:-r') COMPREPLY=() ;;
+        'snapshots rebuild:--limit'|'snapshots rebuild:-n') COMPREPLY=() ;;
+        'snapshots verify:--stream-type'|'snapshots verify:-t') COMPREPLY=() ;;
+        'snapshots verify:--reducer'|'snapshots verify:-r') COMPREPLY=() ;;
+        'snapshots verify:--limit'|'snapshots verify:-n') COMPREPLY=() ;;
         *':--profile'|*':-p') _esctl_dynamic ;;
         *':--store'|*':-s') COMPREPLY=() ;;
         *':--config'|*':-c') COMPREPLY=() ;;
@@ -88,13 +93,13 @@ _esctl_argument() {
     case "$1:$2" in
         'read:0') _esctl_dynamic ;;
         'tail:0') _esctl_dynamic ;;
-        'snapshots show:0') _esctl_dynamic ;;
-        'snapshots rebuild:'*) _esctl_dynamic ;;
-        'snapshots verify:'*) _esctl_dynamic ;;
+        'streams show:0') _esctl_dynamic ;;
         'checkpoints show:0') _esctl_dynamic ;;
         'checkpoints set:0') _esctl_dynamic ;;
         'checkpoints delete:0') _esctl_dynamic ;;
-        'streams show:0') _esctl_dynamic ;;
+        'snapshots show:0') _esctl_dynamic ;;
+        'snapshots rebuild:'*) _esctl_dynamic ;;
+        'snapshots verify:'*) _esctl_dynamic ;;
         *) COMPREPLY=() ;;
     esac
 }

@@ -38,8 +38,16 @@ def test_tail_after_set_to_time_delivers_exactly_the_later_events(initialised: T
     assert moved.exit_code == 0, moved.stderr
 
     tailed = run_cli(
-        "tail", "--all", "--checkpoint", "projection", "--max", "10",
-        "--idle-timeout", "1", "-o", "jsonl",
+        "tail",
+        "--all",
+        "--checkpoint",
+        "projection",
+        "--max",
+        "10",
+        "--idle-timeout",
+        "1",
+        "-o",
+        "jsonl",
     )
     assert tailed.exit_code == 0, tailed.stderr
     delivered = [json.loads(line)["event_id"] for line in tailed.stdout.splitlines()]

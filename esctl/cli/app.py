@@ -215,34 +215,37 @@ def root(
 
 
 def _register() -> None:
+    """Join the command groups, in the order `esctl --help` lists them (by task)."""
+    from esctl.cli import append as append_cli
     from esctl.cli import checkpoints as checkpoints_cli
     from esctl.cli import config as config_cli
+    from esctl.cli import read as read_cli
     from esctl.cli import schema as schema_cli
     from esctl.cli import snapshots as snapshots_cli
-
-    app.command("init", rich_help_panel=PANEL_SETUP, epilog=schema_cli.INIT_EXAMPLES)(
-        schema_cli.init
-    )
-    app.command("doctor", rich_help_panel=PANEL_SETUP, epilog=schema_cli.DOCTOR_EXAMPLES)(
-        schema_cli.doctor
-    )
-    app.add_typer(config_cli.app, name="config", rich_help_panel=PANEL_SETUP)
-    # snapshots
-    app.add_typer(snapshots_cli.app, name="snapshots", rich_help_panel=PANEL_OPERATE)
-    app.add_typer(checkpoints_cli.app, name="checkpoints", rich_help_panel=PANEL_OPERATE)
-
-    # reading (issue 4)
-    from esctl.cli import read as read_cli
     from esctl.cli import streams as streams_cli
     from esctl.cli import tail as tail_cli
 
-    app.command("read", rich_help_panel=PANEL_READ, epilog=read_cli.READ_EXAMPLES)(read_cli.read)
+    command = app.command
+    command("init", rich_help_panel=PANEL_SETUP, epilog=schema_cli.INIT_EXAMPLES)(schema_cli.init)
+    command("doctor", rich_help_panel=PANEL_SETUP, epilog=schema_cli.DOCTOR_EXAMPLES)(
+        schema_cli.doctor
+    )
+    app.add_typer(config_cli.app, name="config", rich_help_panel=PANEL_SETUP)
+
+    command("append", rich_help_panel=PANEL_WRITE, epilog=append_cli.APPEND_EXAMPLES)(
+        append_cli.append
+    )
+
+    command("read", rich_help_panel=PANEL_READ, epilog=read_cli.READ_EXAMPLES)(read_cli.read)
     app.add_typer(read_cli.events_app, name="events", rich_help_panel=PANEL_READ)
-    app.command("tail", rich_help_panel=PANEL_READ, epilog=tail_cli.TAIL_EXAMPLES)(tail_cli.tail)
+    command("tail", rich_help_panel=PANEL_READ, epilog=tail_cli.TAIL_EXAMPLES)(tail_cli.tail)
     app.add_typer(streams_cli.streams_app, name="streams", rich_help_panel=PANEL_READ)
-    app.command("stats", rich_help_panel=PANEL_READ, epilog=streams_cli.STATS_EXAMPLES)(
+    command("stats", rich_help_panel=PANEL_READ, epilog=streams_cli.STATS_EXAMPLES)(
         streams_cli.stats
     )
+
+    app.add_typer(checkpoints_cli.app, name="checkpoints", rich_help_panel=PANEL_OPERATE)
+    app.add_typer(snapshots_cli.app, name="snapshots", rich_help_panel=PANEL_OPERATE)
 
 
 _register()
