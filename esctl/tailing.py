@@ -78,6 +78,7 @@ class Follower:
         cursor: Cursor,
         *,
         checkpoint: str | None = None,
+        checkpoint_store: Store | None = None,
         batch_size: int = BATCH_SIZE,
         poll_interval: float = POLL_INTERVAL,
         reconnect_for: float = RECONNECT_FOR,
@@ -87,6 +88,8 @@ class Follower:
         self.event_filter = event_filter
         self.cursor = cursor
         self.checkpoint = checkpoint
+        # Reads may come from a replica; the checkpoint is always written to the primary.
+        self.checkpoint_store = checkpoint_store or store
         self.batch_size = batch_size
         self.poll_interval = poll_interval
         self.reconnect_for = reconnect_for
@@ -173,7 +176,7 @@ class Follower:
         if self.checkpoint is None or self.cursor == self._saved:
             return
         try:
-            save_cursor(self.store, self.checkpoint, self.cursor)
+            save_cursor(self.checkpoint_store, self.checkpoint, self.cursor)
             self._saved = self.cursor
         except StoreUnavailable as error:
             if final:

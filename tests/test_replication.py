@@ -79,3 +79,55 @@ def test_library_write_to_standby_names_the_node(cluster: Any) -> None:
     )
     with pytest.raises(StoreUnavailable, match=str(cluster.replica_dir)):
         init_store(store)
+
+
+def test_tail_on_the_replica_delivers_every_event_written_on_the_primary(
+    replicated: Target, cluster: Any
+) -> None:
+    import subprocess
+    import sys
+    import threading
+
+    import psycopg
+
+    tail = subprocess.Popen(
+        [sys.executable, "-m", "esctl", "-p", "ha", "tail", "--all", "--from-start",
+         "--checkpoint", "replica-tail", "--idle-timeout", "4", "-o", "jsonl"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    written: list[str] = []
+    lock = threading.Lock()
+
+    def writer(n: int) -> None:
+        with psycopg.connect(cluster.primary_url, autocommit=True) as conn:
+            conn.execute(psycopg.sql.SQL("SET search_path TO {}").format(
+                psycopg.sql.Identifier(replicated.schema)))
+            for i in range(25):
+                with conn.transaction():
+                    row = conn.execute(  # the seed's plain INSERT
+                        "INSERT INTO events (id, stream_id, stream_type, event_type, event_data, "
+                        "metadata, version, created_at) VALUES (gen_random_uuid(), %s, 'Repl', "
+                        "'Tick', '{}', '{}', %s, now()) RETURNING id",
+                        [f"Repl-{n}", i + 1],
+                    ).fetchone()
+                    assert row is not None
+                with lock:
+                    written.append(str(row[0]))
+
+    threads = [threading.Thread(target=writer, args=(n,)) for n in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    out, err = tail.communicate(timeout=60)
+    assert tail.returncode == 0, err
+    delivered = [json.loads(line)["event_id"] for line in out.splitlines()]
+    assert len(delivered) == len(set(delivered)), "an event was delivered twice"
+    assert sorted(delivered) == sorted(written), "an event was lost"
+    with psycopg.connect(cluster.primary_url, autocommit=True) as conn:
+        saved = conn.execute(
+            psycopg.sql.SQL(
+                "SELECT last_position FROM {} WHERE subscription_id = 'replica-tail'"
+            ).format(psycopg.sql.Identifier(replicated.schema, "subscription_checkpoints"))
+        ).fetchone()
+    assert saved is not None and saved[0] > 0, "the checkpoint is written to the primary"

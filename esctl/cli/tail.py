@@ -77,8 +77,10 @@ def tail(
         raise UsageError("give --from-start or --from-position, not both")
     app = state(ctx)
     out = app.out
-    store = app.open_store(write=checkpoint is not None)
-    cursor = load_cursor(store, checkpoint) if checkpoint else None
+    store = app.open_store()  # the read_store (a replica) when the profile has one
+    # The checkpoint lives on the primary: read from there, and saved there.
+    primary = app.open_store(write=True) if checkpoint else None
+    cursor = load_cursor(primary, checkpoint) if primary and checkpoint else None
     resumed = cursor is not None
     if cursor is None:
         cursor = start_cursor(store, StartAt(from_start=from_start, from_position=from_position))
@@ -87,6 +89,7 @@ def tail(
         EventFilter(stream_id=stream, category=category, types=tuple(types or ())),
         cursor,
         checkpoint=checkpoint,
+        checkpoint_store=primary,
         warn=out.warning,
     )
     what = f"stream {stream}" if stream else f"category {category}" if category else "all events"

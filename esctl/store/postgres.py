@@ -607,6 +607,7 @@ class PostgresStore(Store):
     # using the (transaction_id, global_position) index for the rest.
 
     _listen_conn: Connection[Row] | None = None
+    _on_standby: bool | None = None
 
     def live_head(self) -> Cursor:
         from esctl.cursor import Cursor
@@ -679,6 +680,12 @@ class PostgresStore(Store):
         return LiveBatch(rows, scanned, pending)
 
     def wait_for_events(self, timeout: float) -> None:
+        if self._on_standby is None:
+            with self.reading() as session:
+                self._on_standby = bool(session.fetchval("SELECT pg_is_in_recovery()"))
+        if self._on_standby:  # NOTIFY does not reach a standby: poll
+            time.sleep(timeout)
+            return
         with translate_errors(self):
             if self._listen_conn is None or self._listen_conn.closed:
                 self._listen_conn = self.connect(autocommit=True)
@@ -693,6 +700,7 @@ class PostgresStore(Store):
                     pass
 
     def stop_listening(self) -> None:
+        self._on_standby = None  # after a failover the node may have changed role
         if self._listen_conn is not None:
             self._listen_conn.close()
             self._listen_conn = None
