@@ -192,6 +192,7 @@ def root(
 
 
 def _register() -> None:
+    from esctl.cli import append as append_cli
     from esctl.cli import config as config_cli
     from esctl.cli import schema as schema_cli
 
@@ -202,6 +203,9 @@ def _register() -> None:
         schema_cli.doctor
     )
     app.add_typer(config_cli.app, name="config", rich_help_panel=PANEL_SETUP)
+    app.command("append", rich_help_panel=PANEL_WRITE, epilog=append_cli.APPEND_EXAMPLES)(
+        append_cli.append
+    )
 
 
 _register()

@@ -14,7 +14,7 @@ Where the backends differ (bulk insert, the live-reading cursor), the store expo
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -25,6 +25,9 @@ from esctl.errors import ReadOnlyRefused, SchemaMissing
 from esctl.store.url import Backend, StoreLocation
 
 Row = dict[str, Any]
+# A new event for Store.insert_events: id, stream_id, stream_type, event_type, data, metadata,
+# version, created_at (None: now).
+EventRow = tuple[str, str, str, str, dict[str, Any], dict[str, Any], int, datetime | None]
 
 # The schema version this esctl writes; `init` migrates older stores up to it.
 SCHEMA_VERSION = 2
@@ -200,3 +203,16 @@ class Store(ABC):
     @abstractmethod
     def node_status(self, primary_lsn: str | None = None) -> NodeStatus:
         """Role and version of the server; on a standby, its lag behind `primary_lsn`."""
+
+    # --- append (issue 3) ----------------------------------------------------------------------
+
+    @abstractmethod
+    def insert_events(self, session: Session, rows: Iterable[EventRow]) -> None:
+        """Insert new events, versions assigned, as fast as the backend allows (COPY on PostgreSQL,
+        `executemany` on SQLite). A row's `created_at` of None means now. A unique violation
+        (event id, or stream and version) raises Conflict; the caller diagnoses it."""
+
+    @abstractmethod
+    def appended_positions(self, session: Session, since: int) -> dict[str, tuple[int, int]]:
+        """First and last global position, per stream, of the events this transaction appended;
+        `since` is the highest position this transaction saw before appending."""

@@ -6,11 +6,12 @@ psycopg is imported here only, so commands on a SQLite store never pay for it.""
 from __future__ import annotations
 
 import itertools
+import json
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import psycopg
 from psycopg import errors as pgerrors
@@ -28,7 +29,7 @@ from esctl.errors import (
     SchemaMissing,
     StoreUnavailable,
 )
-from esctl.store.base import Migration, NodeStatus, Row, SchemaReport, Store
+from esctl.store.base import EventRow, Migration, NodeStatus, Row, SchemaReport, Session, Store
 from esctl.store.url import StoreLocation
 
 if TYPE_CHECKING:
@@ -537,5 +538,55 @@ class PostgresStore(Store):
         return status
 
     # --- append primitives (issue 3) ---------------------------------------------------------
+
+    _COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+    @classmethod
+    def _copy_text(cls, value: str) -> str:
+        """A name in COPY's text format."""
+        if "\\" in value or "\t" in value or "\n" in value or "\r" in value:
+            return value.translate(cls._COPY_ESCAPES)
+        return value
+
+    @staticmethod
+    def _copy_time(value: datetime) -> str:
+        return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
+
+    def insert_events(self, session: Session, rows: Iterable[EventRow]) -> None:
+        # Text COPY, formatted here: JSON text never holds raw tabs or newlines, so only
+        # backslashes need doubling; names get the full COPY escaping. Rows are sent in blocks
+        # while they are produced, so the server works while Python parses the next ones.
+        conn = cast(PostgresSession, session).connection
+        now = self._copy_time(session.fetchval("SELECT now()"))
+        text, bs, bs2 = self._copy_text, "\\", "\\\\"
+        dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+        query = self.compose(
+            "COPY {events} (id, stream_id, stream_type, event_type, event_data, metadata, "
+            "version, created_at) FROM STDIN"
+        )
+        with translate_errors(self), conn.cursor() as cursor, cursor.copy(query) as copy:
+            block: list[str] = []
+            for r in rows:
+                block.append(
+                    f"{r[0]}\t{text(r[1])}\t{text(r[2])}\t{text(r[3])}\t"
+                    f"{dumps(r[4]).replace(bs, bs2)}\t"
+                    f"{dumps(r[5]).replace(bs, bs2)}\t{r[6]}\t"
+                    f"{self._copy_time(r[7]) if r[7] else now}\n"
+                )
+                if len(block) >= 500:
+                    copy.write("".join(block))
+                    block.clear()
+            if block:
+                copy.write("".join(block))
+
+    def appended_positions(self, session: Session, since: int) -> dict[str, tuple[int, int]]:
+        # Rows this transaction wrote carry its id in transaction_id (the column's default).
+        rows = session.fetchall(
+            "SELECT stream_id, min(global_position) AS first, max(global_position) AS last "
+            "FROM {events} WHERE transaction_id = pg_current_xact_id() AND global_position > %s "
+            "GROUP BY stream_id",
+            [since],
+        )
+        return {r["stream_id"]: (int(r["first"]), int(r["last"])) for r in rows}
 
     # --- live reading primitives (issue 4) ---------------------------------------------------

@@ -6,11 +6,11 @@ from __future__ import annotations
 import json
 import sqlite3
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from esctl import __version__
 from esctl.config import Settings
@@ -20,7 +20,7 @@ from esctl.errors import (
     SchemaMissing,
     StoreUnavailable,
 )
-from esctl.store.base import Migration, NodeStatus, Row, SchemaReport, Store
+from esctl.store.base import EventRow, Migration, NodeStatus, Row, SchemaReport, Session, Store
 from esctl.store.url import StoreLocation
 
 TABLES = {
@@ -359,6 +359,42 @@ class SQLiteStore(Store):
         return NodeStatus(str(self.path), "embedded", self.server_version())
 
     # --- append primitives (issue 3) ---------------------------------------------------------
+
+    def insert_events(self, session: Session, rows: Iterable[EventRow]) -> None:
+        # One statement over a generator: sqlite3 steps it row by row, in the caller's
+        # BEGIN IMMEDIATE transaction, so memory stays flat and nothing is visible before COMMIT.
+        now = format_time(datetime.now(UTC))
+
+        def dumps(value: dict[str, Any]) -> str:
+            return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+        params = (
+            (
+                r[0],
+                r[1],
+                r[2],
+                r[3],
+                dumps(r[4]),
+                dumps(r[5]),
+                r[6],
+                format_time(r[7]) if r[7] else now,
+            )
+            for r in rows
+        )
+        session.executemany(
+            "INSERT INTO {events} (id, stream_id, stream_type, event_type, event_data, metadata, "
+            "version, created_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+            cast(Any, params),
+        )
+
+    def appended_positions(self, session: Session, since: int) -> dict[str, tuple[int, int]]:
+        # Writers are serialised: every row past `since` in this transaction is ours.
+        rows = session.fetchall(
+            "SELECT stream_id, min(global_position) AS first, max(global_position) AS last "
+            "FROM {events} WHERE global_position > %s GROUP BY stream_id",
+            [since],
+        )
+        return {r["stream_id"]: (int(r["first"]), int(r["last"])) for r in rows}
 
     # --- live reading primitives (issue 4) ---------------------------------------------------
 

@@ -1,0 +1,486 @@
+"""Appending validated events: versions, expected version, idempotency, chunked commits.
+
+Two passes over the input: `esctl.events.validate_inputs` checks everything first (nothing is
+written if anything is wrong), then the events are read again and written. Each unit (the whole
+input, or `--commit-every N` events) is one transaction:
+
+- fast path: the current version of each stream is read, the expected version checked, versions
+  assigned and every row sent in one bulk insert (COPY on PostgreSQL). The unique constraints
+  `(stream_id, version)` and `id` are the arbiters: nothing is read-then-trusted.
+- careful path, only when the fast path hit a constraint or a check: the unit is retried in a new
+  transaction, in batches that first look up which event ids are already stored. A stored event
+  with the same stream and content is a duplicate (reported with its stored position, not
+  written); stored events must be the leading part of each stream's events in the input, at
+  consecutive versions, else the batch mixes stored and new events for the same positions: a
+  conflict (exit 3). A lost race is exit 3 with stream, expected and actual version; with
+  `--expected-version any` the caller asked for no position, so a lost race is retried instead.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from esctl.errors import ConcurrencyError, Conflict, EsctlError, UsageError
+from esctl.events import InputSource, InputSummary, NewEvent, read_events, validate_inputs
+from esctl.models import RecordedEvent
+from esctl.store.base import EventRow, Session, Store
+
+LOOKUP_CHUNK = 500
+CAREFUL_BATCH = 1000
+MAX_RETRIES = 5
+ProgressFn = Callable[[str, int, int | None], None]
+
+
+@dataclass(frozen=True)
+class ExpectedVersion:
+    """`any`, `no-stream` (version 0), `exists` (version > 0), or an exact version N."""
+
+    kind: str
+    version: int | None = None
+
+    @classmethod
+    def parse(cls, text: str) -> ExpectedVersion:
+        text = text.strip().lower()
+        if text in ("any", "no-stream", "exists"):
+            return cls(text)
+        if text.isdigit():
+            return cls("exact", int(text))
+        raise UsageError(
+            f"--expected-version {text!r}: use any, no-stream, exists or a version number"
+        )
+
+    def accepts(self, version: int) -> bool:
+        if self.kind == "any":
+            return True
+        if self.kind == "no-stream":
+            return version == 0
+        if self.kind == "exists":
+            return version > 0
+        return version == self.version
+
+    def __str__(self) -> str:
+        return str(self.version) if self.kind == "exact" else self.kind
+
+
+ANY = ExpectedVersion("any")
+
+
+@dataclass
+class StreamResult:
+    """What one invocation did to one stream (also its running state while appending)."""
+
+    stream_id: str
+    stream_type: str
+    appended: int = 0
+    duplicates: int = 0
+    first_version: int | None = None
+    last_version: int | None = None
+    first_position: int | None = None
+    last_position: int | None = None
+    # running state: the stream's version as this invocation knows it, and the duplicate prefix
+    current: int | None = None
+    checked: bool = False
+    next_duplicate: int | None = None
+    seen_new: bool = False
+    read_version: int | None = None  # the stored version the current unit started from
+
+    def versions(self, first: int, last: int) -> None:
+        self.first_version = first if self.first_version is None else self.first_version
+        self.last_version = last
+
+    def positions(self, first: int, last: int) -> None:
+        self.first_position = (
+            first if self.first_position is None else min(self.first_position, first)
+        )
+        self.last_position = last if self.last_position is None else max(self.last_position, last)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "stream_id": self.stream_id,
+            "stream_type": self.stream_type,
+            "appended": self.appended,
+            "duplicates": self.duplicates,
+            "first_version": self.first_version,
+            "last_version": self.last_version,
+            "first_position": self.first_position,
+            "last_position": self.last_position,
+        }
+
+
+@dataclass
+class AppendResult:
+    """The outcome of one `append`: per stream, in input order."""
+
+    streams: list[StreamResult]
+    events: int
+    dry_run: bool = False
+
+    @property
+    def appended(self) -> int:
+        return sum(s.appended for s in self.streams)
+
+    @property
+    def duplicates(self) -> int:
+        return sum(s.duplicates for s in self.streams)
+
+
+class _Fallback(Exception):
+    """The fast path cannot decide (a constraint fired, or a check failed): go careful."""
+
+
+def append_events(
+    store: Store,
+    sources: Sequence[InputSource],
+    *,
+    stream: str | None = None,
+    expected: ExpectedVersion = ANY,
+    commit_every: int | None = None,
+    dry_run: bool = False,
+    progress: ProgressFn | None = None,
+) -> AppendResult:
+    """Validate every input, then append (or, with `dry_run`, report what would be appended)."""
+    if commit_every is not None and commit_every < 1:
+        raise UsageError("--commit-every must be at least 1")
+
+    def tick(phase: str, total: int | None) -> Callable[[int], None] | None:
+        if progress is None:
+            return None
+        return lambda n: progress(phase, n, total)
+
+    summary = validate_inputs(
+        sources, stream=stream, unit_size=commit_every, progress=tick("validating", None)
+    )
+    appender = _Appender(store, summary, expected, tick("appending", summary.events))
+
+    def events() -> Iterator[NewEvent]:  # restartable: the careful path reads the input again
+        return read_events(sources, stream=stream)
+
+    if dry_run:
+        with store.reading() as session:
+            appender.careful_unit(session, events(), write=False)
+        appender.merge()
+    else:
+        appender.run(events, commit_every or summary.events)
+    return AppendResult(list(appender.results.values()), summary.events, dry_run)
+
+
+class _Appender:
+    """The running state of one append: committed results, plus the unit being written."""
+
+    def __init__(
+        self,
+        store: Store,
+        summary: InputSummary,
+        expected: ExpectedVersion,
+        progress: Callable[[int], None] | None,
+    ) -> None:
+        self.store = store
+        self.summary = summary
+        self.expected = expected
+        self.progress = progress
+        self.results = {
+            sid: StreamResult(sid, plan.stream_type) for sid, plan in summary.streams.items()
+        }
+        self.unit: dict[str, StreamResult] = {}
+        self.committed = 0
+        self.careful = False
+
+    # --- units ---------------------------------------------------------------------------------
+
+    def run(self, events: Callable[[], Iterator[NewEvent]], unit_size: int) -> None:
+        source = events()
+        unit = 0
+        total = self.summary.events
+        while self.committed < total:
+            size = min(unit_size, total - self.committed)
+            try:
+                source = self._write_unit(unit, source, size, events)
+            except EsctlError as error:
+                if self.committed:
+                    raise _partial(error, self.committed, self.summary) from None
+                raise
+            self.committed += size
+            unit += 1
+
+    def _write_unit(
+        self,
+        unit: int,
+        source: Iterator[NewEvent],
+        size: int,
+        events: Callable[[], Iterator[NewEvent]],
+    ) -> Iterator[NewEvent]:
+        """Write the next `size` events of `source` in one transaction; the source to go on with."""
+        if not self.careful:
+            try:
+                with self.store.writing() as session:
+                    self.fast_unit(session, unit, itertools.islice(source, size))
+                self.merge()
+                return source
+            except (_Fallback, Conflict):
+                self.careful = True  # and stay careful: the next units likely hold stored events
+                self.unit.clear()
+                source = itertools.islice(events(), self.committed, None)
+        for attempt in itertools.count(1):
+            try:
+                with self.store.writing() as session:
+                    self.careful_unit(session, itertools.islice(source, size), write=True)
+                self.merge()
+                return source
+            except Conflict as conflict:
+                moved = self._moved_streams()
+                self.unit.clear()
+                if moved and self.expected.kind != "any":
+                    raise moved[0] from None
+                if attempt >= MAX_RETRIES:
+                    raise ConcurrencyError(
+                        f"gave up after {attempt} attempts: other writers kept winning "
+                        f"({conflict.message})",
+                        hint="retry later",
+                    ) from None
+                source = itertools.islice(events(), self.committed, None)
+        raise AssertionError("unreachable")
+
+    def merge(self) -> None:
+        """The unit committed: its state becomes the invocation's."""
+        self.results.update(self.unit)
+        self.unit.clear()
+
+    def _state(self, stream_id: str) -> StreamResult:
+        state = self.unit.get(stream_id)
+        if state is None:
+            state = self.unit[stream_id] = replace(self.results[stream_id])
+            state.read_version = state.current  # what earlier units left, until read again
+        return state
+
+    def _moved_streams(self) -> list[ConcurrencyError]:
+        """After a lost race: the streams whose stored version is no longer the one this unit read."""
+        read = {sid: s.read_version for sid, s in self.unit.items() if s.read_version is not None}
+        if not read:
+            return []
+        with self.store.reading() as session:
+            actual = _current_versions(session, list(read))
+        return [
+            _version_error(sid, self._expected_for(sid), actual.get(sid, 0))
+            for sid, version in read.items()
+            if actual.get(sid, 0) != version
+        ]
+
+    def _expected_for(self, stream_id: str) -> str:
+        committed = self.results[stream_id].current
+        return str(committed) if committed is not None else str(self.expected)
+
+    # --- fast path -----------------------------------------------------------------------------
+
+    def fast_unit(self, session: Session, unit: int, events: Iterable[NewEvent]) -> None:
+        since = int(session.fetchval("SELECT coalesce(max(global_position), 0) FROM {events}"))
+        new = [sid for sid, plan in self.summary.streams.items() if plan.first_unit == unit]
+        current = _current_versions(session, new)
+        for sid in new:
+            state = self._state(sid)
+            state.current = state.read_version = current.get(sid, 0)
+            if not self.expected.accepts(state.current):
+                raise _Fallback  # maybe the input's leading events are stored already
+            state.checked = True
+        self.store.insert_events(session, self._fast_rows(events))
+        for sid, (first, last) in self.store.appended_positions(session, since).items():
+            self._state(sid).positions(first, last)
+
+    def _fast_rows(self, events: Iterable[NewEvent]) -> Iterator[EventRow]:
+        done = 0
+        for event in events:
+            state = self._state(event.stream_id)
+            assert state.current is not None
+            version = state.current + 1
+            if event.version is not None and event.version != version:
+                raise _Fallback
+            state.current = version
+            state.appended += 1
+            state.versions(version, version)
+            done += 1
+            if self.progress is not None and done % 1000 == 0:
+                self.progress(1000)
+            yield _row(event, version)
+        if self.progress is not None:
+            self.progress(done % 1000)
+
+    # --- careful path --------------------------------------------------------------------------
+
+    def careful_unit(self, session: Session, events: Iterable[NewEvent], *, write: bool) -> None:
+        since = int(session.fetchval("SELECT coalesce(max(global_position), 0) FROM {events}"))
+        looked_up: set[str] = set()
+        for batch in _batched(events, CAREFUL_BATCH):
+            stored = _stored_events(session, [e.event_id for e in batch if e.has_id])
+            fresh = list({e.stream_id for e in batch} - looked_up)
+            current = _current_versions(session, fresh)
+            looked_up.update(fresh)
+            for sid in fresh:
+                self._adopt(sid, current.get(sid, 0))
+            rows = [
+                row
+                for event in batch
+                if (row := self._careful_row(event, stored.get(event.event_id))) is not None
+            ]
+            if write and rows:
+                self.store.insert_events(session, rows)
+            if self.progress is not None:
+                self.progress(len(batch))
+        if write:
+            for sid, (first, last) in self.store.appended_positions(session, since).items():
+                self._state(sid).positions(first, last)
+
+    def _adopt(self, stream_id: str, stored: int) -> None:
+        """The stored version of a stream, read in this transaction."""
+        state = self._state(stream_id)
+        committed = self.results[stream_id].current
+        if committed is not None and stored != committed and self.expected.kind != "any":
+            raise _version_error(stream_id, str(committed), stored)
+        state.current = state.read_version = stored
+
+    def _careful_row(self, event: NewEvent, record: RecordedEvent | None) -> EventRow | None:
+        sid = event.stream_id
+        state = self._state(sid)
+        assert state.current is not None
+        if record is not None:
+            _same_event(event, record)
+            if state.seen_new or (
+                state.next_duplicate is not None and record.version != state.next_duplicate
+            ):
+                raise ConcurrencyError(
+                    f"stream {sid!r}: event {event.event_id} ({event.where}) is already stored at "
+                    f"version {record.version}, out of place among the new events of this input",
+                    hint="the input mixes stored and new events for the same stream positions",
+                )
+            if not state.checked:
+                self._check(sid, record.version - 1)
+            if event.version is not None and event.version != record.version:
+                raise _version_error(sid, str(event.version - 1), record.version - 1, event.where)
+            state.next_duplicate = record.version + 1
+            state.duplicates += 1
+            state.versions(record.version, record.version)
+            state.positions(record.global_position, record.global_position)
+            return None
+        if not state.checked:
+            self._check(sid, state.current)
+        elif (
+            state.next_duplicate is not None
+            and not state.seen_new
+            and state.current != state.next_duplicate - 1
+            and self.expected.kind != "any"
+        ):
+            # stored events lead this stream's input, but others were appended after them
+            raise _version_error(sid, str(state.next_duplicate - 1), state.current)
+        state.seen_new = True
+        version = state.current + 1
+        if event.version is not None and event.version != version:
+            raise _version_error(sid, str(event.version - 1), state.current, event.where)
+        state.current = version
+        state.appended += 1
+        state.versions(version, version)
+        return _row(event, version)
+
+    def _check(self, stream_id: str, version: int) -> None:
+        if not self.expected.accepts(version):
+            raise _version_error(stream_id, str(self.expected), version)
+        self._state(stream_id).checked = True
+
+
+# --- helpers ---------------------------------------------------------------------------------------
+
+
+def _row(event: NewEvent, version: int) -> EventRow:
+    return (
+        event.event_id,
+        event.stream_id,
+        event.stream_type,
+        event.event_type,
+        event.data,
+        event.metadata,
+        version,
+        event.created_at,
+    )
+
+
+def _version_error(
+    stream_id: str, expected: str, actual: int, where: str | None = None
+) -> ConcurrencyError:
+    at = f" ({where})" if where else ""
+    return ConcurrencyError(
+        f"stream {stream_id!r}: expected version {expected}, actual version {actual}{at}",
+        hint="another writer appended to the stream; read it and retry with the new version",
+    )
+
+
+def _same_event(event: NewEvent, record: RecordedEvent) -> None:
+    differs = [
+        name
+        for name, mine, theirs in (
+            ("stream_id", event.stream_id, record.stream_id),
+            ("event_type", event.event_type, record.event_type),
+            ("data", event.data, record.data),
+            ("metadata", event.metadata, record.metadata),
+        )
+        if mine != theirs
+    ]
+    if differs:
+        raise ConcurrencyError(
+            f"event_id {event.event_id} ({event.where}) is already stored in stream "
+            f"{record.stream_id!r} at version {record.version} with a different "
+            f"{', '.join(differs)}",
+            hint="an event id identifies one event: give the new event a new id",
+        )
+
+
+def _partial(error: EsctlError, committed: int, summary: InputSummary) -> EsctlError:
+    """A failure after some --commit-every chunks were committed: say so, and whether re-running
+    is safe."""
+    safe = (
+        "re-running the same command is safe: stored events are skipped as duplicates"
+        if not summary.without_id
+        else f"re-running would append {summary.without_id} events without event_id again; "
+        "give every event an event_id to make re-runs safe"
+    )
+    error.message += f" ({committed} of {summary.events} events were committed before this failure)"
+    error.hint = f"{safe}" + (f"; {error.hint}" if error.hint else "")
+    return error
+
+
+def _batched(events: Iterable[NewEvent], size: int) -> Iterator[list[NewEvent]]:
+    iterator = iter(events)
+    while batch := list(itertools.islice(iterator, size)):
+        yield batch
+
+
+def _placeholders(count: int) -> str:
+    return ", ".join(["%s"] * count)
+
+
+def _current_versions(session: Session, stream_ids: Sequence[str]) -> dict[str, int]:
+    """The highest stored version of each stream (absent: no events)."""
+    found: dict[str, int] = {}
+    for start in range(0, len(stream_ids), LOOKUP_CHUNK):
+        part = stream_ids[start : start + LOOKUP_CHUNK]
+        rows = session.fetchall(
+            "SELECT stream_id, max(version) AS version FROM {events} "  # noqa: S608 - placeholders only
+            f"WHERE stream_id IN ({_placeholders(len(part))}) GROUP BY stream_id",
+            part,
+        )
+        found.update((r["stream_id"], int(r["version"])) for r in rows)
+    return found
+
+
+def _stored_events(session: Session, event_ids: Sequence[str]) -> dict[str, RecordedEvent]:
+    found: dict[str, RecordedEvent] = {}
+    for start in range(0, len(event_ids), LOOKUP_CHUNK):
+        part = event_ids[start : start + LOOKUP_CHUNK]
+        rows = session.fetchall(
+            f"SELECT {RecordedEvent.COLUMNS} FROM {{events}} "  # noqa: S608 - placeholders only
+            f"WHERE id IN ({_placeholders(len(part))})",
+            part,
+        )
+        for row in rows:
+            record = RecordedEvent.from_row(row)
+            found[record.event_id] = record
+    return found
