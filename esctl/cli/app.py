@@ -207,6 +207,19 @@ def _register() -> None:
         append_cli.append
     )
 
+    # reading (issue 4)
+    from esctl.cli import read as read_cli
+    from esctl.cli import streams as streams_cli
+    from esctl.cli import tail as tail_cli
+
+    app.command("read", rich_help_panel=PANEL_READ, epilog=read_cli.READ_EXAMPLES)(read_cli.read)
+    app.add_typer(read_cli.events_app, name="events", rich_help_panel=PANEL_READ)
+    app.command("tail", rich_help_panel=PANEL_READ, epilog=tail_cli.TAIL_EXAMPLES)(tail_cli.tail)
+    app.add_typer(streams_cli.streams_app, name="streams", rich_help_panel=PANEL_READ)
+    app.command("stats", rich_help_panel=PANEL_READ, epilog=streams_cli.STATS_EXAMPLES)(
+        streams_cli.stats
+    )
+
 
 _register()
 

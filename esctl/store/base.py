@@ -18,11 +18,15 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from esctl.config import Settings
 from esctl.errors import ReadOnlyRefused, SchemaMissing
 from esctl.store.url import Backend, StoreLocation
+
+if TYPE_CHECKING:
+    from esctl.cursor import Cursor
+    from esctl.tailing import LiveBatch
 
 Row = dict[str, Any]
 # A new event for Store.insert_events: id, stream_id, stream_type, event_type, data, metadata,
@@ -216,3 +220,37 @@ class Store(ABC):
     def appended_positions(self, session: Session, since: int) -> dict[str, tuple[int, int]]:
         """First and last global position, per stream, of the events this transaction appended;
         `since` is the highest position this transaction saw before appending."""
+
+    # --- live reading (issue 4: read, tail, stats) -------------------------------------------
+
+    @abstractmethod
+    def live_head(self) -> Cursor:
+        """The cursor of the last event committed below the horizon (where `tail` starts)."""
+
+    @abstractmethod
+    def live_batch(
+        self, after: Cursor, where: str, params: Sequence[Any], limit: int
+    ) -> LiveBatch:
+        """Up to `limit` events matching `where`, committed after `after`, in commit order, each
+        row with `RecordedEvent.COLUMNS` plus `transaction_id`; only events no concurrent
+        transaction can still precede."""
+
+    @abstractmethod
+    def wait_for_events(self, timeout: float) -> None:
+        """Block until new events may be there (NOTIFY on PostgreSQL) or `timeout` seconds pass."""
+
+    @abstractmethod
+    def stop_listening(self) -> None:
+        """Close what `wait_for_events` opened."""
+
+    @abstractmethod
+    def category_sql(self) -> str:
+        """The SQL expression of an event's category (its stream id up to the first `-`)."""
+
+    @abstractmethod
+    def estimated_counts(self) -> dict[str, int | None] | None:
+        """Catalog estimates of `events` and `streams` (PostgreSQL), or None (SQLite)."""
+
+    @abstractmethod
+    def sample_clause(self, percent: float) -> str:
+        """A FROM-clause suffix that reads about `percent` % of `events` ('' when unsupported)."""

@@ -10,7 +10,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from esctl import __version__
 from esctl.config import Settings
@@ -22,6 +22,10 @@ from esctl.errors import (
 )
 from esctl.store.base import EventRow, Migration, NodeStatus, Row, SchemaReport, Session, Store
 from esctl.store.url import StoreLocation
+
+if TYPE_CHECKING:
+    from esctl.cursor import Cursor
+    from esctl.tailing import LiveBatch
 
 TABLES = {
     "events": '"events"',
@@ -57,6 +61,8 @@ EXPECTED_INDEXES = [
     "idx_events_event_type",
     "idx_events_created_at",
 ]
+
+LIVE_POLL_INTERVAL = 0.05  # tail polls this often (SQLite has no NOTIFY)
 
 NOW = "(strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))"
 
@@ -397,6 +403,54 @@ class SQLiteStore(Store):
         return {r["stream_id"]: (int(r["first"]), int(r["last"])) for r in rows}
 
     # --- live reading primitives (issue 4) ---------------------------------------------------
+    # SQLite serialises writers, so position order is commit order: the live cursor is the
+    # position alone (transaction_id is always NULL, read as 0) and a short poll replaces NOTIFY.
+
+    def live_head(self) -> Cursor:
+        from esctl.cursor import Cursor
+
+        with self.reading() as session:
+            return Cursor(0, int(session.fetchval("SELECT max(global_position) FROM {events}") or 0))
+
+    def live_batch(
+        self, after: Cursor, where: str, params: Sequence[Any], limit: int
+    ) -> LiveBatch:
+        from esctl.cursor import Cursor
+        from esctl.models import RecordedEvent
+        from esctl.tailing import LiveBatch
+
+        with self.reading() as session:  # one snapshot for both statements (WAL)
+            rows = session.fetchall(
+                "SELECT " + RecordedEvent.COLUMNS + ", transaction_id FROM {events} "  # noqa: S608
+                "WHERE global_position > %s AND (" + where + ") "
+                "ORDER BY global_position LIMIT %s",
+                [after.global_position, *params, limit],
+            )
+            scanned = after
+            if len(rows) < limit and where.strip() != "1 = 1":
+                head = session.fetchval("SELECT max(global_position) FROM {events}")
+                scanned = max(after, Cursor(0, int(head or 0)))
+        for row in rows:
+            row["transaction_id"] = None
+        return LiveBatch(rows, scanned, False)
+
+    def wait_for_events(self, timeout: float) -> None:
+        time.sleep(max(0.0, min(timeout, LIVE_POLL_INTERVAL)))
+
+    def stop_listening(self) -> None:
+        pass
+
+    def category_sql(self) -> str:
+        return (
+            "CASE WHEN instr(stream_id, '-') > 0 "
+            "THEN substr(stream_id, 1, instr(stream_id, '-') - 1) ELSE stream_id END"
+        )
+
+    def estimated_counts(self) -> dict[str, int | None] | None:
+        return None
+
+    def sample_clause(self, percent: float) -> str:
+        return ""
 
 
 def _record_version_sql(migration: Migration) -> str:

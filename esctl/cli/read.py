@@ -1,0 +1,154 @@
+"""`esctl read` (one stream or the global log) and `esctl events show`."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Annotated
+
+import typer
+
+from esctl.cli.event_columns import EVENT_COLUMNS
+from esctl.cli.options import LimitOpt, examples
+from esctl.cli.state import state
+from esctl.errors import UsageError
+from esctl.output import Renderer
+
+READ_EXAMPLES = examples(
+    "esctl read Order-5f1c",
+    "esctl read Order-5f1c --backwards --limit 5",
+    "esctl read --all --category Order --type OrderPlaced --since 2h",
+    "esctl read --all --from-position 1000 -o jsonl > events.jsonl",
+)
+SHOW_EXAMPLES = examples("esctl events show 5f1c0a7e-1b2c-4d3e-8f90-123456789abc -o json")
+
+events_app = typer.Typer(help="Look up single events.", no_args_is_help=True)
+
+
+def read(
+    ctx: typer.Context,
+    stream: Annotated[str | None, typer.Argument(help="The stream to read.")] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Read the global log instead.")] = False,
+    from_version: Annotated[
+        int | None,
+        typer.Option(
+            "--from-version", min=0, help="STREAM: start at this version (inclusive)."
+        ),
+    ] = None,
+    backwards: Annotated[
+        bool, typer.Option("--backwards", help="STREAM: newest first.")
+    ] = False,
+    from_position: Annotated[
+        int | None,
+        typer.Option("--from-position", min=0, help="--all: start at this position (inclusive)."),
+    ] = None,
+    category: Annotated[
+        str | None, typer.Option("--category", help="--all: only streams of this category.")
+    ] = None,
+    types: Annotated[
+        list[str] | None,
+        typer.Option("--type", "-t", help="--all: only this event type (repeatable)."),
+    ] = None,
+    since: Annotated[
+        str | None,
+        typer.Option("--since", help="--all: from this time (ISO 8601, or 15m, 2h, 7d ago)."),
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option("--until", help="--all: before this time (same forms).")
+    ] = None,
+    limit: LimitOpt = None,
+) -> None:
+    """Read one stream in version order, or the global log with --all.
+
+    Output streams row by row, so `-o jsonl` of a whole store keeps memory flat; the JSON lines
+    are valid input for `esctl append`.
+    """
+    from esctl.reading import EventFilter, parse_time_arg, read_all, read_all_json, read_stream
+
+    if (stream is None) == (not all_):
+        raise UsageError("give a STREAM or --all (not both)", hint="esctl read --help")
+    if stream is not None:
+        misplaced = [
+            name
+            for name, value in (
+                ("--from-position", from_position),
+                ("--category", category),
+                ("--type", types),
+                ("--since", since),
+                ("--until", until),
+            )
+            if value
+        ]
+        if misplaced:
+            raise UsageError(f"{', '.join(misplaced)} work with --all only")
+    elif from_version is not None or backwards:
+        raise UsageError("--from-version and --backwards work with a STREAM only")
+    app = state(ctx)
+    out = app.out
+    limit = out.default_limit(limit)
+    fetch = limit + 1 if limit is not None else None
+    store = app.open_store()
+    if stream is not None:
+        events = read_stream(
+            store, stream, from_version=from_version, limit=fetch, backwards=backwards
+        )
+        out.rows(
+            (e.to_dict() for e in events),
+            EVENT_COLUMNS,
+            limit=limit,
+            empty=f"Stream {stream} has no events in that range.",
+        )
+        return
+    event_filter = EventFilter(
+        category=category,
+        types=tuple(types or ()),
+        since=parse_time_arg(since, "--since") if since else None,
+        until=parse_time_arg(until, "--until") if until else None,
+    )
+    if out.format in ("json", "jsonl"):
+        lines = read_all_json(store, event_filter, from_position=from_position, limit=fetch)
+        _write_json_lines(out, lines, limit)
+        return
+    rows = (
+        e.to_dict()
+        for e in read_all(store, event_filter, from_position=from_position, limit=fetch)
+    )
+    out.rows(rows, EVENT_COLUMNS, limit=limit, empty="No events match.")
+
+
+def _write_json_lines(out: Renderer, lines: Iterator[str], limit: int | None) -> None:
+    """Write pre-rendered events as JSON lines or one JSON array, with the cut note of a
+    listing."""
+    write = out.stdout.write
+    array = out.format == "json"
+    count = 0
+    cut = False
+    if array:
+        write("[")
+    for line in lines:
+        if limit is not None and count >= limit:
+            cut = True
+            break
+        if array:
+            write(",\n  " if count else "\n  ")
+            write(line)
+        else:
+            write(line + "\n")
+        count += 1
+    if array:
+        write("\n]\n" if count else "]\n")
+    out.stdout.flush()
+    if cut:
+        out.note(f"Showing the first {limit} rows; use --limit N to see more.")
+
+
+@events_app.command("show", epilog=SHOW_EXAMPLES)
+def show(
+    ctx: typer.Context,
+    event_id: Annotated[str, typer.Argument(help="The event's id (a UUID).")],
+) -> None:
+    """Show one event by its id (exit 4 when there is none)."""
+    from esctl.reading import get_event
+
+    app = state(ctx)
+    event = get_event(app.open_store(), event_id)
+    app.out.record(event.to_dict(), title=f"Event {event.event_id}")

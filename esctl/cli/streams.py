@@ -1,0 +1,124 @@
+"""`esctl streams list|show` and `esctl stats`."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from esctl.cli.options import LimitOpt, examples
+from esctl.cli.state import state
+from esctl.output import Column
+
+LIST_EXAMPLES = examples(
+    "esctl streams list --category Order",
+    "esctl streams list --limit 50 --after Order-5f1c",
+)
+SHOW_EXAMPLES = examples("esctl streams show Order-5f1c", "esctl streams show Order-5f1c -o json")
+STATS_EXAMPLES = examples("esctl stats", "esctl stats -o json", "esctl stats --exact")
+
+streams_app = typer.Typer(help="List and inspect streams.", no_args_is_help=True)
+
+
+@streams_app.command("list", epilog=LIST_EXAMPLES)
+def list_(
+    ctx: typer.Context,
+    category: Annotated[
+        str | None, typer.Option("--category", help="Only streams of this category.")
+    ] = None,
+    after: Annotated[
+        str | None, typer.Option("--after", help="Start after this stream id (the next page).")
+    ] = None,
+    limit: LimitOpt = None,
+) -> None:
+    """List streams in id order: type, version, events, last event time; paginated with --after."""
+    from esctl.reading import list_streams
+
+    app = state(ctx)
+    out = app.out
+    limit = out.default_limit(limit)
+    fetch = limit + 1 if limit is not None else None
+    rows: Any = list_streams(app.open_store(), category=category, after=after, limit=fetch)
+    hint = "use --limit N to see more"
+    if limit is not None:
+        rows = list(rows)
+        if len(rows) > limit and limit > 0:
+            hint = f"next page: --after {rows[limit - 1]['stream_id']}"
+    out.rows(
+        rows,
+        [
+            Column("stream_id", "stream"),
+            Column("stream_type", "type"),
+            Column("version", justify="right"),
+            Column("events", justify="right"),
+            Column("last_event_at", "last event"),
+        ],
+        limit=limit,
+        more_hint=hint,
+        empty="No streams.",
+    )
+
+
+@streams_app.command("show", epilog=SHOW_EXAMPLES)
+def show(
+    ctx: typer.Context, stream: Annotated[str, typer.Argument(help="The stream id.")]
+) -> None:
+    """Show one stream: version, counts by type, first and last event time, snapshot version."""
+    from esctl.reading import show_stream
+
+    app = state(ctx)
+    info = show_stream(app.open_store(), stream)
+    out = app.out
+    if out.format != "table":
+        out.record(info.to_dict())
+        return
+    record = info.to_dict()
+    by_type = record.pop("counts_by_type")
+    if record["snapshot_version"] is None:
+        record["snapshot_version"] = "none"
+    out.record(record, title=f"Stream {stream}")
+    out.rows(
+        [{"event_type": t, "events": n} for t, n in by_type.items()],
+        [Column("event_type", "type"), Column("events", justify="right")],
+    )
+
+
+def stats(
+    ctx: typer.Context,
+    exact: Annotated[
+        bool, typer.Option("--exact", help="Count exactly even on a huge PostgreSQL store.")
+    ] = False,
+) -> None:
+    """Show head position, events, streams, oldest and newest event, counts by category x type.
+
+    On a PostgreSQL store of more than a million events the totals and counts are catalog and
+    sample estimates (marked `~`, JSON `estimated: true`) unless --exact.
+    """
+    from esctl.stats import store_stats
+
+    app = state(ctx)
+    result = store_stats(app.open_store(), exact=exact)
+    out = app.out
+    if out.format in ("json", "jsonl"):
+        out.record(result.to_dict())
+        return
+    approx = "~" if result.estimated else ""
+    if out.format == "table":
+        summary = result.to_dict()
+        summary.pop("counts")
+        summary.pop("estimated_figures")
+        for key in ("events", "streams"):
+            if key in result.estimated:
+                summary[key] = f"~{summary[key]}" if summary[key] is not None else "unknown"
+        out.record(summary, title="Store")
+    out.rows(
+        [c.to_dict() for c in result.counts],
+        [
+            Column("category"),
+            Column("event_type", "type"),
+            Column("events", format=lambda n: f"{approx}{n:,}", justify="right"),
+            Column("percent", "%", format=lambda p: f"{p:.1f}%", justify="right"),
+        ],
+        title="Events by category x type" + (" (estimated from a sample)" if approx else ""),
+        empty="No events.",
+    )

@@ -1,0 +1,322 @@
+"""Reading the store: one stream, the global log with filters, one event, streams and statistics.
+
+Every function here runs in read-only transactions and streams rows (a server-side cursor on
+PostgreSQL, `fetchmany` on SQLite), so reading a million events keeps memory flat."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from esctl.errors import NotFound, UsageError
+from esctl.models import RecordedEvent, category_of, parse_time
+from esctl.output import iso_time
+from esctl.store.base import Row, Session, Store
+
+BATCH_SIZE = 5000
+
+
+# --- filters --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    """Which events of the global log to read: a stream or a category, event types, a time range.
+
+    `where()` is the SQL condition (with `%s` placeholders) shared by `read --all` and `tail`."""
+
+    stream_id: str | None = None
+    category: str | None = None
+    types: tuple[str, ...] = ()
+    since: datetime | None = None
+    until: datetime | None = None
+
+    def where(self, time_param: Callable[[datetime], Any] | None = None) -> tuple[str, list[Any]]:
+        """The condition and its parameters; `time_param` is the session's (for since/until)."""
+        bind = time_param or (lambda value: value)
+        parts: list[str] = []
+        params: list[Any] = []
+        if self.stream_id is not None:
+            parts.append("stream_id = %s")
+            params.append(self.stream_id)
+        if self.category is not None:
+            # The category is the stream id up to its first `-`; substr, not LIKE, because
+            # SQLite's LIKE ignores case and `_`/`%` in a category are data.
+            prefix = self.category + "-"
+            parts.append("(stream_id = %s OR substr(stream_id, 1, %s) = %s)")
+            params += [self.category, len(prefix), prefix]
+        if self.types:
+            parts.append("event_type IN (" + ", ".join(["%s"] * len(self.types)) + ")")
+            params += list(self.types)
+        if self.since is not None:
+            parts.append("created_at >= %s")
+            params.append(bind(self.since))
+        if self.until is not None:
+            parts.append("created_at < %s")
+            params.append(bind(self.until))
+        return (" AND ".join(parts) or "1 = 1"), params
+
+    def matches(self, event: RecordedEvent) -> bool:
+        """The same test in Python (for rows a live reader fetched without the SQL condition)."""
+        if self.stream_id is not None and event.stream_id != self.stream_id:
+            return False
+        if self.category is not None and category_of(event.stream_id) != self.category:
+            return False
+        return not self.types or event.event_type in self.types
+
+
+_RELATIVE = re.compile(r"^(\d+(?:\.\d+)?)\s*(s|m|h|d|w)$")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def parse_time_arg(value: str, option: str, *, now: datetime | None = None) -> datetime:
+    """`--since`/`--until`: ISO 8601 (UTC when no offset is given) or a duration ago (`15m`, `2h`,
+    `7d`)."""
+    text = value.strip()
+    match = _RELATIVE.match(text)
+    if match:
+        seconds = float(match.group(1)) * _UNITS[match.group(2)]
+        return (now or datetime.now(UTC)) - timedelta(seconds=seconds)
+    try:
+        parsed = parse_time(text)
+    except ValueError:
+        raise UsageError(
+            f"{option}: {value!r} is not a time",
+            hint="use ISO 8601 (2026-05-01T12:00:00Z, 2026-05-01) or a duration ago (15m, 2h, 7d)",
+        ) from None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+# --- events ---------------------------------------------------------------------------------
+
+SELECT_EVENTS = "SELECT " + RecordedEvent.COLUMNS + " FROM {events} "  # noqa: S608
+
+
+def stream_exists(session: Session, stream_id: str) -> bool:
+    return bool(
+        session.fetchval("SELECT 1 FROM {events} WHERE stream_id = %s LIMIT 1", [stream_id])
+    )
+
+
+def read_stream(
+    store: Store,
+    stream_id: str,
+    *,
+    from_version: int | None = None,
+    limit: int | None = None,
+    backwards: bool = False,
+) -> Iterator[RecordedEvent]:
+    """The events of one stream in version order (newest first with `backwards`); NotFound (exit 4)
+    when the stream has no events at all."""
+    with store.reading() as session:
+        if not stream_exists(session, stream_id):
+            raise NotFound(
+                f"stream {stream_id!r} not found",
+                hint="`esctl streams list` shows the streams in the store",
+            )
+        query = SELECT_EVENTS + "WHERE stream_id = %s"
+        params: list[Any] = [stream_id]
+        if from_version is not None:
+            query += " AND version <= %s" if backwards else " AND version >= %s"
+            params.append(from_version)
+        query += " ORDER BY version DESC" if backwards else " ORDER BY version"
+        if limit is not None:
+            query += " LIMIT %s"
+            params.append(limit)
+        for row in session.stream(query, params, batch_size=BATCH_SIZE):
+            yield RecordedEvent.from_row(row)
+
+
+def _all_query(
+    session: Session, event_filter: EventFilter, from_position: int | None, limit: int | None
+) -> tuple[str, list[Any]]:
+    where, params = event_filter.where(session.time_param)
+    if from_position is not None:
+        where += " AND global_position >= %s"
+        params.append(from_position)
+    query = "FROM {events} WHERE " + where + " ORDER BY global_position"
+    if limit is not None:
+        query += " LIMIT %s"
+        params.append(limit)
+    return query, params
+
+
+def read_all(
+    store: Store,
+    event_filter: EventFilter | None = None,
+    *,
+    from_position: int | None = None,
+    limit: int | None = None,
+) -> Iterator[RecordedEvent]:
+    """The global log in position order, from `from_position` (inclusive), filtered."""
+    with store.reading() as session:
+        query, params = _all_query(session, event_filter or EventFilter(), from_position, limit)
+        for row in session.stream(
+            "SELECT " + RecordedEvent.COLUMNS + " " + query, params, batch_size=BATCH_SIZE
+        ):
+            yield RecordedEvent.from_row(row)
+
+
+# The JSON-lines fast path: `data` and `metadata` are copied as the JSON text the store holds
+# instead of being parsed and serialised again, which is most of the cost of a large export.
+_RAW_COLUMNS = (
+    "global_position, stream_id, stream_type, version, event_type, id, "
+    "CAST(event_data AS TEXT) AS event_data, CAST(metadata AS TEXT) AS metadata, created_at"
+)
+
+
+def event_json_line(row: Row) -> str:
+    """One event as the JSON text of `RecordedEvent.to_dict()`, from a row of `_RAW_COLUMNS`."""
+    dumps = json.dumps
+    line: str = (
+        '{"global_position": '
+        + str(int(row["global_position"]))
+        + ', "stream_id": '
+        + dumps(row["stream_id"], ensure_ascii=False)
+        + ', "stream_type": '
+        + dumps(row["stream_type"], ensure_ascii=False)
+        + ', "version": '
+        + str(int(row["version"]))
+        + ', "event_type": '
+        + dumps(row["event_type"], ensure_ascii=False)
+        + ', "event_id": "'
+        + str(row["id"])
+        + '", "data": '
+        + row["event_data"]
+        + ', "metadata": '
+        + (row["metadata"] or "{}")
+        + ', "created_at": "'
+        + iso_time(parse_time(row["created_at"]))
+        + '"}'
+    )
+    return line
+
+
+def read_all_json(
+    store: Store,
+    event_filter: EventFilter | None = None,
+    *,
+    from_position: int | None = None,
+    limit: int | None = None,
+) -> Iterator[str]:
+    """Like `read_all`, as JSON text per event (the `-o jsonl` fast path)."""
+    with store.reading() as session:
+        query, params = _all_query(session, event_filter or EventFilter(), from_position, limit)
+        for row in session.stream(
+            "SELECT " + _RAW_COLUMNS + " " + query, params, batch_size=BATCH_SIZE
+        ):
+            yield event_json_line(row)
+
+
+def get_event(store: Store, event_id: str) -> RecordedEvent:
+    """One event by id; NotFound (exit 4) when there is none."""
+    from uuid import UUID
+
+    try:
+        key = str(UUID(event_id))
+    except ValueError:
+        raise NotFound(f"event {event_id!r} not found (not a UUID)") from None
+    with store.reading() as session:
+        row = session.fetchone(SELECT_EVENTS + "WHERE id = %s", [key])
+    if row is None:
+        raise NotFound(f"event {event_id!r} not found")
+    return RecordedEvent.from_row(row)
+
+
+# --- streams --------------------------------------------------------------------------------
+
+
+def list_streams(
+    store: Store, *, category: str | None = None, after: str | None = None, limit: int | None = None
+) -> Iterator[Row]:
+    """Streams in id order, one page after `after`: keyset pagination over the
+    `(stream_id, version)` index, so a page reads only its own streams' events."""
+    conditions: list[str] = []
+    params: list[Any] = []
+    if after is not None:
+        conditions.append("stream_id > %s")
+        params.append(after)
+    if category is not None:
+        prefix = category + "-"
+        # A lower bound the index can start from, then the exact category test.
+        conditions.append("stream_id >= %s")
+        conditions.append("(stream_id = %s OR substr(stream_id, 1, %s) = %s)")
+        params += [category, category, len(prefix), prefix]
+    where = ("WHERE " + " AND ".join(conditions)) if conditions else ""
+    query = (
+        "SELECT stream_id, min(stream_type) AS stream_type, max(version) AS version, "  # noqa: S608
+        "count(*) AS events, max(created_at) AS last_event_at FROM {events} "
+        + where
+        + " GROUP BY stream_id ORDER BY stream_id"
+    )
+    if limit is not None:
+        query += " LIMIT %s"
+        params.append(limit)
+    with store.reading() as session:
+        for row in session.stream(query, params, batch_size=1000):
+            yield {**row, "last_event_at": parse_time(row["last_event_at"])}
+
+
+@dataclass
+class StreamInfo:
+    """What `streams show` prints."""
+
+    stream_id: str
+    stream_type: str
+    version: int
+    events: int
+    first_event_at: datetime
+    last_event_at: datetime
+    counts_by_type: dict[str, int] = field(default_factory=dict)
+    snapshot_version: int | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "stream_id": self.stream_id,
+            "stream_type": self.stream_type,
+            "category": category_of(self.stream_id),
+            "version": self.version,
+            "events": self.events,
+            "first_event_at": iso_time(self.first_event_at),
+            "last_event_at": iso_time(self.last_event_at),
+            "counts_by_type": self.counts_by_type,
+            "snapshot_version": self.snapshot_version,
+        }
+
+
+def show_stream(store: Store, stream_id: str) -> StreamInfo:
+    """Version, counts by type, first and last time and snapshot version of one stream."""
+    with store.reading() as session:
+        summary = session.fetchone(
+            "SELECT min(stream_type) AS stream_type, max(version) AS version, count(*) AS events, "
+            "min(created_at) AS first_at, max(created_at) AS last_at FROM {events} "
+            "WHERE stream_id = %s",
+            [stream_id],
+        )
+        if summary is None or not summary["events"]:
+            raise NotFound(
+                f"stream {stream_id!r} not found",
+                hint="`esctl streams list` shows the streams in the store",
+            )
+        by_type = session.fetchall(
+            "SELECT event_type, count(*) AS n FROM {events} WHERE stream_id = %s "
+            "GROUP BY event_type ORDER BY count(*) DESC, event_type",
+            [stream_id],
+        )
+        snapshot = session.fetchval(
+            "SELECT version FROM {snapshots} WHERE stream_id = %s", [stream_id]
+        )
+    return StreamInfo(
+        stream_id=stream_id,
+        stream_type=summary["stream_type"],
+        version=int(summary["version"]),
+        events=int(summary["events"]),
+        first_event_at=parse_time(summary["first_at"]),
+        last_event_at=parse_time(summary["last_at"]),
+        counts_by_type={r["event_type"]: int(r["n"]) for r in by_type},
+        snapshot_version=int(snapshot) if snapshot is not None else None,
+    )

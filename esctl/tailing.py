@@ -1,0 +1,257 @@
+"""The live follower behind `esctl tail`: reads the log in commit order and never loses an event.
+
+It reads with the commit-order cursor (`esctl.cursor`) through the store's live primitives
+(`live_batch`, `live_head`, `wait_for_events`): on PostgreSQL only rows whose transaction is below
+the snapshot's xmin horizon, woken by LISTEN/NOTIFY with a poll as the fallback; on SQLite by
+polling. A lost connection is reopened with backoff and reading resumes at the same cursor, so
+nothing is missed or repeated. With a checkpoint, the cursor is saved only after the events
+before it have been written out."""
+
+from __future__ import annotations
+
+import signal
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from types import FrameType
+from typing import NamedTuple
+
+from esctl.cursor import START, Cursor, cursor_at_position
+from esctl.errors import StoreUnavailable
+from esctl.models import RecordedEvent
+from esctl.reading import EventFilter
+from esctl.store.base import Row, Store
+
+BATCH_SIZE = 500
+POLL_INTERVAL = 1.0  # the fallback when no NOTIFY arrives (PostgreSQL)
+PENDING_RECHECK = 0.02  # commits seen above the horizon: look again soon
+RECONNECT_FOR = 120.0  # give up (exit 5) after this long without a working connection
+
+
+class LiveBatch(NamedTuple):
+    """What one live read returns (see `Store.live_batch`)."""
+
+    rows: list[Row]
+    # Every committed event up to here has been considered (matching or not).
+    scanned_to: Cursor
+    # Commits exist that the horizon does not release yet (an older transaction is still open).
+    pending: bool
+
+
+@dataclass(frozen=True)
+class StartAt:
+    """Where a tail without a saved checkpoint starts: the end (default), the start, or a position."""
+
+    from_start: bool = False
+    from_position: int | None = None
+
+
+class _Wakeup(Exception):
+    """Raised by the signal handler to end a blocking wait early."""
+
+
+@dataclass
+class SavedCheckpoint:
+    subscription_id: str
+    cursor: Cursor
+
+
+def load_checkpoint(store: Store, name: str) -> Cursor | None:
+    """The cursor saved under `name`; a row with only a position (the seed's subscriber) is
+    turned into a cursor."""
+    with store.reading() as session:
+        row = session.fetchone(
+            "SELECT last_position, last_transaction_id FROM {checkpoints} "
+            "WHERE subscription_id = %s",
+            [name],
+        )
+        if row is None:
+            return None
+        position = int(row["last_position"])
+        if row["last_transaction_id"] is None:
+            return cursor_at_position(session, position)
+        return Cursor(int(row["last_transaction_id"]), position)
+
+
+def save_checkpoint(store: Store, name: str, cursor: Cursor) -> None:
+    """Upsert position and transaction id (a minimal private copy of the checkpoints feature's
+    write, for tail only)."""
+    with store.writing() as session:
+        session.execute(
+            "INSERT INTO {checkpoints} (subscription_id, last_position, last_transaction_id, "
+            "updated_at) VALUES (%s, %s, %s, %s) ON CONFLICT (subscription_id) DO UPDATE SET "
+            "last_position = excluded.last_position, "
+            "last_transaction_id = excluded.last_transaction_id, updated_at = excluded.updated_at",
+            [
+                name,
+                cursor.global_position,
+                # xid8 is bound as text (psycopg sends it untyped); SQLite stores no ids.
+                str(cursor.transaction_id) if cursor.transaction_id else None,
+                session.time_param(datetime.now(UTC)),
+            ],
+        )
+
+
+def start_cursor(store: Store, start: StartAt) -> Cursor:
+    """The cursor just before the first event to deliver."""
+    if start.from_start:
+        return START
+    if start.from_position is not None:
+        with store.reading() as session:
+            row = session.fetchone(
+                "SELECT transaction_id, global_position FROM {events} "
+                "WHERE global_position >= %s ORDER BY global_position LIMIT 1",
+                [start.from_position],
+            )
+        if row is not None:
+            return Cursor(int(row["transaction_id"] or 0), int(row["global_position"]) - 1)
+    return store.live_head()
+
+
+class Follower:
+    """Follows the log from a cursor, handing each matching event to `emit`."""
+
+    def __init__(
+        self,
+        store: Store,
+        event_filter: EventFilter,
+        cursor: Cursor,
+        *,
+        checkpoint: str | None = None,
+        batch_size: int = BATCH_SIZE,
+        poll_interval: float = POLL_INTERVAL,
+        reconnect_for: float = RECONNECT_FOR,
+        warn: Callable[[str], None] = lambda _: None,
+    ) -> None:
+        self.store = store
+        self.event_filter = event_filter
+        self.cursor = cursor
+        self.checkpoint = checkpoint
+        self.batch_size = batch_size
+        self.poll_interval = poll_interval
+        self.reconnect_for = reconnect_for
+        self.warn = warn
+        self.delivered = 0
+        self.reconnects = 0
+        self._saved: Cursor | None = cursor
+        self._stopping = False
+        self._waiting = False
+
+    def stop(self) -> None:
+        """End the run at the next safe point (between events); the checkpoint is saved first."""
+        self._stopping = True
+
+    def run(
+        self,
+        emit: Callable[[RecordedEvent], None],
+        *,
+        max_events: int | None = None,
+        idle_timeout: float | None = None,
+    ) -> int:
+        """Deliver events until `stop()`, `max_events` or `idle_timeout` seconds without one.
+        Returns how many were delivered."""
+        where, params = self.event_filter.where()
+        last_event = time.monotonic()
+        wait = 0.0
+        failing_since: float | None = None
+        try:
+            while not self._stopping:
+                if max_events is not None and self.delivered >= max_events:
+                    break
+                try:
+                    if wait:
+                        self._wait(wait)
+                    batch = self.store.live_batch(self.cursor, where, params, self.batch_size)
+                    failing_since = None
+                except StoreUnavailable as error:
+                    failing_since = self._reconnect(error, failing_since)
+                    wait = 0.0
+                    continue
+                for row in batch.rows:
+                    event = RecordedEvent.from_row(row)
+                    emit(event)
+                    self.cursor = Cursor.after(event)
+                    self.delivered += 1
+                    if self._stopping or (max_events is not None and self.delivered >= max_events):
+                        break
+                else:
+                    self.cursor = max(self.cursor, batch.scanned_to)
+                if batch.rows:
+                    last_event = time.monotonic()
+                self._save()
+                if len(batch.rows) >= self.batch_size:
+                    wait = 0.0
+                elif batch.pending:
+                    wait = PENDING_RECHECK
+                else:
+                    wait = self.poll_interval
+                if idle_timeout is not None:
+                    idle_left = idle_timeout - (time.monotonic() - last_event)
+                    if idle_left <= 0:
+                        break
+                    wait = min(wait, idle_left)
+        finally:
+            self._save(final=True)
+            self.store.stop_listening()
+        return self.delivered
+
+    def _wait(self, seconds: float) -> None:
+        self._waiting = True
+        try:
+            if not self._stopping:
+                self.store.wait_for_events(seconds)
+        except _Wakeup:
+            pass
+        finally:
+            self._waiting = False
+
+    def _save(self, *, final: bool = False) -> None:
+        if self.checkpoint is None or self.cursor == self._saved:
+            return
+        try:
+            save_checkpoint(self.store, self.checkpoint, self.cursor)
+            self._saved = self.cursor
+        except StoreUnavailable as error:
+            if final:
+                raise
+            self.warn(f"could not save checkpoint {self.checkpoint!r} yet: {error.message}")
+
+    def _reconnect(self, error: StoreUnavailable, failing_since: float | None) -> float:
+        """Drop the connections and back off; raise once `reconnect_for` has passed."""
+        now = time.monotonic()
+        since = failing_since if failing_since is not None else now
+        if now - since > self.reconnect_for:
+            raise error
+        self.store.close()
+        self.store.stop_listening()
+        self.reconnects += 1
+        delay = min(5.0, 0.1 * 2 ** min(self.reconnects, 6))
+        self.warn(f"{error.message}; reconnecting in {delay:.1f}s (at {self.cursor})")
+        self._waiting = True
+        try:
+            if not self._stopping:
+                time.sleep(delay)
+        except _Wakeup:
+            pass
+        finally:
+            self._waiting = False
+        return since
+
+
+@contextmanager
+def stop_on_signals(follower: Follower) -> Iterator[None]:
+    """SIGINT (Ctrl-C) and SIGTERM end the follower cleanly instead of killing it mid-write."""
+
+    def handler(signum: int, frame: FrameType | None) -> None:
+        follower.stop()
+        if follower._waiting:  # a blocking wait: end it now rather than at its timeout
+            raise _Wakeup
+
+    previous = {s: signal.signal(s, handler) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for signum, old in previous.items():
+            signal.signal(signum, old)
