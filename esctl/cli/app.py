@@ -220,6 +220,13 @@ def _register() -> None:
         streams_cli.stats
     )
 
+    # bench (issue 7)
+    from esctl.cli import bench as bench_cli
+
+    app.command("bench", rich_help_panel=PANEL_MEASURE, epilog=bench_cli.BENCH_EXAMPLES)(
+        bench_cli.bench
+    )
+
 
 _register()
 

@@ -254,3 +254,15 @@ class Store(ABC):
     @abstractmethod
     def sample_clause(self, percent: float) -> str:
         """A FROM-clause suffix that reads about `percent` % of `events` ('' when unsupported)."""
+
+    # --- bench (issue 7) -------------------------------------------------------------------------
+
+    @abstractmethod
+    def create_ceiling_table(self) -> bool:
+        """Create an empty table identical to `events` for the raw-COPY ceiling of `esctl bench`;
+        False when the backend has no COPY (SQLite)."""
+
+    @abstractmethod
+    def copy_into_ceiling(self, copy_text: str) -> int:
+        """Load COPY text rows (id, stream_id, stream_type, event_type, event_data, metadata,
+        version) into the ceiling table in one transaction; the rows loaded."""
