@@ -15,7 +15,8 @@ def percentile(sorted_values: Sequence[float], pct: float) -> float:
     """Nearest-rank percentile of already sorted values (0.0 when there are none)."""
     if not sorted_values:
         return 0.0
-    rank = max(1, math.ceil(pct / 100.0 * len(sorted_values)))
+    # rounded first: 99.9 / 100 * 1000 is 999.0000000000001 in floating point
+    rank = max(1, math.ceil(round(pct / 100.0 * len(sorted_values), 9)))
     return sorted_values[min(rank, len(sorted_values)) - 1]
 
 
