@@ -19,6 +19,8 @@ input, or `--commit-every N` events) is one transaction:
 from __future__ import annotations
 
 import itertools
+import random
+import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
@@ -30,7 +32,9 @@ from esctl.store.base import EventRow, Session, Store
 
 LOOKUP_CHUNK = 500
 CAREFUL_BATCH = 1000
-MAX_RETRIES = 5
+# Under `any`, every lost race means another writer committed: the system progresses, so retry
+# (with a jittered pause, so racers spread out) rather than fail the caller.
+MAX_RETRIES = 30
 ProgressFn = Callable[[str, int, int | None], None]
 
 
@@ -240,6 +244,7 @@ class _Appender:
                         f"({conflict.message})",
                         hint="retry later",
                     ) from None
+                time.sleep(random.uniform(0, 0.01 * min(attempt, 10)))
                 source = itertools.islice(events(), self.committed, None)
         raise AssertionError("unreachable")
 

@@ -55,8 +55,10 @@ FIELDS = {
     "global_position",
     *ALIASES,
 }
-# Cheap pre-filter on the raw text; a hit triggers the full walk of the event's values.
-_SUSPICIOUS = re.compile(r"\\u0000|\\u[dD][89a-fA-F]|[0-9][eE][+-]?[0-9]{3}|[0-9]{300}")
+# NULs and unpaired surrogates can only come from `\u` escapes (raw bytes are strict UTF-8): a hit
+# of this pre-filter on the raw text triggers the full walk of the event's values.
+_SUSPICIOUS = re.compile(r"\\u0000|\\u[dD][89a-fA-F]")
+_CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 ProgressFn = Callable[[int], None]
 
 
@@ -131,7 +133,22 @@ def _constant(name: str) -> Any:
     raise _BadConstant(name)
 
 
-DECODER = json.JSONDecoder(object_pairs_hook=_pairs, parse_constant=_constant)
+def _float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise _BadConstant(f"{text[:20]}… (out of range)" if len(text) > 20 else text)
+    return value
+
+
+def _suspicious(text: str, start: int = 0, end: int | None = None) -> bool:
+    if text.find("\\u", start, end) < 0:
+        return False
+    return _SUSPICIOUS.search(text, start, len(text) if end is None else end) is not None
+
+
+# Pass 1 checks everything; pass 2 re-reads validated input with the plain C decoder.
+DECODER = json.JSONDecoder(object_pairs_hook=_pairs, parse_constant=_constant, parse_float=_float)
+FAST_DECODER = json.JSONDecoder()
 
 
 class Problem(Exception):
@@ -183,7 +200,7 @@ def _decode_error(exc: BaseException) -> str:
             f"duplicate key {exc.args[0]!r} in one object (refused: parsers disagree on which wins)"
         )
     if isinstance(exc, _BadConstant):
-        return f"{exc.args[0]} is not valid JSON (numbers must be finite)"
+        return f"{exc.args[0]} is not valid JSON here (numbers must be finite)"
     if isinstance(exc, RecursionError):
         return "not valid JSON: nested too deeply"
     if isinstance(exc, json.JSONDecodeError):
@@ -194,15 +211,17 @@ def _decode_error(exc: BaseException) -> str:
 Item = tuple[str, Any, bool]  # where, value (or a Problem), suspicious
 
 
-def iter_items(source: InputSource) -> Iterator[Item]:
-    """Every JSON value of one input, with where it is; a value that cannot be read is a Problem."""
+def iter_items(source: InputSource, *, trusted: bool = False) -> Iterator[Item]:
+    """Every JSON value of one input, with where it is; a value that cannot be read is a Problem.
+    `trusted`: the input was validated already (pass 2), decode it with the plain C decoder."""
     kind = source.kind
     if kind == "sniff":
         kind = "array" if _first_byte(source.path) == b"[" else "lines"
+    decoder = FAST_DECODER if trusted else DECODER
     if kind == "lines":
-        yield from _iter_lines(source)
+        yield from _iter_lines(source, decoder)
     else:
-        yield from _iter_document(source)
+        yield from _iter_document(source, decoder)
 
 
 def _first_byte(path: Path) -> bytes:
@@ -211,7 +230,7 @@ def _first_byte(path: Path) -> bytes:
     return head[:1]
 
 
-def _iter_lines(source: InputSource) -> Iterator[Item]:
+def _iter_lines(source: InputSource, decoder: json.JSONDecoder) -> Iterator[Item]:
     with source.path.open("rb") as f:
         for lineno, raw in enumerate(f, 1):
             where = f"{source.label}:{lineno}"
@@ -225,17 +244,19 @@ def _iter_lines(source: InputSource) -> Iterator[Item]:
             if not text.strip():
                 continue
             try:
-                value = DECODER.decode(text)
+                value = decoder.decode(text)
             except (ValueError, RecursionError) as exc:
+                if isinstance(exc, json.JSONDecodeError) and exc.pos >= len(text.rstrip()):
+                    exc = json.JSONDecodeError("unexpected end of line", text, len(text.rstrip()))
                 yield where, Problem([f"{where}: {_decode_error(exc)}"]), False
                 continue
-            yield where, value, _SUSPICIOUS.search(text) is not None
+            yield where, value, _suspicious(text)
 
 
-def _iter_document(source: InputSource) -> Iterator[Item]:
+def _iter_document(source: InputSource, decoder: json.JSONDecoder) -> Iterator[Item]:
     """A `.json` file: one object or an array, read element by element in constant memory."""
     label = source.label
-    decoder = codecs.getincrementaldecoder("utf-8-sig")()
+    utf8 = codecs.getincrementaldecoder("utf-8-sig")()
     with source.path.open("rb") as f:
         buf = ""
         pos = 0
@@ -249,7 +270,7 @@ def _iter_document(source: InputSource) -> Iterator[Item]:
             line += buf.count("\n", 0, pos)
             chunk = f.read(size)
             eof = not chunk
-            buf = buf[pos:] + decoder.decode(chunk, final=eof)
+            buf = buf[pos:] + utf8.decode(chunk, final=eof)
             pos = 0
             return True
 
@@ -276,11 +297,11 @@ def _iter_document(source: InputSource) -> Iterator[Item]:
                         raise ValueError("the document is too large for one event")
                 where = f"{label}:{start_line}"
                 try:
-                    value = DECODER.decode(buf[pos:])
+                    value = decoder.decode(buf[pos:])
                 except (ValueError, RecursionError) as exc:
                     yield where, Problem([f"{where}: {_decode_error(exc)}"]), False
                     return
-                yield where, value, _SUSPICIOUS.search(buf, pos) is not None
+                yield where, value, _suspicious(buf, pos)
                 return
             pos += 1
             index = 0
@@ -295,14 +316,14 @@ def _iter_document(source: InputSource) -> Iterator[Item]:
                 size = CHUNK
                 while True:
                     try:
-                        value, end = DECODER.raw_decode(buf, pos)
+                        value, end = decoder.raw_decode(buf, pos)
                         break
                     except json.JSONDecodeError:
                         # Maybe the element continues past the buffer: read more, then retry.
                         if len(buf) - pos > MAX_ITEM_BYTES or not more(size):
                             raise
                         size *= 2
-                yield where, value, _SUSPICIOUS.search(buf, pos, end) is not None
+                yield where, value, _suspicious(buf, pos, end)
                 pos = end
                 index += 1
                 after = skip_ws()
@@ -331,6 +352,13 @@ def _iter_document(source: InputSource) -> Iterator[Item]:
 
 
 def _name(value: Any, field_name: str, problems: list[str], where: str, *, required: bool) -> str:
+    if (
+        type(value) is str
+        and 0 < len(value) <= MAX_NAME
+        and "\x00" not in value
+        and not value.isspace()
+    ):
+        return value  # the common case, cheaply; surrogates are checked when `\u` escapes occur
     if value is None:
         if required:
             problems.append(f"{where}: field {field_name!r}: missing")
@@ -422,7 +450,7 @@ def build_event(
         event_id = str(uuid.uuid4())
     elif not isinstance(event_id, str):
         problems.append(f"{where}: field 'event_id': must be a UUID string")
-    else:
+    elif not _CANONICAL_UUID.fullmatch(event_id):
         try:
             event_id = str(uuid.UUID(event_id))
         except ValueError:
@@ -441,6 +469,9 @@ def build_event(
         except (TypeError, ValueError):
             problems.append(f"{where}: field 'created_at': not an ISO 8601 time")
     if suspicious:
+        for name in ("stream_id", "stream_type", "event_type"):
+            if isinstance(fields.get(name), str) and _has_surrogate(fields[name]):
+                problems.append(f"{where}: field {name!r}: contains an unpaired surrogate")
         _walk(data, "data", problems, where)
         _walk(metadata, "metadata", problems, where)
     if problems:
@@ -463,24 +494,48 @@ def build_event(
 
 
 def read_events(sources: Sequence[InputSource], *, stream: str | None = None) -> Iterator[NewEvent]:
-    """Every event of every input, in order (pass 2: the input was validated already)."""
+    """Every event of every input, in order (pass 2: the input was validated already, so values are
+    taken as they are; a file changed in between still fails cleanly)."""
     for source in sources:
-        for where, value, suspicious in iter_items(source):
-            if isinstance(value, Problem):
-                raise InvalidInput(
-                    "the input changed since it was validated", problems=value.messages
-                )
+        for where, value, _ in iter_items(source, trusted=True):
             try:
-                yield build_event(value, where, stream=stream, suspicious=suspicious)
-            except Problem as problem:
+                yield _trusted_event(value, where, stream)
+            except (KeyError, TypeError, AttributeError, ValueError):
                 raise InvalidInput(
-                    "the input changed since it was validated", problems=problem.messages
+                    f"{where}: the input changed since it was validated; nothing more was written",
                 ) from None
 
 
+def _trusted_event(value: Any, where: str, stream: str | None) -> NewEvent:
+    """A NewEvent from a value that passed build_event in pass 1."""
+    get = value.get
+    stream_id = stream or value["stream_id"]
+    event_id = get("event_id") or get("id")
+    if event_id is not None and len(event_id) != 36:
+        event_id = str(uuid.UUID(event_id))
+    created_at = get("created_at")
+    if created_at is not None:
+        created_at = datetime.fromisoformat(created_at.replace("Z", "+00:00"))
+        if created_at.tzinfo is None:
+            created_at = created_at.replace(tzinfo=UTC)
+    data = get("data")
+    return NewEvent(
+        stream_id=stream_id,
+        stream_type=get("stream_type") or category_of(stream_id),
+        event_type=get("event_type") or value["type"],
+        event_id=event_id.lower() if event_id is not None else str(uuid.uuid4()),
+        data=data if data is not None else value["event_data"],
+        metadata=get("metadata") or {},
+        created_at=created_at,
+        version=get("version"),
+        where=where,
+        has_id=event_id is not None,
+    )
+
+
 def _id_key(event_id: str) -> int:
-    number = uuid.UUID(event_id).int
-    return (number >> 64) ^ (number & 0xFFFF_FFFF_FFFF_FFFF)
+    # 64 bits of the (per-process) string hash: a repeat is confirmed on the exact ids afterwards.
+    return hash(event_id) & 0xFFFF_FFFF_FFFF_FFFF
 
 
 def validate_inputs(
