@@ -202,14 +202,25 @@ def read_all_json(
     *,
     from_position: int | None = None,
     limit: int | None = None,
-) -> Iterator[str]:
-    """Like `read_all`, as JSON text per event (the `-o jsonl` fast path)."""
+) -> Iterator[bytes]:
+    """Like `read_all`, as UTF-8 JSON lines ending in a newline (the `-o jsonl` fast path:
+    rendered by the server where the backend can)."""
+    event_filter = event_filter or EventFilter()
     with store.reading() as session:
-        query, params = _all_query(session, event_filter or EventFilter(), from_position, limit)
+        where, params = event_filter.where(session.time_param)
+    if from_position is not None:
+        where += " AND global_position >= %s"
+        params.append(from_position)
+    lines = store.event_json_lines(where, params, limit)
+    if lines is not None:
+        yield from lines
+        return
+    with store.reading() as session:
+        query, params = _all_query(session, event_filter, from_position, limit)
         for row in session.stream(
             "SELECT " + _RAW_COLUMNS + " " + query, params, batch_size=BATCH_SIZE
         ):
-            yield event_json_line(row)
+            yield (event_json_line(row) + "\n").encode()
 
 
 def get_event(store: Store, event_id: str) -> RecordedEvent:

@@ -8,7 +8,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from esctl.errors import NotFound, UsageError
-from esctl.reading import EventFilter, get_event, parse_time_arg, read_all, read_all_json, read_stream
+from esctl.reading import (
+    EventFilter,
+    get_event,
+    parse_time_arg,
+    read_all,
+    read_all_json,
+    read_stream,
+)
 from esctl.store.base import Store
 from tests.conftest import Target, run_cli, seed_events
 
@@ -77,8 +84,24 @@ def test_category_filter_treats_wildcards_as_data(store: Store) -> None:
 
 
 def test_json_fast_path_matches_the_event_format(seeded: Store) -> None:
+    with seeded.writing() as session:  # a whole-second time, a stream id that needs escaping
+        session.execute(
+            "INSERT INTO {events} (id, stream_id, stream_type, event_type, event_data, metadata, "
+            "version, created_at) VALUES (%s, %s, %s, %s, %s, %s, %s, %s)",
+            [
+                "5f1c0a7e-1b2c-4d3e-8f90-123456789abc",
+                'Odd-"é\\x',
+                "Odd",
+                "T\t",
+                session.json_param({"k": "\u0001 ✓"}),
+                session.json_param({"c": 1}),
+                1,
+                session.time_param(datetime(2026, 1, 1, tzinfo=UTC)),
+            ],
+        )
     slow = [e.to_dict() for e in read_all(seeded)]
     fast = [json.loads(line) for line in read_all_json(seeded)]
+    assert all(line.endswith(b"\n") for line in read_all_json(seeded))
     assert fast == slow
 
 

@@ -21,6 +21,8 @@ READ_EXAMPLES = examples(
 )
 SHOW_EXAMPLES = examples("esctl events show 5f1c0a7e-1b2c-4d3e-8f90-123456789abc -o json")
 
+WRITE_SIZE = 1 << 16
+
 events_app = typer.Typer(help="Look up single events.", no_args_is_help=True)
 
 
@@ -115,27 +117,44 @@ def read(
     out.rows(rows, EVENT_COLUMNS, limit=limit, empty="No events match.")
 
 
-def _write_json_lines(out: Renderer, lines: Iterator[str], limit: int | None) -> None:
-    """Write pre-rendered events as JSON lines or one JSON array, with the cut note of a
-    listing."""
-    write = out.stdout.write
+def _write_json_lines(out: Renderer, lines: Iterator[bytes], limit: int | None) -> None:
+    """Write events already rendered as JSON lines, as JSON lines or one JSON array, in large
+    writes, with the cut note of a listing."""
+    out.stdout.flush()
+    binary = getattr(out.stdout, "buffer", None)
+
+    def write(data: bytes) -> None:
+        if binary is not None:
+            binary.write(data)
+        else:
+            out.stdout.write(data.decode())
+
     array = out.format == "json"
     count = 0
     cut = False
+    pending: list[bytes] = []
+    size = 0
     if array:
-        write("[")
+        pending.append(b"[")
     for line in lines:
         if limit is not None and count >= limit:
             cut = True
             break
         if array:
-            write(",\n  " if count else "\n  ")
-            write(line)
-        else:
-            write(line + "\n")
+            pending.append(b",\n  " if count else b"\n  ")
+            line = line.rstrip(b"\n")
+        pending.append(line)
+        size += len(line)
         count += 1
+        if size > WRITE_SIZE:
+            write(b"".join(pending))
+            pending.clear()
+            size = 0
     if array:
-        write("\n]\n" if count else "]\n")
+        pending.append(b"\n]\n" if count else b"]\n")
+    write(b"".join(pending))
+    if binary is not None:
+        binary.flush()
     out.stdout.flush()
     if cut:
         out.note(f"Showing the first {limit} rows; use --limit N to see more.")

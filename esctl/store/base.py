@@ -255,6 +255,13 @@ class Store(ABC):
     def sample_clause(self, percent: float) -> str:
         """A FROM-clause suffix that reads about `percent` % of `events` ('' when unsupported)."""
 
+    @abstractmethod
+    def event_json_lines(
+        self, where: str, params: Sequence[Any], limit: int | None
+    ) -> Iterator[bytes] | None:
+        """The events matching `where` in position order as JSON lines (bytes, one a line)
+        rendered by the server, or None when the backend leaves that to `esctl.reading`."""
+
     # --- bench (issue 7) -------------------------------------------------------------------------
 
     @abstractmethod

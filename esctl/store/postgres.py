@@ -713,6 +713,41 @@ class PostgresStore(Store):
     def sample_clause(self, percent: float) -> str:
         return f" TABLESAMPLE SYSTEM ({float(percent)!r})"
 
+    # `read --all -o jsonl` on PostgreSQL: the server renders each event's JSON line (the format
+    # of `RecordedEvent.to_dict()`) and COPY streams it, so esctl only copies bytes through.
+    # Braces come from chr() because SQL text here holds no literal `{`/`}`.
+    EVENT_JSON_SQL = (
+        "chr(123) || '\"global_position\": ' || global_position"
+        " || ', \"stream_id\": ' || to_json(stream_id)::text"
+        " || ', \"stream_type\": ' || to_json(stream_type)::text"
+        " || ', \"version\": ' || version"
+        " || ', \"event_type\": ' || to_json(event_type)::text"
+        " || ', \"event_id\": \"' || id::text"
+        " || '\", \"data\": ' || event_data::text"
+        " || ', \"metadata\": ' || coalesce(metadata::text, chr(123) || chr(125))"
+        " || ', \"created_at\": \"' || to_char(created_at AT TIME ZONE 'UTC', "
+        "'YYYY-MM-DD\"T\"HH24:MI:SS')"
+        " || CASE WHEN to_char(created_at, 'US') = '000000' THEN ''"
+        " ELSE '.' || to_char(created_at, 'US') END || 'Z\"' || chr(125)"
+    )
+
+    def event_json_lines(
+        self, where: str, params: Sequence[Any], limit: int | None
+    ) -> Iterator[bytes] | None:
+        query = "SELECT " + self.EVENT_JSON_SQL + " FROM {events} WHERE " + where  # noqa: S608
+        query += " ORDER BY global_position" + (" LIMIT %s" if limit is not None else "")
+        bound = [*params, limit] if limit is not None else list(params)
+        return self._copy_lines(query, bound)
+
+    def _copy_lines(self, query: str, params: list[Any]) -> Iterator[bytes]:
+        with self.reading() as session, translate_errors(self):
+            statement = sql.SQL("COPY ({}) TO STDOUT").format(self.compose(query))
+            with session.connection.cursor().copy(statement, params) as copy:
+                for row in copy:
+                    # COPY's text format doubles backslashes; JSON text holds no raw control
+                    # characters, so that is the only escape to undo. One row per chunk.
+                    yield bytes(row).replace(b"\\\\", b"\\")
+
     # --- bench primitives (issue 7) -------------------------------------------------------------
 
     CEILING_TABLE = "events_raw_copy"

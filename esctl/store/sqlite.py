@@ -453,6 +453,11 @@ class SQLiteStore(Store):
     def sample_clause(self, percent: float) -> str:
         return ""
 
+    def event_json_lines(
+        self, where: str, params: Sequence[Any], limit: int | None
+    ) -> Iterator[bytes] | None:
+        return None  # esctl.reading renders the lines
+
     # --- bench primitives (issue 7) -------------------------------------------------------------
 
     def create_ceiling_table(self) -> bool:
