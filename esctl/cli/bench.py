@@ -38,6 +38,12 @@ def _num(value: Any) -> str:
     return f"{value:,.0f}" if isinstance(value, int | float) else ""
 
 
+def _figure(value: Any) -> str:
+    if not isinstance(value, int | float):
+        return ""
+    return f"{value:,.0f}" if float(value).is_integer() else f"{value:,.3f}"
+
+
 PHASE_COLUMNS = [
     Column("phase"),
     Column("writers", "wr", justify="right"),
@@ -56,8 +62,8 @@ PHASE_COLUMNS = [
 COMPARE_COLUMNS = [
     Column("phase"),
     Column("figure"),
-    Column("old", justify="right", format=lambda v: "" if v is None else f"{v:,.3f}"),
-    Column("new", justify="right", format=lambda v: "" if v is None else f"{v:,.3f}"),
+    Column("old", justify="right", format=lambda v: _figure(v)),
+    Column("new", justify="right", format=lambda v: _figure(v)),
     Column(
         "change_percent",
         "change",
@@ -117,12 +123,13 @@ def bench(
 ) -> None:
     """Measure append, read and tail throughput and latency in a throwaway schema or file.
 
-    Runs in an isolated place (PostgreSQL: a new schema `esctl_bench_…`; SQLite: a temporary file
-    beside the store), created with `esctl init`'s code and removed afterwards unless --keep; your
-    tables are never touched. Bench writes, so a read-only profile refuses it (exit 8). Append
-    goes through `esctl append`'s own code with --writers processes; on PostgreSQL the same
-    events are also loaded with raw COPY into an identical table, and esctl's ratio to that
-    ceiling is printed. Tail latency runs from each event's intended send time at --rate.
+    Runs in an isolated place: PostgreSQL, a new schema `esctl_bench_…`; SQLite, a temporary file beside the store. It is created with `esctl init`'s code and removed unless --keep.
+
+    Your tables are never touched; bench writes, so a read-only profile refuses it (exit 8).
+
+    Append goes through `esctl append`'s own code with --writers processes. On PostgreSQL the same events are also loaded by raw COPY into an identical table: the ceiling, and esctl's ratio to it.
+
+    Tail latency runs from each event's intended send time at --rate (no coordinated omission).
     """
     app = state(ctx)
     out = app.out
