@@ -7,13 +7,14 @@
 # options that take a value. Global options are accepted after the command name too.
 _esctl_spec() {
     case "$1" in
-        '') subs='init doctor append read tail stats config events streams checkpoints snapshots'; opts='--profile -p --store -s --config -c --output -o --no-color --quiet -q --verbose -v --primary --version --help -h'; vopts='--profile -p --store -s --config -c --output -o' ;;
+        '') subs='init doctor append read tail stats bench config events streams checkpoints snapshots'; opts='--profile -p --store -s --config -c --output -o --no-color --quiet -q --verbose -v --primary --version --help -h'; vopts='--profile -p --store -s --config -c --output -o' ;;
         'init') subs=''; opts='--dry-run'; vopts='' ;;
         'doctor') subs=''; opts=''; vopts='' ;;
         'append') subs=''; opts='--stream --expected-version -e --commit-every --dry-run --limit -n'; vopts='--stream --expected-version -e --commit-every --limit -n' ;;
         'read') subs=''; opts='--all --from-version --backwards --from-position --category --type -t --since --until --limit -n'; vopts='--from-version --from-position --category --type -t --since --until --limit -n' ;;
         'tail') subs=''; opts='--category --all --type -t --from-start --from-position --checkpoint --max --idle-timeout'; vopts='--category --type -t --from-position --checkpoint --max --idle-timeout' ;;
         'stats') subs=''; opts='--exact'; vopts='' ;;
+        'bench') subs=''; opts='--events --streams --batch-size --writers --payload-bytes --rate --warmup --duration --keep --seed --compare'; vopts='--events --streams --batch-size --writers --payload-bytes --rate --warmup --duration --seed --compare' ;;
         'config') subs='show profiles path init'; opts=''; vopts='' ;;
         'config show') subs=''; opts=''; vopts='' ;;
         'config profiles') subs=''; opts=''; vopts='' ;;
@@ -58,6 +59,16 @@ _esctl_option_value() {
         'tail:--checkpoint') _esctl_dynamic ;;
         'tail:--max') COMPREPLY=() ;;
         'tail:--idle-timeout') COMPREPLY=() ;;
+        'bench:--events') COMPREPLY=() ;;
+        'bench:--streams') COMPREPLY=() ;;
+        'bench:--batch-size') COMPREPLY=() ;;
+        'bench:--writers') COMPREPLY=() ;;
+        'bench:--payload-bytes') COMPREPLY=() ;;
+        'bench:--rate') COMPREPLY=() ;;
+        'bench:--warmup') COMPREPLY=() ;;
+        'bench:--duration') COMPREPLY=() ;;
+        'bench:--seed') COMPREPLY=() ;;
+        'bench:--compare') COMPREPLY=() ;;
         'config init:--path') COMPREPLY=($(compgen -f -- "$cur")) ;;
         'streams list:--category') COMPREPLY=() ;;
         'streams list:--after') COMPREPLY=() ;;
@@ -93,6 +104,7 @@ _esctl_argument() {
     case "$1:$2" in
         'read:0') _esctl_dynamic ;;
         'tail:0') _esctl_dynamic ;;
+        'bench:0') COMPREPLY=($(compgen -W 'append read tail all' -- "$cur")) ;;
         'streams show:0') _esctl_dynamic ;;
         'checkpoints show:0') _esctl_dynamic ;;
         'checkpoints set:0') _esctl_dynamic ;;

@@ -2,8 +2,8 @@
 #
 # Install: copy this file to ~/.config/fish/completions/esctl.fish
 
-set -g __esctl_paths 'init' 'doctor' 'append' 'read' 'tail' 'stats' 'config' 'config show' 'config profiles' 'config path' 'config init' 'events' 'events show' 'streams' 'streams list' 'streams show' 'checkpoints' 'checkpoints list' 'checkpoints show' 'checkpoints set' 'checkpoints delete' 'snapshots' 'snapshots list' 'snapshots show' 'snapshots rebuild' 'snapshots verify'
-set -g __esctl_value_options '--profile' '-p' '--store' '-s' '--config' '-c' '--output' '-o' 'append --stream' 'append --expected-version' 'append -e' 'append --commit-every' 'append --limit' 'append -n' 'read --from-version' 'read --from-position' 'read --category' 'read --type' 'read -t' 'read --since' 'read --until' 'read --limit' 'read -n' 'tail --category' 'tail --type' 'tail -t' 'tail --from-position' 'tail --checkpoint' 'tail --max' 'tail --idle-timeout' 'config init --path' 'streams list --category' 'streams list --after' 'streams list --limit' 'streams list -n' 'checkpoints list --lag-threshold' 'checkpoints list --stale-after' 'checkpoints list --fail-on' 'checkpoints list --limit' 'checkpoints list -n' 'checkpoints show --pending' 'checkpoints show --lag-threshold' 'checkpoints show --stale-after' 'checkpoints set --position' 'checkpoints set --to-time' 'checkpoints set --shift-by' 'snapshots list --stream-type' 'snapshots list -t' 'snapshots list --limit' 'snapshots list -n' 'snapshots rebuild --stream-type' 'snapshots rebuild -t' 'snapshots rebuild --reducer' 'snapshots rebuild -r' 'snapshots rebuild --limit' 'snapshots rebuild -n' 'snapshots verify --stream-type' 'snapshots verify -t' 'snapshots verify --reducer' 'snapshots verify -r' 'snapshots verify --limit' 'snapshots verify -n'
+set -g __esctl_paths 'init' 'doctor' 'append' 'read' 'tail' 'stats' 'bench' 'config' 'config show' 'config profiles' 'config path' 'config init' 'events' 'events show' 'streams' 'streams list' 'streams show' 'checkpoints' 'checkpoints list' 'checkpoints show' 'checkpoints set' 'checkpoints delete' 'snapshots' 'snapshots list' 'snapshots show' 'snapshots rebuild' 'snapshots verify'
+set -g __esctl_value_options '--profile' '-p' '--store' '-s' '--config' '-c' '--output' '-o' 'append --stream' 'append --expected-version' 'append -e' 'append --commit-every' 'append --limit' 'append -n' 'read --from-version' 'read --from-position' 'read --category' 'read --type' 'read -t' 'read --since' 'read --until' 'read --limit' 'read -n' 'tail --category' 'tail --type' 'tail -t' 'tail --from-position' 'tail --checkpoint' 'tail --max' 'tail --idle-timeout' 'bench --events' 'bench --streams' 'bench --batch-size' 'bench --writers' 'bench --payload-bytes' 'bench --rate' 'bench --warmup' 'bench --duration' 'bench --seed' 'bench --compare' 'config init --path' 'streams list --category' 'streams list --after' 'streams list --limit' 'streams list -n' 'checkpoints list --lag-threshold' 'checkpoints list --stale-after' 'checkpoints list --fail-on' 'checkpoints list --limit' 'checkpoints list -n' 'checkpoints show --pending' 'checkpoints show --lag-threshold' 'checkpoints show --stale-after' 'checkpoints set --position' 'checkpoints set --to-time' 'checkpoints set --shift-by' 'snapshots list --stream-type' 'snapshots list -t' 'snapshots list --limit' 'snapshots list -n' 'snapshots rebuild --stream-type' 'snapshots rebuild -t' 'snapshots rebuild --reducer' 'snapshots rebuild -r' 'snapshots rebuild --limit' 'snapshots rebuild -n' 'snapshots verify --stream-type' 'snapshots verify -t' 'snapshots verify --reducer' 'snapshots verify -r' 'snapshots verify --limit' 'snapshots verify -n'
 
 # The command path typed so far ("" for esctl, "config show", …); global options may be anywhere.
 function __esctl_path
@@ -51,6 +51,7 @@ complete -c esctl -n '__esctl_at \'\'' -a 'append' -d 'Validate events from JSON
 complete -c esctl -n '__esctl_at \'\'' -a 'read' -d 'Read one stream in version order, or the global log with --all.'
 complete -c esctl -n '__esctl_at \'\'' -a 'tail' -d 'Follow events live in commit order, from the end by default.'
 complete -c esctl -n '__esctl_at \'\'' -a 'stats' -d 'Show head position, totals, oldest and newest event, and counts by ca…'
+complete -c esctl -n '__esctl_at \'\'' -a 'bench' -d 'Measure append, read and tail throughput and latency in a throwaway s…'
 complete -c esctl -n '__esctl_at \'\'' -a 'config' -d 'Show the effective configuration, the profiles, and the file in use;…'
 complete -c esctl -n '__esctl_at \'\'' -a 'events' -d 'Look up single events.'
 complete -c esctl -n '__esctl_at \'\'' -a 'streams' -d 'List and inspect streams.'
@@ -93,6 +94,18 @@ complete -c esctl -n '__esctl_at \'tail\'' -l max -r -d 'Stop after N events. [x
 complete -c esctl -n '__esctl_at \'tail\'' -l idle-timeout -r -d 'Stop after SEC seconds without an event. [x>=0]'
 complete -c esctl -n '__esctl_at \'tail\'' -a '(__esctl_dynamic)'
 complete -c esctl -n '__esctl_at \'stats\'' -l exact -d 'Count exactly even on a huge PostgreSQL store.'
+complete -c esctl -n '__esctl_at \'bench\'' -l events -r -d 'Events per phase (warm-up not included). [default: 10000; x>=1]'
+complete -c esctl -n '__esctl_at \'bench\'' -l streams -r -d 'Streams to spread them on. [default: 100; x>=1]'
+complete -c esctl -n '__esctl_at \'bench\'' -l batch-size -r -d 'Events per append (one transaction). [default: 100; x>=1]'
+complete -c esctl -n '__esctl_at \'bench\'' -l writers -r -d 'Concurrent writer processes. [default: 1; x>=1]'
+complete -c esctl -n '__esctl_at \'bench\'' -l payload-bytes -r -d 'Size of each event\'s data JSON. [default: 256; x>=1]'
+complete -c esctl -n '__esctl_at \'bench\'' -l rate -r -d 'Target events/s of the tail phase\'s producer. [default: 1000; x>=1]'
+complete -c esctl -n '__esctl_at \'bench\'' -l warmup -r -d 'Events done first and left out of the figures. [default: 0; x>=0]'
+complete -c esctl -n '__esctl_at \'bench\'' -l duration -r -d 'Seconds: tail runs rate x duration events; append stops after it (--e…'
+complete -c esctl -n '__esctl_at \'bench\'' -l keep -d 'Keep the throwaway schema or file afterwards.'
+complete -c esctl -n '__esctl_at \'bench\'' -l seed -r -d 'Seed of the generated events. [default: 42]'
+complete -c esctl -n '__esctl_at \'bench\'' -l compare -r -d 'Compare two `esctl bench -o json` reports instead of running.'
+complete -c esctl -n '__esctl_at \'bench\'' -a 'append read tail all'
 complete -c esctl -n '__esctl_at \'config\'' -a 'show' -d 'The effective settings (passwords redacted) and where each came from.'
 complete -c esctl -n '__esctl_at \'config\'' -a 'profiles' -d 'The profiles in the config file (stores redacted); * marks the one in…'
 complete -c esctl -n '__esctl_at \'config\'' -a 'path' -d 'The config file in use, and the places esctl looks for one.'

@@ -91,17 +91,36 @@ def test_tail_on_the_replica_delivers_every_event_written_on_the_primary(
     import psycopg
 
     tail = subprocess.Popen(
-        [sys.executable, "-m", "esctl", "-p", "ha", "tail", "--all", "--from-start",
-         "--checkpoint", "replica-tail", "--idle-timeout", "4", "-o", "jsonl"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "esctl",
+            "-p",
+            "ha",
+            "tail",
+            "--all",
+            "--from-start",
+            "--checkpoint",
+            "replica-tail",
+            "--idle-timeout",
+            "4",
+            "-o",
+            "jsonl",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     written: list[str] = []
     lock = threading.Lock()
 
     def writer(n: int) -> None:
         with psycopg.connect(cluster.primary_url, autocommit=True) as conn:
-            conn.execute(psycopg.sql.SQL("SET search_path TO {}").format(
-                psycopg.sql.Identifier(replicated.schema)))
+            conn.execute(
+                psycopg.sql.SQL("SET search_path TO {}").format(
+                    psycopg.sql.Identifier(replicated.schema)
+                )
+            )
             for i in range(25):
                 with conn.transaction():
                     row = conn.execute(  # the seed's plain INSERT

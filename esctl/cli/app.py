@@ -217,6 +217,7 @@ def root(
 def _register() -> None:
     """Join the command groups, in the order `esctl --help` lists them (by task)."""
     from esctl.cli import append as append_cli
+    from esctl.cli import bench as bench_cli
     from esctl.cli import checkpoints as checkpoints_cli
     from esctl.cli import config as config_cli
     from esctl.cli import read as read_cli
@@ -246,6 +247,10 @@ def _register() -> None:
 
     app.add_typer(checkpoints_cli.app, name="checkpoints", rich_help_panel=PANEL_OPERATE)
     app.add_typer(snapshots_cli.app, name="snapshots", rich_help_panel=PANEL_OPERATE)
+
+    command("bench", rich_help_panel=PANEL_MEASURE, epilog=bench_cli.BENCH_EXAMPLES)(
+        bench_cli.bench
+    )
 
 
 _register()

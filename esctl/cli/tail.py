@@ -77,9 +77,10 @@ def tail(
         raise UsageError("give --from-start or --from-position, not both")
     app = state(ctx)
     out = app.out
-    store = app.open_store()  # the read_store (a replica) when the profile has one
-    # The checkpoint lives on the primary: read from there, and saved there.
+    # The checkpoint lives on the primary: read from there, and saved there (a read-only
+    # profile refuses --checkpoint here, before any connection).
     primary = app.open_store(write=True) if checkpoint else None
+    store = app.open_store()  # the read_store (a replica) when the profile has one
     cursor = load_cursor(primary, checkpoint) if primary and checkpoint else None
     resumed = cursor is not None
     if cursor is None:

@@ -279,3 +279,15 @@ class Store(ABC):
     ) -> Iterator[bytes] | None:
         """The events matching `where` in position order as JSON lines rendered by the server
         (UTF-8 chunks of whole lines), or None when the backend leaves that to `esctl.reading`."""
+
+    # --- bench (issue 7) -------------------------------------------------------------------------
+
+    @abstractmethod
+    def create_ceiling_table(self) -> bool:
+        """Create an empty table identical to `events` for the raw-COPY ceiling of `esctl bench`;
+        False when the backend has no COPY (SQLite)."""
+
+    @abstractmethod
+    def copy_into_ceiling(self, copy_text: str) -> int:
+        """Load COPY text rows (id, stream_id, stream_type, event_type, event_data, metadata,
+        version) into the ceiling table in one transaction; the rows loaded."""

@@ -815,6 +815,45 @@ class PostgresStore(Store):
     def transaction_id_sql(self, value: int | None) -> tuple[str, Any]:
         return "CAST(%s AS xid8)", str(value) if value else None
 
+    # --- bench primitives (issue 7) -------------------------------------------------------------
+
+    CEILING_TABLE = "events_raw_copy"
+
+    def _ceiling_sql(self, query: str) -> sql.Composed:
+        return sql.SQL(query).format(
+            ceiling=sql.Identifier(self.settings.schema, self.CEILING_TABLE),
+            **self.identifiers,  # type: ignore[arg-type]
+        )
+
+    def create_ceiling_table(self) -> bool:
+        # LIKE … INCLUDING ALL copies columns, defaults (the same position sequence, the
+        # transaction id), constraints and indexes; the statement-level NOTIFY trigger is added
+        # so the ceiling pays for what `events` pays for.
+        with self.writing() as session, translate_errors(self):
+            conn = session.connection
+            conn.execute(self._ceiling_sql("CREATE TABLE {ceiling} (LIKE {events} INCLUDING ALL)"))
+            conn.execute(
+                self._ceiling_sql(
+                    "CREATE TRIGGER esctl_notify_events AFTER INSERT ON {ceiling} "
+                    "FOR EACH STATEMENT EXECUTE FUNCTION {notify_function}()"
+                )
+            )
+        return True
+
+    def copy_into_ceiling(self, copy_text: str) -> int:
+        query = self._ceiling_sql(
+            "COPY {ceiling} (id, stream_id, stream_type, event_type, event_data, metadata, "
+            "version) FROM STDIN"
+        )
+        with (
+            self.writing() as session,
+            translate_errors(self),
+            session.connection.cursor() as cursor,
+        ):
+            with cursor.copy(query) as copy:
+                copy.write(copy_text)
+            return int(cursor.rowcount)
+
 
 JSON_CHUNK_BYTES = 1 << 16
 

@@ -16,6 +16,7 @@ from esctl import __version__
 from esctl.config import Settings
 from esctl.errors import (
     Conflict,
+    EsctlError,
     ReadOnlyRefused,
     SchemaMissing,
     StoreUnavailable,
@@ -480,6 +481,14 @@ class SQLiteStore(Store):
 
     def transaction_id_sql(self, value: int | None) -> tuple[str, Any]:
         return "%s", value or None
+
+    # --- bench primitives (issue 7) -------------------------------------------------------------
+
+    def create_ceiling_table(self) -> bool:
+        return False  # no COPY: SQLite's ceiling is its own executemany, which append uses
+
+    def copy_into_ceiling(self, copy_text: str) -> int:
+        raise EsctlError("SQLite has no COPY: the raw-COPY ceiling is PostgreSQL only")
 
 
 def _record_version_sql(migration: Migration) -> str:

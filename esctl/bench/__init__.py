@@ -1,0 +1,147 @@
+"""`esctl bench`: throughput and latency of a store, measured in an isolated place.
+
+`run_bench` creates a throwaway schema (PostgreSQL) or file (SQLite) with `esctl init`'s code,
+runs the chosen phases — append (esctl's own append path, N writer processes), the raw-COPY ceiling
+(PostgreSQL), read-all, tail at a target rate — and removes the place unless asked to keep it."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from esctl import __version__
+from esctl.bench.phases import ProgressFn, read_phase, run_writers, tail_phase
+from esctl.bench.stats import PhaseResult
+from esctl.bench.workload import Parameters, Workload
+from esctl.config import Settings
+from esctl.errors import UsageError
+
+PHASES = ("append", "read", "tail")
+
+
+@dataclass
+class BenchReport:
+    """Every figure of one run, with what is needed to compare two runs."""
+
+    backend: str
+    server_version: str
+    place: str
+    params: Parameters
+    phases: list[PhaseResult] = field(default_factory=list)
+    started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    kept: bool = False
+    notes: list[str] = field(default_factory=list)
+
+    def phase(self, name: str) -> PhaseResult | None:
+        return next((p for p in self.phases if p.phase == name), None)
+
+    @property
+    def copy_ratio(self) -> float | None:
+        """esctl append's events/s as a fraction of raw COPY's (PostgreSQL)."""
+        append, copy = self.phase("append"), self.phase("raw COPY")
+        if append is None or copy is None or not copy.events_per_second:
+            return None
+        return append.events_per_second / copy.events_per_second
+
+    def to_dict(self) -> dict[str, Any]:
+        ratio = self.copy_ratio
+        return {
+            "esctl_version": __version__,
+            "backend": self.backend,
+            "server_version": self.server_version,
+            "place": self.place,
+            "kept": self.kept,
+            "started_at": self.started_at,
+            "parameters": self.params.to_dict(),
+            "phases": [p.to_dict() for p in self.phases],
+            "append_to_raw_copy_ratio": round(ratio, 4) if ratio is not None else None,
+            "notes": self.notes,
+        }
+
+
+def validate(params: Parameters) -> None:
+    for name in ("events", "streams", "batch_size", "writers", "rate"):
+        if getattr(params, name) < 1:
+            raise UsageError(f"--{name.replace('_', '-')} must be at least 1")
+    if params.warmup < 0:
+        raise UsageError("--warmup must be 0 or more")
+    if params.duration is not None and params.duration <= 0:
+        raise UsageError("--duration must be more than 0 seconds")
+
+
+def run_bench(
+    settings: Settings,
+    phases: Sequence[str],
+    params: Parameters,
+    *,
+    keep: bool = False,
+    progress: ProgressFn | None = None,
+    writer_mode: str = "process",
+) -> BenchReport:
+    """Run `phases` (a subset of PHASES) in an isolated place next to the configured store."""
+    from esctl.bench.isolation import isolated_place
+
+    validate(params)
+    with (
+        isolated_place(settings, keep=keep) as place,
+        tempfile.TemporaryDirectory(prefix="esctl-bench-") as tmp,
+    ):
+        with place.open() as store:
+            server = store.server_version()
+        report = BenchReport(place.backend, server, place.description, params, kept=keep)
+        directory = Path(tmp)
+        if "append" in phases or "read" in phases:
+            _append_phases(report, place.settings, params, directory, phases, progress, writer_mode)
+        if "read" in phases:
+            report.phases.append(read_phase(place.settings, params, progress=progress))
+        if "tail" in phases:
+            report.phases.append(tail_phase(place.settings, params, directory, progress=progress))
+    return report
+
+
+def _append_phases(
+    report: BenchReport,
+    settings: Settings,
+    params: Parameters,
+    directory: Path,
+    phases: Sequence[str],
+    progress: ProgressFn | None,
+    writer_mode: str,
+) -> None:
+    from esctl.store import open_store
+
+    workload = Workload(params, directory)
+    warmup = list(workload.writer_batches(warmup=True))
+    batches = list(workload.writer_batches())
+    appended = run_writers(
+        "append", "append", settings, params, warmup, batches, progress=progress, mode=writer_mode
+    )
+    with open_store(settings, write=False) as store, store.reading() as session:
+        stored = int(session.fetchval("SELECT count(*) FROM {events}") or 0)
+    written = sum(b.events for _, b in warmup) + appended.events
+    if stored != written:
+        appended.notes.append(f"the store holds {stored} events, the writers reported {written}")
+    if "append" not in phases:
+        return  # `bench read` only needed the events
+    report.phases.append(appended)
+    with open_store(settings, write=True) as store:
+        has_copy = store.create_ceiling_table()
+    if has_copy:
+        report.phases.append(
+            run_writers(
+                "raw COPY",
+                "copy",
+                settings,
+                params,
+                warmup,
+                batches,
+                progress=progress,
+                mode=writer_mode,
+            )
+        )
+    else:
+        report.notes.append("no raw-COPY ceiling on SQLite (it has no COPY)")
