@@ -150,3 +150,28 @@ def test_tail_on_the_replica_delivers_every_event_written_on_the_primary(
             ).format(psycopg.sql.Identifier(replicated.schema, "subscription_checkpoints"))
         ).fetchone()
     assert saved is not None and saved[0] > 0, "the checkpoint is written to the primary"
+
+
+def test_checkpoints_list_on_a_lagging_replica_says_so(replicated: Target, cluster: Any) -> None:
+    assert run_cli("-p", "ha", "checkpoints", "list").exit_code == 0
+    # Pause replay on the standby, then write on the primary: the replica falls behind.
+    import psycopg
+
+    with psycopg.connect(cluster.replica_url, autocommit=True) as replica:
+        replica.execute("SELECT pg_wal_replay_pause()")
+        try:
+            with psycopg.connect(cluster.primary_url, autocommit=True) as primary:
+                primary.execute(
+                    psycopg.sql.SQL(
+                        "INSERT INTO {} (stream_id, stream_type, event_type, event_data, version) "
+                        "VALUES ('Lag-1', 'Lag', 'Tick', '{{}}', 1)"
+                    ).format(psycopg.sql.Identifier(replicated.schema, "events"))
+                )
+            result = run_cli("-p", "ha", "checkpoints", "list")
+            assert result.exit_code == 0
+            assert "behind the primary" in result.stderr
+            assert "--primary" in result.stderr
+            primary_view = run_cli("-p", "ha", "--primary", "checkpoints", "list")
+            assert "behind the primary" not in primary_view.stderr
+        finally:
+            replica.execute("SELECT pg_wal_replay_resume()")

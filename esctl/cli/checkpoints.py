@@ -152,6 +152,9 @@ def list_checkpoints(
         limit=limit,
         empty="No checkpoints: no subscription has saved a position yet.",
     )
+    lagging_replica = app_state.replica_lag_note()
+    if lagging_replica:
+        out.warning(lagging_replica)
     if fail_on:
         wanted = {c.value for c in fail_on}
         failing = matching(states, wanted)

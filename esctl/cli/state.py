@@ -60,6 +60,25 @@ class AppState:
             store.require_schema()
         return store
 
+    def replica_lag_note(self) -> str | None:
+        """When reads come from a replica that is behind the primary, a note saying so."""
+        from esctl.errors import EsctlError
+
+        if not self.settings.read_store or self.primary:
+            return None
+        try:
+            primary = self.open_store(check=False, node="primary").node_status()
+            replica = self.open_store(check=False, node="replica").node_status(primary.wal_lsn)
+        except EsctlError as error:
+            return f"could not compare the replica with the primary: {error.message}"
+        if not replica.lag_bytes:
+            return None
+        seconds = f", {replica.lag_seconds:.1f} s" if replica.lag_seconds is not None else ""
+        return (
+            f"read from a replica {replica.lag_bytes} bytes{seconds} behind the primary: "
+            "the head and lags shown may be behind (--primary reads the primary)"
+        )
+
     def close(self) -> None:
         for store in self._stores:
             store.close()
