@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 OutputFormat = Literal["table", "json", "jsonl", "csv"]
 FORMATS: tuple[OutputFormat, ...] = ("table", "json", "jsonl", "csv")
 DEFAULT_TABLE_LIMIT = 100
+PIPE_WIDTH = 200
 
 
 def iso_time(value: datetime) -> str:
@@ -63,6 +64,8 @@ class Column:
     format: Callable[[Any], str] | None = None
     justify: Literal["left", "right", "center"] = "left"
     max_width: int | None = None
+    wrap: bool = False  # free text (details, messages) may wrap; ids and numbers never do
+    shrink: bool = False  # in a narrow terminal, this column gives up its width first (ellipsis)
 
     def cell(self, row: Mapping[str, Any]) -> str:
         value = row.get(self.key)
@@ -124,7 +127,11 @@ class Renderer:
         if self._console is None:
             from rich.console import Console
 
-            self._console = Console(file=self.stdout, no_color=not self.color, highlight=False)
+            # Piped or redirected tables are not cut to 80 columns: a file has no width.
+            width = None if self.stdout.isatty() else PIPE_WIDTH
+            self._console = Console(
+                file=self.stdout, no_color=not self.color, highlight=False, width=width
+            )
         return self._console
 
     @property
@@ -231,21 +238,47 @@ class Renderer:
         from rich.table import Table
 
         table = Table(title=title, header_style="bold", show_lines=False)
+        widths = []
         for column in columns:
+            header = column.header or column.key
+            widths.append(len(header))
             table.add_column(
-                column.header or column.key,
+                header,
                 justify=column.justify,
                 max_width=column.max_width,
-                overflow="ellipsis" if column.max_width else "fold",
-                no_wrap=column.max_width is not None,
+                min_width=None
+                if column.wrap
+                else min(len(header), column.max_width or len(header)),
+                overflow="fold" if column.wrap else "ellipsis",
+                no_wrap=not column.wrap,
             )
         count = 0
         for row in rows:
-            table.add_row(*(column.cell(row) for column in columns))
+            cells = [column.cell(row) for column in columns]
+            for index, cell in enumerate(cells):
+                widths[index] = max(widths[index], len(cell))
+            table.add_row(*cells)
             count += 1
         if count:
+            self._fit(table, columns, widths)
             self.console.print(table)
         return count
+
+    def _fit(self, table: Any, columns: list[Column], widths: list[int]) -> None:
+        """In a narrow terminal, take the missing width from the `shrink` columns (cut with an
+        ellipsis) rather than squeezing every column, ids and numbers included."""
+        shrinking = [i for i, column in enumerate(columns) if column.shrink]
+        if not shrinking:
+            return
+        borders = 3 * len(columns) + 1
+        fixed = sum(
+            min(w, columns[i].max_width or w) for i, w in enumerate(widths) if i not in shrinking
+        )
+        room = max(self.console.width - fixed - borders, 3 * len(shrinking))
+        share = room // len(shrinking)
+        for index in shrinking:
+            limit = columns[index].max_width
+            table.columns[index].max_width = min(share, limit) if limit else share
 
     def _json_array(self, rows: Iterator[Mapping[str, Any]]) -> int:
         out = self.stdout

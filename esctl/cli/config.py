@@ -44,7 +44,7 @@ def show(ctx: typer.Context) -> None:
             {"setting": k, "value": v, "source": settings.sources.get(k, "")}
             for k, v in values.items()
         ]
-        out.rows(rows, [Column("setting"), Column("value"), Column("source")])
+        out.rows(rows, [Column("setting"), Column("value", wrap=True), Column("source")])
     else:
         out.record(values)
 

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from esctl.output import Column, dumps, truncate
+from esctl.output import Column, truncate
 
 DATA_WIDTH = 40
 
@@ -22,7 +23,11 @@ def short_data(value: Any) -> str:
     """Event data as compact JSON on one line, cut to fit the table."""
     if value is None:
         return ""
-    text = value if isinstance(value, str) else dumps(value)
+    text = (
+        value
+        if isinstance(value, str)
+        else json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
+    )
     return truncate(text.replace("\n", " "), DATA_WIDTH)
 
 
@@ -31,9 +36,9 @@ EVENT_COLUMNS = [
     Column("global_position", "position", justify="right", max_width=12),
     Column("stream_id", "stream", max_width=32),
     Column("version", "ver", justify="right", max_width=8),
-    Column("event_type", "type", max_width=24),
+    Column("event_type", "type", max_width=24, shrink=True),
     Column("created_at", "time (UTC)", format=short_time, max_width=19),
-    Column("data", "data", format=short_data, max_width=DATA_WIDTH),
+    Column("data", "data", format=short_data, max_width=DATA_WIDTH, shrink=True),
 ]
 
 

@@ -134,7 +134,7 @@ def doctor(ctx: typer.Context) -> None:
             if report.nodes and len(report.nodes) > 1
         ]
         rows += [{"check": "note", "status": "note", "detail": n} for n in report.notes]
-        out.rows(rows, [Column("check"), Column("status"), Column("detail")])
+        out.rows(rows, [Column("check"), Column("status"), Column("detail", wrap=True)])
     else:
         out.record(report.to_dict())
     if not report.connected:

@@ -367,8 +367,8 @@ def verify(
         Column("drift"),
         Column("snapshot_version", "snapshot", justify="right"),
         Column("stream_version", "stream", justify="right"),
-        Column("detail"),
-        Column("diff", format=lambda lines: "\n".join(lines or [])),
+        Column("detail", wrap=True),
+        Column("diff", format=lambda lines: "\n".join(lines or []), wrap=True),
     ]
     with _progress(out, total, "Verifying") as advance, store.reading() as session:
         checks = _ticking(verify_snapshots(session, selection, reducers), advance, count)
