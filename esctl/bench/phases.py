@@ -237,10 +237,12 @@ def _follower(settings: Settings, expected: int, ready: Any, results: Any) -> No
 
         def emit(event: Any) -> None:
             intended = event.data.get("intended_at")
-            if intended is not None:
+            if intended is not None:  # only the producer's events count (not earlier phases')
                 latencies[int(event.data["n"])] = time.time() - float(intended)
+                if len(latencies) >= expected:
+                    follower.stop()
 
-        follower.run(emit, max_events=expected, idle_timeout=TAIL_IDLE_TIMEOUT)
+        follower.run(emit, idle_timeout=TAIL_IDLE_TIMEOUT)
     results.put(latencies)
 
 
