@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
-from esctl.cursor import START, Cursor, checkpoint_cursor
+from esctl.cursor import START, Cursor, checkpoint_cursor, cursor_before_position
 from esctl.errors import ConcurrencyError, NotFound, UsageError
 from esctl.models import RecordedEvent, parse_time
 from esctl.output import iso_time
@@ -340,6 +340,7 @@ def plan_move(
             )
         old = checkpoint_cursor(session, row) if row is not None else START
         new, notes = _resolve(store, session, target, old)
+        stored = _stored_pair(session, target, new)
         redelivered = skipped = 0
         estimated = False
         if new < old:
@@ -356,8 +357,8 @@ def plan_move(
         target=target.describe(),
         old_position=int(row["last_position"]) if row is not None else None,
         old_transaction_id=_transaction_id(row["last_transaction_id"]) if row else None,
-        new_position=new.global_position,
-        new_transaction_id=new.transaction_id or None,
+        new_position=stored.global_position,
+        new_transaction_id=stored.transaction_id or None,
         redelivered=redelivered,
         skipped=skipped,
         estimated=estimated,
@@ -417,6 +418,15 @@ def _resolve(
     return old, notes
 
 
+def _stored_pair(session: Session, target: MoveTarget, new: Cursor) -> Cursor:
+    """What the row will hold: the new cursor, except for `--position N` when no event's exact
+    cursor is safe there: then (N, no transaction id), which readers resolve to the same
+    at-least-once cursor (`cursor_before_position`) and the seed's subscriber reads as N."""
+    if target.kind != "position" or new.global_position == target.position:
+        return new
+    return Cursor(0, target.position)
+
+
 def _at_position(session: Session, position: int, notes: list[str]) -> Cursor:
     if position < 0:
         raise UsageError(f"--position must be 0 or more, not {position}")
@@ -428,19 +438,13 @@ def _at_position(session: Session, position: int, notes: list[str]) -> Cursor:
             f"position {position} is past the head of the log ({head})",
             hint="use --to-end to move to the last event",
         )
-    row = session.fetchone(
-        "SELECT global_position, transaction_id FROM {events} WHERE global_position <= %s "
-        "ORDER BY global_position DESC LIMIT 1",
-        [position],
-    )
-    if row is None:
-        return START
-    if int(row["global_position"]) != position:
+    cursor = cursor_before_position(session, position)
+    if cursor.global_position != position:
         notes.append(
-            f"no event at position {position} (a gap): using {row['global_position']}, "
-            "the last event before it"
+            "positions are not commit order: events of older transactions at higher positions "
+            f"come after it, so some events at or before {position} are delivered again"
         )
-    return _event_cursor(row)
+    return cursor
 
 
 def load_cursor(store: Store, name: str) -> Cursor | None:

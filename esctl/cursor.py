@@ -40,28 +40,55 @@ START = Cursor(0, 0)
 def checkpoint_cursor(session: Session, row: Row) -> Cursor:
     """The cursor a `subscription_checkpoints` row stands for.
 
-    The event at `last_position` decides: the seed's subscriber updates `last_position` alone, so
-    after esctl (or `tail`) wrote a transaction id, a later position-only save leaves it stale;
-    the event's own transaction id is always right. Only when no event is there (position 0, a
-    gap, past the head) does the stored `last_transaction_id` count."""
+    A row esctl wrote holds the exact cursor of an event: its `last_transaction_id` is that
+    event's. A row the seed's subscriber wrote (position only), or one whose position it moved
+    since (leaving a stale transaction id), says only "every position up to here is done": its
+    cursor is `cursor_before_position()`, which never skips an event (at-least-once)."""
     position = int(row["last_position"])
-    if position > 0:
-        event = session.fetchone(
-            "SELECT global_position, transaction_id FROM {events} WHERE global_position = %s",
-            [position],
-        )
-        if event is not None:
-            return Cursor(int(event["transaction_id"] or 0), int(event["global_position"]))
     stored = row.get("last_transaction_id")
-    return Cursor(int(stored) if stored is not None else 0, position)
-
-
-def cursor_at_position(session: Session, position: int) -> Cursor:
-    """The cursor of the event at `position` (a checkpoint written with a position only, as the
-    seed's subscriber does). Position 0, or a position with no event, gives (0, position)."""
-    if position <= 0:
+    if stored is not None:
+        event = session.fetchone(
+            "SELECT transaction_id FROM {events} WHERE global_position = %s", [position]
+        )
+        if event is None or int(event["transaction_id"] or 0) == int(stored):
+            return Cursor(int(stored), position)
+    if position <= 0 and stored is None:
         return START
-    transaction_id = session.fetchval(
+    return cursor_before_position(session, position)
+
+
+def cursor_before_position(session: Session, position: int) -> Cursor:
+    """The highest cursor that every event at a position above `position` still sorts after.
+
+    Positions are not commit order on PostgreSQL: an event at a higher position can belong to an
+    older transaction, so "after the event at `position`" would skip it. The cursor returned is
+    the lowest of: just before the first later event in commit order; the visibility horizon
+    (any transaction still running has an id at or above it); the event at `position` itself.
+    Events at or below `position` that sort after it are delivered again (at-least-once).
+    On SQLite this is simply (0, position)."""
+    first_old = session.fetchval(
+        "SELECT global_position FROM {events} WHERE transaction_id IS NULL "
+        "AND global_position > %s ORDER BY global_position LIMIT 1",
+        [position],
+    )
+    if first_old is not None:  # pre-upgrade rows (all SQLite rows) sort first, by position
+        return Cursor(0, position)
+    bounds = []
+    first_new = session.fetchone(
+        "SELECT transaction_id, global_position FROM {events} WHERE transaction_id IS NOT NULL "
+        "AND global_position > %s ORDER BY transaction_id, global_position LIMIT 1",
+        [position],
+    )
+    if first_new is not None:
+        bounds.append(
+            Cursor(int(first_new["transaction_id"]), int(first_new["global_position"]) - 1)
+        )
+    if session.backend == "postgresql":
+        horizon = session.fetchval("SELECT pg_snapshot_xmin(pg_current_snapshot())")
+        bounds.append(Cursor(int(horizon), 0))
+    at = session.fetchone(
         "SELECT transaction_id FROM {events} WHERE global_position = %s", [position]
     )
-    return Cursor(int(transaction_id or 0), position)
+    if at is not None:
+        bounds.append(Cursor(int(at["transaction_id"] or 0), position))
+    return min(bounds, default=Cursor(0, position))

@@ -34,6 +34,7 @@ class EventFilter:
     types: tuple[str, ...] = ()
     since: datetime | None = None
     until: datetime | None = None
+    from_position: int | None = None
 
     def where(self, time_param: Callable[[datetime], Any] | None = None) -> tuple[str, list[Any]]:
         """The condition and its parameters; `time_param` is the session's (for since/until)."""
@@ -58,6 +59,9 @@ class EventFilter:
         if self.until is not None:
             parts.append("created_at < %s")
             params.append(bind(self.until))
+        if self.from_position is not None:
+            parts.append("global_position >= %s")
+            params.append(self.from_position)
         return (" AND ".join(parts) or "1 = 1"), params
 
     def matches(self, event: RecordedEvent) -> bool:

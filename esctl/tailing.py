@@ -18,7 +18,7 @@ from types import FrameType
 from typing import NamedTuple
 
 from esctl.checkpoints import save_cursor
-from esctl.cursor import START, Cursor
+from esctl.cursor import START, Cursor, cursor_before_position
 from esctl.errors import StoreUnavailable
 from esctl.models import RecordedEvent
 from esctl.reading import EventFilter
@@ -57,14 +57,10 @@ def start_cursor(store: Store, start: StartAt) -> Cursor:
     if start.from_start:
         return START
     if start.from_position is not None:
+        # Positions are not commit order: start before every event at or above the position
+        # (the caller's filter keeps lower positions out).
         with store.reading() as session:
-            row = session.fetchone(
-                "SELECT transaction_id, global_position FROM {events} "
-                "WHERE global_position >= %s ORDER BY global_position LIMIT 1",
-                [start.from_position],
-            )
-        if row is not None:
-            return Cursor(int(row["transaction_id"] or 0), int(row["global_position"]) - 1)
+            return cursor_before_position(session, start.from_position - 1)
     return store.live_head()
 
 

@@ -232,14 +232,16 @@ def test_to_position_takes_the_transaction_of_that_event(store: Store) -> None:
     assert positions_after_checkpoint(store, "projection") == [7, 8, 9, 10]
 
 
-def test_to_position_in_a_gap_uses_the_event_before_it(store: Store) -> None:
+def test_to_position_in_a_gap_keeps_the_position_and_skips_nothing(store: Store) -> None:
     seed(store, 10)
     with store.writing() as session:
         session.execute("DELETE FROM {events} WHERE global_position = 5")
     subscriber_saves(store, "projection", 9)
     plan = plan_move(store, "projection", MoveTarget("position", position=5))
-    assert plan.new_position == 4
-    assert any("no event at position 5" in note for note in plan.notes)
+    assert plan.new_position == 5
+    assert plan.redelivered == 4  # positions 6 to 9
+    execute(store, plan)
+    assert positions_after_checkpoint(store, "projection") == [6, 7, 8, 9, 10]
 
 
 def test_to_position_past_the_head_is_refused(store: Store) -> None:

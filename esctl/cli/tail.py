@@ -87,7 +87,12 @@ def tail(
         cursor = start_cursor(store, StartAt(from_start=from_start, from_position=from_position))
     follower = Follower(
         store,
-        EventFilter(stream_id=stream, category=category, types=tuple(types or ())),
+        EventFilter(
+            stream_id=stream,
+            category=category,
+            types=tuple(types or ()),
+            from_position=None if resumed else from_position,
+        ),
         cursor,
         checkpoint=checkpoint,
         checkpoint_store=primary,
