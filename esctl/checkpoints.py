@@ -448,10 +448,11 @@ def _at_position(session: Session, position: int, notes: list[str]) -> Cursor:
 
 
 def load_cursor(store: Store, name: str) -> Cursor | None:
-    """The cursor saved under `name`, or None when there is no such checkpoint (for `tail`)."""
+    """The cursor saved under `name`, for a live reader (`tail`) to resume from; None when there
+    is no such checkpoint."""
     with store.reading() as session:
         row = _fetch_row(session, name)
-        return checkpoint_cursor(session, row) if row is not None else None
+        return checkpoint_cursor(session, row, live=True) if row is not None else None
 
 
 def save_cursor(store: Store, name: str, cursor: Cursor) -> None:

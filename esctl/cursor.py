@@ -37,13 +37,14 @@ class Cursor:
 START = Cursor(0, 0)
 
 
-def checkpoint_cursor(session: Session, row: Row) -> Cursor:
+def checkpoint_cursor(session: Session, row: Row, *, live: bool = False) -> Cursor:
     """The cursor a `subscription_checkpoints` row stands for.
 
     A row esctl wrote holds the exact cursor of an event: its `last_transaction_id` is that
     event's. A row the seed's subscriber wrote (position only), or one whose position it moved
     since (leaving a stale transaction id), says only "every position up to here is done": its
-    cursor is `cursor_before_position()`, which never skips an event (at-least-once)."""
+    cursor is `cursor_before_position()`, which never skips an event (at-least-once). `live`: for
+    a reader that starts from it (see `cursor_before_position`)."""
     position = int(row["last_position"])
     stored = row.get("last_transaction_id")
     if stored is not None:
@@ -54,10 +55,10 @@ def checkpoint_cursor(session: Session, row: Row) -> Cursor:
             return Cursor(int(stored), position)
     if position <= 0 and stored is None:
         return START
-    return cursor_before_position(session, position)
+    return cursor_before_position(session, position, live=live)
 
 
-def cursor_before_position(session: Session, position: int) -> Cursor:
+def cursor_before_position(session: Session, position: int, *, live: bool = False) -> Cursor:
     """The highest cursor that every event at a position above `position` still sorts after.
 
     Positions are not commit order on PostgreSQL: an event at a higher position can belong to an
@@ -65,7 +66,9 @@ def cursor_before_position(session: Session, position: int) -> Cursor:
     the lowest of: just before the first later event in commit order; the visibility horizon
     (any transaction still running has an id at or above it); the event at `position` itself.
     Events at or below `position` that sort after it are delivered again (at-least-once).
-    On SQLite this is simply (0, position)."""
+    The horizon counts only for a `live` reader, which will also see transactions still running
+    now; counting lag or planning a move looks at committed events alone. On SQLite this is
+    simply (0, position)."""
     first_old = session.fetchval(
         "SELECT global_position FROM {events} WHERE transaction_id IS NULL "
         "AND global_position > %s ORDER BY global_position LIMIT 1",
@@ -83,7 +86,7 @@ def cursor_before_position(session: Session, position: int) -> Cursor:
         bounds.append(
             Cursor(int(first_new["transaction_id"]), int(first_new["global_position"]) - 1)
         )
-    if session.backend == "postgresql":
+    if live and session.backend == "postgresql":
         horizon = session.fetchval("SELECT pg_snapshot_xmin(pg_current_snapshot())")
         bounds.append(Cursor(int(horizon), 0))
     at = session.fetchone(

@@ -60,7 +60,7 @@ def start_cursor(store: Store, start: StartAt) -> Cursor:
         # Positions are not commit order: start before every event at or above the position
         # (the caller's filter keeps lower positions out).
         with store.reading() as session:
-            return cursor_before_position(session, start.from_position - 1)
+            return cursor_before_position(session, start.from_position - 1, live=True)
     return store.live_head()
 
 
