@@ -31,10 +31,10 @@ _esctl_spec() {
         'checkpoints set') subs=''; opts='--position --to-start --to-end --to-time --shift-by --execute'; vopts='--position --to-time --shift-by' ;;
         'checkpoints delete') subs=''; opts='--execute'; vopts='' ;;
         'snapshots') subs='list show rebuild verify'; opts=''; vopts='' ;;
-        'snapshots list') subs=''; opts='--stream-type -t --limit -n'; vopts='--stream-type -t --limit -n' ;;
+        'snapshots list') subs=''; opts='--stream-type --limit -n'; vopts='--stream-type --limit -n' ;;
         'snapshots show') subs=''; opts=''; vopts='' ;;
-        'snapshots rebuild') subs=''; opts='--stream-type -t --all --reducer -r --dry-run --limit -n'; vopts='--stream-type -t --reducer -r --limit -n' ;;
-        'snapshots verify') subs=''; opts='--stream-type -t --all --reducer -r --limit -n'; vopts='--stream-type -t --reducer -r --limit -n' ;;
+        'snapshots rebuild') subs=''; opts='--stream-type --all --reducer -r --dry-run --limit -n'; vopts='--stream-type --reducer -r --limit -n' ;;
+        'snapshots verify') subs=''; opts='--stream-type --all --reducer -r --limit -n'; vopts='--stream-type --reducer -r --limit -n' ;;
         *) subs=''; opts=''; vopts='' ;;
     esac
 }
@@ -83,12 +83,12 @@ _esctl_option_value() {
         'checkpoints set:--position') COMPREPLY=() ;;
         'checkpoints set:--to-time') COMPREPLY=() ;;
         'checkpoints set:--shift-by') COMPREPLY=() ;;
-        'snapshots list:--stream-type'|'snapshots list:-t') COMPREPLY=() ;;
+        'snapshots list:--stream-type') COMPREPLY=() ;;
         'snapshots list:--limit'|'snapshots list:-n') COMPREPLY=() ;;
-        'snapshots rebuild:--stream-type'|'snapshots rebuild:-t') COMPREPLY=() ;;
+        'snapshots rebuild:--stream-type') COMPREPLY=() ;;
         'snapshots rebuild:--reducer'|'snapshots rebuild:-r') COMPREPLY=() ;;
         'snapshots rebuild:--limit'|'snapshots rebuild:-n') COMPREPLY=() ;;
-        'snapshots verify:--stream-type'|'snapshots verify:-t') COMPREPLY=() ;;
+        'snapshots verify:--stream-type') COMPREPLY=() ;;
         'snapshots verify:--reducer'|'snapshots verify:-r') COMPREPLY=() ;;
         'snapshots verify:--limit'|'snapshots verify:-n') COMPREPLY=() ;;
         *':--profile'|*':-p') _esctl_dynamic ;;

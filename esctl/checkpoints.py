@@ -476,8 +476,14 @@ def execute(store: Store, plan: MovePlan) -> MovePlan:
         now = session.time_param(server_now(session))
         new_sql, new_tx = store.transaction_id_sql(plan.new_transaction_id)
         old_sql, old_tx = store.transaction_id_sql(plan.old_transaction_id)
-        guard = f"subscription_id = %s AND last_position = %s AND last_transaction_id IS NOT DISTINCT FROM {old_sql}"
-        guard_params = [plan.subscription_id, plan.old_position, old_tx]
+        # `IS NOT DISTINCT FROM` needs SQLite 3.39; spelled out, the guard works everywhere.
+        guard = "subscription_id = %s AND last_position = %s AND "
+        guard_params = [plan.subscription_id, plan.old_position]
+        if old_tx is None:
+            guard += "last_transaction_id IS NULL"
+        else:
+            guard += f"last_transaction_id = {old_sql}"
+            guard_params.append(old_tx)
         if plan.action == "create":
             changed = session.execute(
                 "INSERT INTO {checkpoints} (subscription_id, last_position, "  # noqa: S608 - bound values

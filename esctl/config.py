@@ -234,7 +234,9 @@ def resolve_settings(
         ),
         password_env=chosen.get("password_env"),
         reducers=dict(chosen.get("reducers") or {}),
-        read_store=chosen.get("read_store"),
+        # A replica belongs to the profile's store: a store given by flag or environment is read
+        # from directly.
+        read_store=chosen.get("read_store") if sources["store"].startswith("profile") else None,
         profile=name,
         config_path=path,
         sources=sources,

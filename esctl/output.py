@@ -89,6 +89,20 @@ def plain(value: Any) -> str:
     return str(value)
 
 
+def csv_value(value: Any) -> str:
+    """How a value is written in CSV: for scripts, so raw numbers, `true`/`false`, ISO 8601 times
+    and compact JSON (never a table's `3,725.12` or `yes`)."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, datetime):
+        return iso_time(value)
+    if isinstance(value, dict | list):
+        return json.dumps(value, default=to_jsonable, ensure_ascii=False, separators=(",", ":"))
+    return str(value)
+
+
 def truncate(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
@@ -204,7 +218,8 @@ class Renderer:
             written = self._csv(iterator, columns)
         cut = bool(cut_flag and cut_flag[0])
         if cut:
-            self.note(f"Showing the first {limit} rows; {more_hint}.")
+            rows_word = "row" if limit == 1 else "rows"
+            self.note(f"Showing the first {limit} {rows_word}; {more_hint}.")
         elif written == 0 and empty and self.format == "table":
             self.note(empty)
         return written
@@ -297,7 +312,7 @@ class Renderer:
         writer.writerow([c.key for c in columns])
         count = 0
         for row in rows:
-            writer.writerow([plain(row.get(c.key)) for c in columns])
+            writer.writerow([csv_value(row.get(c.key)) for c in columns])
             count += 1
         self.stdout.flush()
         return count

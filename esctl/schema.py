@@ -114,5 +114,5 @@ def diagnose(store: Store, read_store: Store | None = None) -> DoctorReport:
     report.schema_version = found.schema_version
     report.missing = found.missing
     report.extra = found.extra
-    report.notes = found.notes
+    report.notes = [*found.notes, *report.notes]
     return report

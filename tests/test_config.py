@@ -129,3 +129,16 @@ def test_bad_config_is_one_clear_line_and_exit_2(tmp_path: Path) -> None:
     result = run_cli("-c", str(config), "doctor")
     assert result.exit_code == 2
     assert result.stderr.startswith(f"Error: config file {config} line")
+
+
+def test_read_store_follows_the_profile_store_only(tmp_path: Path) -> None:
+    config = write_config(
+        tmp_path / "c.yaml",
+        {"ha": {"store": "postgresql://db1/app", "read_store": "postgresql://db2/app"}},
+    )
+    env = {"ESCTL_CONFIG": str(config), "ESCTL_PROFILE": "ha"}
+    assert resolve_settings(env=env, cwd=tmp_path).read_store == "postgresql://db2/app"
+    flagged = resolve_settings(store="sqlite:///other.db", env=env, cwd=tmp_path)
+    assert flagged.read_store is None, "reads must come from the store named on the command line"
+    from_env = resolve_settings(env={**env, "ESCTL_STORE": "sqlite:///x.db"}, cwd=tmp_path)
+    assert from_env.read_store is None

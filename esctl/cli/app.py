@@ -17,6 +17,7 @@ from esctl.errors import EsctlError
 # Global options may come before or after the command name (`esctl -o json stats` and
 # `esctl stats -o json` are the same), so they are moved to the front before parsing.
 GLOBAL_VALUE_OPTIONS = {"--profile", "-p", "--store", "-s", "--config", "-c", "--output", "-o"}
+SHORT_VALUE = {"-p", "-s", "-c", "-o"}
 GLOBAL_FLAGS = {"--no-color", "--quiet", "-q", "--verbose", "-v", "--primary"}
 
 MAX_PROBLEMS_SHOWN = 50
@@ -28,7 +29,8 @@ PANEL_MEASURE = "Measure"
 
 
 def hoist_global_options(args: list[str]) -> list[str]:
-    """Move global options (wherever they are) in front of the command name."""
+    """Move global options (wherever they are) in front of the command name: `--output json`,
+    `--output=json`, `-o json`, `-ojson`, `-o=json`, flags, and `--version`."""
     hoisted: list[str] = []
     rest: list[str] = []
     index = 0
@@ -38,12 +40,13 @@ def hoist_global_options(args: list[str]) -> list[str]:
             rest.extend(args[index:])
             break
         name = arg.split("=", 1)[0]
-        if name in GLOBAL_VALUE_OPTIONS and "=" in arg and name.startswith("--"):
-            hoisted.append(arg)
+        short_attached = arg[:2] in GLOBAL_VALUE_OPTIONS and len(arg) > 2 and arg[1] != "-"
+        if (name in GLOBAL_VALUE_OPTIONS and "=" in arg) or short_attached:
+            hoisted.append(arg[:2] + arg[3:] if arg[:3] in {f"{o}=" for o in SHORT_VALUE} else arg)
         elif arg in GLOBAL_VALUE_OPTIONS and index + 1 < len(args):
             hoisted.extend(args[index : index + 2])
             index += 1
-        elif arg in GLOBAL_FLAGS:
+        elif arg in GLOBAL_FLAGS or arg == "--version":
             hoisted.append(arg)
         else:
             rest.append(arg)
@@ -207,7 +210,7 @@ def root(
         store=store,
         config=config,
         output=output.value,  # type: ignore[arg-type]
-        color=not no_color and "NO_COLOR" not in os.environ,
+        color=not no_color and not os.environ.get("NO_COLOR"),  # no-color.org: set and non-empty
         quiet=quiet,
         verbose=verbose,
         primary=primary,

@@ -45,7 +45,7 @@ StreamsArg = Annotated[
     ),
 ]
 StreamTypeOpt = Annotated[
-    str | None, typer.Option("--stream-type", "-t", help="Only streams of this stream type.")
+    str | None, typer.Option("--stream-type", help="Only streams of this stream type.")
 ]
 AllOpt = Annotated[bool, typer.Option("--all", help="Every stream in the store.")]
 ReducerOpt = Annotated[

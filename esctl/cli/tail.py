@@ -13,7 +13,7 @@ from esctl.cli.options import examples
 from esctl.cli.state import state
 from esctl.errors import UsageError
 from esctl.models import RecordedEvent
-from esctl.output import Renderer, plain
+from esctl.output import Renderer, csv_value
 
 TAIL_EXAMPLES = examples(
     "esctl tail --all",
@@ -119,7 +119,7 @@ def _emitter(out: Renderer) -> Callable[[RecordedEvent], None]:
 
         def csv_row(event: RecordedEvent) -> None:
             row = event.to_dict()
-            writer.writerow([plain(row.get(c.key)) for c in EVENT_COLUMNS])
+            writer.writerow([csv_value(row.get(c.key)) for c in EVENT_COLUMNS])
             stdout.flush()
 
         return csv_row

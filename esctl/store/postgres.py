@@ -193,7 +193,10 @@ def translate_errors(store: PostgresStore) -> Iterator[None]:
             hint="point `store:` at the primary, or add target_session_attrs=read-write",
         ) from exc
     except pgerrors.InsufficientPrivilege as exc:
-        raise ReadOnlyRefused(f"permission denied: {_first_line(exc)}") from exc
+        raise EsctlError(
+            f"permission denied: {_first_line(exc)}",
+            hint="the connecting role lacks a privilege on the store's schema or tables",
+        ) from exc
     except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
         raise StoreUnavailable(
             f"store {store.display_url} unavailable: {_first_line(exc)}"
