@@ -69,7 +69,7 @@ _esctl_option_value() {
         'bench:--duration') COMPREPLY=() ;;
         'bench:--seed') COMPREPLY=() ;;
         'bench:--compare') COMPREPLY=() ;;
-        'config init:--path') COMPREPLY=($(compgen -f -- "$cur")) ;;
+        'config init:--path') COMPREPLY=() ;;
         'streams list:--category') COMPREPLY=() ;;
         'streams list:--after') COMPREPLY=() ;;
         'streams list:--limit'|'streams list:-n') COMPREPLY=() ;;

@@ -110,7 +110,7 @@ complete -c esctl -n '__esctl_at \'config\'' -a 'show' -d 'The effective setting
 complete -c esctl -n '__esctl_at \'config\'' -a 'profiles' -d 'The profiles in the config file (stores redacted); * marks the one in…'
 complete -c esctl -n '__esctl_at \'config\'' -a 'path' -d 'The config file in use, and the places esctl looks for one.'
 complete -c esctl -n '__esctl_at \'config\'' -a 'init' -d 'Write a starter config file with commented example profiles; never ov…'
-complete -c esctl -n '__esctl_at \'config init\'' -l path -r -F -d 'Write here instead of $XDG_CONFIG_HOME/esctl/config.yaml.'
+complete -c esctl -n '__esctl_at \'config init\'' -l path -r -d 'Write here instead of $XDG_CONFIG_HOME/esctl/config.yaml.'
 complete -c esctl -n '__esctl_at \'config init\'' -l force -d 'Replace an existing file.'
 complete -c esctl -n '__esctl_at \'events\'' -a 'show' -d 'Show one event by its id (exit 4 when there is none).'
 complete -c esctl -n '__esctl_at \'events show\'' -F

@@ -133,12 +133,17 @@ def _spec(command: Any, context: Any, path: tuple[str, ...]) -> CommandSpec:
 def _kind(param: Any) -> tuple[ValueKind, tuple[str, ...]]:
     if getattr(param, "_custom_shell_complete", None) is not None:
         return "dynamic", ()
-    desc = param.type_descriptor
-    if desc.is_choice:
-        return "choice", tuple(str(getattr(c, "value", c)) for c in desc.choices or ())
-    if desc.is_path:
-        return ("dir" if desc.path_type == "dir" else "file"), ()
-    if desc.is_file:
+    param_type = param.type  # a Click parameter type (Choice, Path, File, …)
+    choices = getattr(param_type, "choices", None)
+    if choices:
+        return "choice", tuple(str(getattr(c, "value", c)) for c in choices)
+    kind = type(param_type).__name__
+    if kind == "Path":
+        only_dirs = getattr(param_type, "dir_okay", True) and not getattr(
+            param_type, "file_okay", True
+        )
+        return ("dir" if only_dirs else "file"), ()
+    if kind == "File":
         return "file", ()
     return "any", ()
 
@@ -164,18 +169,41 @@ def _option(param: Any, context: Any) -> OptionSpec:
         takes_value=takes_value,
         kind=kind if takes_value else "any",
         choices=choices,
-        metavar=(param.display_type_rich(context) or "") if takes_value else "",
+        metavar=_option_metavar(param, context) if takes_value else "",
         default=default,
         required=bool(param.required),
         multiple=bool(param.multiple),
     )
 
 
+def _option_metavar(param: Any, context: Any) -> str:
+    """What an option's value is called in help: its metavar, else its type's name (public Click
+    API only, so a Typer upgrade does not break the docs)."""
+    if param.metavar:
+        return str(param.metavar)
+    choices = getattr(param.type, "choices", None)
+    if choices:
+        return "|".join(str(getattr(c, "value", c)) for c in choices)
+    name = str(getattr(param.type, "name", "") or "").upper()
+    return _TYPE_NAMES.get(name, name)
+
+
+_TYPE_NAMES = {
+    "STR": "TEXT",
+    "INT RANGE": "N",
+    "INTEGER": "N",
+    "INT": "N",
+    "FLOAT": "NUMBER",
+    "FLOAT RANGE": "NUMBER",
+    "BOOL": "BOOLEAN",
+}
+
+
 def _argument(param: Any, context: Any) -> ArgumentSpec:
     kind, choices = _kind(param)
     return ArgumentSpec(
         name=param.name or "",
-        metavar=param._rich_display_name(),
+        metavar=param.metavar or (param.name or "").upper(),
         help=plain(getattr(param, "help", None)).strip(),
         kind=kind,
         choices=choices,
