@@ -72,7 +72,7 @@ def append(
     already stored (same event_id and content) are reported as duplicates, not appended again.
     """
     from esctl.appending import ExpectedVersion, append_events
-    from esctl.events import open_sources
+    from esctl.inputs import open_sources
 
     app = state(ctx)
     expected = ExpectedVersion.parse(expected_version)

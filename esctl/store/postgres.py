@@ -557,6 +557,7 @@ class PostgresStore(Store):
         return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
 
     def insert_events(self, session: Session, rows: Iterable[EventRow]) -> None:
+
         # Text COPY, formatted here: JSON text never holds raw tabs or newlines, so only
         # backslashes need doubling; names get the full COPY escaping. Rows are sent in blocks
         # while they are produced, so the server works while Python parses the next ones.
@@ -568,7 +569,9 @@ class PostgresStore(Store):
             None, None, json.encoder.encode_basestring, None, ":", ",", False, False, True
         )
 
-        def dumps(value: dict[str, Any]) -> str:
+        def dumps(value: str | dict[str, Any]) -> str:
+            if type(value) is str:
+                return value
             return "".join(encode(value, 0)) if value else "{}"
 
         query = self.compose(
