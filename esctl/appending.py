@@ -247,9 +247,7 @@ class _Appender:
 
     # --- the single pass -----------------------------------------------------------------------
 
-    def single_pass(
-        self, validator: Validator, events: Callable[[], Iterator[NewEvent]]
-    ) -> None:
+    def single_pass(self, validator: Validator, events: Callable[[], Iterator[NewEvent]]) -> None:
         """Validate and write in one transaction; on a problem roll back and raise InvalidInput
         with every problem; on a constraint or check, validate the rest, then go careful."""
         try:

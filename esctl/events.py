@@ -250,6 +250,85 @@ def build_event(
     )
 
 
+# The fields of the common event shape, checked by `_common_event` without the general machinery.
+_COMMON_FIELDS = frozenset(
+    {"stream_id", "stream_type", "event_type", "data", "metadata", "event_id"}
+)
+
+
+def _common_event(
+    value: dict[str, Any], where: str, stream: str | None, text: str | None
+) -> NewEvent | None:
+    """The common shape (no aliases, times or versions; names and ids well-formed; no `\\u`
+    escapes of NULs or surrogates, which only the full check walks for) validated quickly; None
+    when the full check must look."""
+    get = value.get
+    stream_id = stream or get("stream_id")
+    event_type = get("event_type")
+    data = get("data")
+    if (
+        type(stream_id) is not str
+        or not 0 < len(stream_id) <= MAX_NAME
+        or stream_id.isspace()
+        or type(event_type) is not str
+        or not 0 < len(event_type) <= MAX_NAME
+        or event_type.isspace()
+        or type(data) is not dict
+    ):
+        return None
+    metadata = get("metadata")
+    if text is not None:
+        # From the fast decoder: prove that no key was given twice. Every object of the text is
+        # the event, `data` or `metadata` (`{` counted: strings can only add some); there are as
+        # many `":` as keys decoded (strings can only add some); no key has a space before its
+        # colon (`"` followed by a space only occurs after an escaped quote, which sends the
+        # event to the strict decoder too).
+        objects, keys = 2, len(value) + len(data)
+        if type(metadata) is dict:
+            objects, keys = 3, keys + len(metadata)
+        if (
+            text.count("{") != objects
+            or text.count('":') != keys
+            or '" ' in text
+            or '"\t' in text
+            or '"\r' in text
+            or '"\n' in text
+        ):
+            return None
+    if metadata is None:
+        metadata = {}
+    elif type(metadata) is not dict:
+        return None
+    stream_type = get("stream_type")
+    if stream_type is None:
+        stream_type = category_of(stream_id)
+    elif (
+        type(stream_type) is not str
+        or not 0 < len(stream_type) <= MAX_NAME
+        or stream_type.isspace()
+    ):
+        return None
+    event_id = get("event_id")
+    if event_id is None:
+        return NewEvent(
+            stream_id,
+            stream_type,
+            event_type,
+            str(uuid.uuid4()),
+            data,
+            metadata,
+            None,
+            None,
+            where,
+            False,
+        )
+    if type(event_id) is not str or not _CANONICAL_UUID.fullmatch(event_id):
+        return None
+    return NewEvent(
+        stream_id, stream_type, event_type, event_id, data, metadata, None, None, where, True
+    )
+
+
 # --- validating, one event at a time -----------------------------------------------------------
 
 
@@ -316,14 +395,39 @@ class Validator:
             problems += value.messages
         else:
             try:
-                event = build_event(value, where, stream=self.stream, suspicious=suspicious)
-                event.data_json = to_json(event.data)
-                event.metadata_json = to_json(event.metadata)
+                event = None
+                if type(value) is dict and not suspicious and value.keys() <= _COMMON_FIELDS:
+                    event = _common_event(value, where, self.stream, text)
+                if event is None:
+                    if text is not None:  # from the fast decoder: only the strict one decides
+                        value = strict_decode(text, where)
+                        if isinstance(value, Problem):
+                            raise value
+                        text = None
+                    event = build_event(value, where, stream=self.stream, suspicious=suspicious)
+                event.data_json = "".join(_ENCODE(event.data, 0)) if event.data else "{}"
+                event.metadata_json = (
+                    "".join(_ENCODE(event.metadata, 0)) if event.metadata else "{}"
+                )
             except Problem as problem:
                 problems += _explained(problem.messages, text, where)
             except ValueError:  # a number out of range, let through by the fast decoder
                 problems += _explained([f"{where}: a number is out of range"], text, where)
             else:
+                plan = self.summary.streams.get(event.stream_id)
+                if (
+                    plan is not None
+                    and event.version is None
+                    and plan.last_input_version is None
+                    and plan.stream_type == event.stream_type
+                ):  # the common case of _plan
+                    plan.count += 1
+                    self.summary.events += 1
+                    if event.has_id:
+                        self._keys.append(hash(event.event_id) & 0xFFFF_FFFF_FFFF_FFFF)
+                    else:
+                        self.summary.without_id += 1
+                    return event
                 _plan(self.summary, event, problems, self.unit_size)
                 if len(problems) == before:
                     if event.has_id:

@@ -8,7 +8,7 @@ path of `esctl.appending`, or `--commit-every`) can read it again without holdin
 JSON is strict: duplicate keys (whose meaning differs between parsers), `NaN`/`Infinity`, numbers
 out of float range, NUL characters and unpaired surrogates (which PostgreSQL cannot store) are
 refused with file, line and field. JSON lines are decoded with the plain C scanner first; cheap
-tests on the raw text then decide whether the strict (slower) decoder must look again.
+tests on the raw text (`esctl.events`) then decide whether the strict decoder must look again.
 """
 
 from __future__ import annotations
@@ -33,8 +33,6 @@ MAX_ITEM_BYTES = 256 << 20  # PostgreSQL's jsonb limit is 255 MB
 # NULs and unpaired surrogates can only come from `\u` escapes (raw bytes are strict UTF-8): a hit
 # of this pre-filter on the raw text triggers the full walk of the event's values.
 _SUSPICIOUS = re.compile(r"\\u0000|\\u[dD][89a-fA-F]")
-# A key whose closing quote is followed by whitespace before its colon (not counted by `":`).
-_SPACED_KEY = re.compile(r'"[ \t\r\n]+:')
 
 
 class _DuplicateKey(ValueError):
@@ -75,7 +73,8 @@ def suspicious(text: str, start: int = 0, end: int | None = None) -> bool:
 
 
 # The strict decoder checks everything while decoding; the fast one is the C scanner, refusing
-# only NaN/Infinity (a rare callback): its results are checked on the raw text (`_plain`), and
+# only NaN/Infinity (a rare callback). A value from the fast decoder comes with its raw text: the
+# validator proves on that text that no key was given twice (else decodes it strictly again), and
 # infinite numbers are refused when the event is encoded again (allow_nan=False).
 DECODER = json.JSONDecoder(object_pairs_hook=_pairs, parse_constant=_constant, parse_float=_float)
 FAST_DECODER = json.JSONDecoder(parse_constant=_constant)
@@ -238,26 +237,6 @@ def strict_decode(text: str, where: str) -> Any:
         return Problem([f"{where}: {decode_error(exc)}"])
 
 
-def _plain(text: str, value: Any) -> bool:
-    """True when the fast decoder's value cannot hide a duplicate key: every object of the text
-    is the event, its `data` or its `metadata` (counted by `{`, which only strings can add), and
-    there are as many `":` as keys decoded (strings can only add some; no key hides a space
-    before its colon)."""
-    if type(value) is not dict:
-        return False
-    objects, keys = 1, len(value)
-    for name in ("data", "metadata"):
-        inner = value.get(name)
-        if type(inner) is dict:
-            objects += 1
-            keys += len(inner)
-    return (
-        text.count("{") == objects
-        and text.count('":') == keys
-        and _SPACED_KEY.search(text) is None
-    )
-
-
 def _iter_lines(source: InputSource) -> Iterator[Item]:
     scan = FAST_DECODER.scan_once  # type: ignore[attr-defined]
     label = source.label
@@ -269,13 +248,18 @@ def _iter_lines(source: InputSource) -> Iterator[Item]:
                 text = raw.decode("utf-8")
             except UnicodeDecodeError as exc:
                 where = f"{label}:{lineno}"
-                yield where, Problem([f"{where}: not valid UTF-8 (byte {exc.start + 1})"]), False, None
+                yield (
+                    where,
+                    Problem([f"{where}: not valid UTF-8 (byte {exc.start + 1})"]),
+                    False,
+                    None,
+                )
                 continue
             if not text or text.isspace():
                 continue
             try:
                 value, end = scan(text, 0)
-                if not _plain(text, value) or (end < len(text) and not text[end:].isspace()):
+                if end < len(text) and not text[end:].isspace():
                     raise ValueError
             except (ValueError, RecursionError, StopIteration):
                 where = f"{label}:{lineno}"

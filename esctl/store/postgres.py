@@ -557,7 +557,6 @@ class PostgresStore(Store):
         return (value if value.tzinfo else value.replace(tzinfo=UTC)).isoformat()
 
     def insert_events(self, session: Session, rows: Iterable[EventRow]) -> None:
-
         # Text COPY, formatted here: JSON text never holds raw tabs or newlines, so only
         # backslashes need doubling; names get the full COPY escaping. Rows are sent in blocks
         # while they are produced, so the server works while Python parses the next ones.
@@ -569,9 +568,7 @@ class PostgresStore(Store):
             None, None, json.encoder.encode_basestring, None, ":", ",", False, False, True
         )
 
-        def dumps(value: str | dict[str, Any]) -> str:
-            if type(value) is str:
-                return value
+        def dumps(value: dict[str, Any]) -> str:
             return "".join(encode(value, 0)) if value else "{}"
 
         query = self.compose(
@@ -580,12 +577,15 @@ class PostgresStore(Store):
         )
         with translate_errors(self), conn.cursor() as cursor, cursor.copy(query) as copy:
             block: list[str] = []
-            for r in rows:
+            for event_id, stream_id, stream_type, event_type, data, meta, version, at in rows:
+                names = f"{stream_id}\t{stream_type}\t{event_type}"
+                if "\\" in names or "\n" in names or "\r" in names or names.count("\t") != 2:
+                    names = f"{text(stream_id)}\t{text(stream_type)}\t{text(event_type)}"
+                data = data if isinstance(data, str) else dumps(data)
+                meta = meta if isinstance(meta, str) else dumps(meta)
                 block.append(
-                    f"{r[0]}\t{text(r[1])}\t{text(r[2])}\t{text(r[3])}\t"
-                    f"{dumps(r[4]).replace(bs, bs2)}\t"
-                    f"{dumps(r[5]).replace(bs, bs2)}\t{r[6]}\t"
-                    f"{self._copy_time(r[7]) if r[7] else now}\n"
+                    f"{event_id}\t{names}\t{data.replace(bs, bs2)}\t{meta.replace(bs, bs2)}\t"
+                    f"{version}\t{self._copy_time(at) if at else now}\n"
                 )
                 if len(block) >= 500:
                     copy.write("".join(block))
