@@ -67,7 +67,7 @@ def _float(text: str) -> float:
 
 def suspicious(text: str, start: int = 0, end: int | None = None) -> bool:
     """Whether the raw text holds a `\\u` escape of a NUL or a surrogate."""
-    if text.find("\\u", start, end) < 0:
+    if "\\" not in text or text.find("\\u", start, end) < 0:  # one-character test first: fast
         return False
     return _SUSPICIOUS.search(text, start, len(text) if end is None else end) is not None
 
