@@ -255,7 +255,7 @@ class _Appender:
                 self.fast_stream(session, validator.events())
                 if validator.problems:
                     raise _Invalid
-                validator.finish()  # raises for an input without events
+                validator.finish(ids_stored=True)  # raises for an input without events
             self.merge()
             return
         except (_Fallback, Conflict, _Invalid):

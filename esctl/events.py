@@ -399,13 +399,14 @@ class Validator:
                 return
             yield event
 
-    def finish(self) -> InputSummary:
+    def finish(self, *, ids_stored: bool = False) -> InputSummary:
         """Check what `events` left unread; raise InvalidInput (exit 6) naming every problem found
-        (up to MAX_PROBLEMS), or for an input without events."""
+        (up to MAX_PROBLEMS), or for an input without events. `ids_stored`: every event was
+        written in one transaction, whose unique index on `id` already refused any id given twice."""
         for item in self._items:
             self._check(item)
         problems = self.problems
-        if not problems:
+        if not problems and not ids_stored:
             problems += _duplicate_ids(self.sources, self._keys, self.stream)
         if problems:
             count = f"{len(problems)} problem" + ("s" if len(problems) > 1 else "")
