@@ -130,6 +130,7 @@ class InputSource:
     kind: str  # "lines", "document" or "sniff"
     live: _Tee | None = field(default=None, repr=False)
     read_once: bool = False
+    _handle: IO[bytes] | None = field(default=None, repr=False)
 
     @property
     def size(self) -> int | None:
@@ -143,7 +144,26 @@ class InputSource:
                 return io.BufferedReader(self.live, CHUNK)
             if not self.live.complete:
                 raise AssertionError("standard input was not read to its end before a second pass")
-        return self.path.open("rb")
+        self._handle = self.path.open("rb")
+        return self._handle
+
+    def position(self) -> int:
+        """How many bytes of a file the current read has gone through (for an ETA)."""
+        handle = self._handle
+        if handle is None:
+            return 0
+        if handle.closed:
+            return self.size or 0
+        return handle.tell()
+
+
+def fraction_read(sources: Sequence[InputSource]) -> float | None:
+    """The part of the inputs read so far, or None when a size is unknown (standard input)."""
+    sizes = [source.size for source in sources]
+    if any(size is None for size in sizes):
+        return None
+    total = sum(size or 0 for size in sizes)
+    return sum(source.position() for source in sources) / total if total else None
 
 
 def _stdin_source(stdin: IO[bytes], spool: IO[bytes]) -> InputSource:

@@ -129,14 +129,18 @@ def test_progress_is_not_counted_twice_when_the_careful_path_reads_again(
     path = write_jsonl(tmp_path / "a.jsonl", many(2500))
     append(store, write_jsonl(tmp_path / "head.jsonl", many(2500)[:1000]))
     seen: dict[str, int] = {}
+    totals: list[int | None] = []
 
     def progress(phase: str, count: int, total: int | None) -> None:
         seen[phase] = seen.get(phase, 0) + count
+        totals.append(total)
 
     with open_sources([str(path)]) as sources:
         result = append_events(store, sources, progress=progress)
     assert (result.appended, result.duplicates) == (1500, 1000)
     assert seen == {"appending": 2500}
+    # The single pass estimates its total from the part of the file read: exact at the end.
+    assert totals[-1] == 2500 and all(t is not None and t >= 1000 for t in totals)
     seen.clear()
     with open_sources([str(path)]) as sources:
         append_events(store, sources, progress=progress, commit_every=1000)

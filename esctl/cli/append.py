@@ -146,6 +146,8 @@ def _progress(out: Renderer) -> Iterator[ProgressFn | None]:
             if now - shown > 0.1:
                 shown = now
                 rate = counts[phase] / max(now - started, 1e-6)
-                bar.update(tasks[phase], completed=counts[phase], rate=f"{rate:,.0f}")  # type: ignore[arg-type]
+                # The single pass estimates its total as it reads: pass it on each time.
+                more = {} if total is None else {"total": total}
+                bar.update(tasks[phase], completed=counts[phase], rate=f"{rate:,.0f}", **more)  # type: ignore[arg-type]
 
         yield update
