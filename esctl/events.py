@@ -252,15 +252,13 @@ def build_event(
 
 
 # The fields of the common event shape, checked by `_common_event` without the general machinery.
-_COMMON_FIELDS = frozenset(
-    {"stream_id", "stream_type", "event_type", "data", "metadata", "event_id"}
-)
+_COMMON_FIELDS = frozenset(CANONICAL_FIELDS)
 
 
 def _common_event(
     value: dict[str, Any], where: str, stream: str | None, text: str | None
 ) -> NewEvent | None:
-    """The common shape (no aliases, times or versions; names and ids well-formed; no `\\u`
+    """The common shape (no aliases; names, ids, versions and times well-formed; no `\\u`
     escapes of NULs or surrogates, which only the full check walks for) validated quickly; None
     when the full check must look."""
     get = value.get
@@ -306,24 +304,40 @@ def _common_event(
         or stream_type.isspace()
     ):
         return None
+    version = get("version")
+    if version is not None and (type(version) is not int or version < 1):
+        return None
+    position = get("global_position")  # as written by `esctl read`: accepted, not used
+    if position is not None and (type(position) is not int or position < 1):
+        return None
+    created_at = get("created_at")
+    if created_at is not None:
+        if type(created_at) is not str:
+            return None
+        try:
+            created_at = datetime.fromisoformat(created_at.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        if created_at.tzinfo is None:
+            created_at = created_at.replace(tzinfo=UTC)
     event_id = get("event_id")
     if event_id is None:
-        return NewEvent(
-            stream_id,
-            stream_type,
-            event_type,
-            str(uuid.uuid4()),
-            data,
-            metadata,
-            None,
-            None,
-            where,
-            False,
-        )
-    if type(event_id) is not str or not _CANONICAL_UUID.fullmatch(event_id):
+        event_id, has_id = str(uuid.uuid4()), False
+    elif type(event_id) is not str or not _CANONICAL_UUID.fullmatch(event_id):
         return None
+    else:
+        has_id = True
     return NewEvent(
-        stream_id, stream_type, event_type, event_id, data, metadata, None, None, where, True
+        stream_id,
+        stream_type,
+        event_type,
+        event_id,
+        data,
+        metadata,
+        created_at,
+        version,
+        where,
+        has_id,
     )
 
 
@@ -372,10 +386,15 @@ class Validator:
                 event = _common_event(value, where, stream, text)
                 if event is not None:
                     plan = streams.get(event.stream_id)
+                    version = event.version
+                    last = plan.last_input_version if plan is not None else None
                     if (
                         plan is not None
-                        and plan.last_input_version is None
                         and plan.stream_type == event.stream_type
+                        and (
+                            (version is None and last is None)
+                            or (version is not None and last is not None and version == last + 1)
+                        )
                     ):
                         try:
                             data, metadata = event.data, event.metadata
@@ -387,6 +406,8 @@ class Validator:
                             if progress is not None:
                                 progress(1)
                             plan.count += 1
+                            if version is not None:
+                                plan.last_input_version = version
                             summary.events += 1
                             if event.has_id:
                                 add_key(hash(event.event_id) & 0xFFFF_FFFF_FFFF_FFFF)

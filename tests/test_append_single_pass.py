@@ -213,3 +213,26 @@ def test_plain_lines_with_escapes_and_spacing_are_accepted(store: Store, tmp_pat
         {"x": {"y": 1}},
         {"s": '{":'},
     ]
+
+
+def test_exported_lines_keep_versions_and_times_and_gaps_are_found(
+    store: Store, tmp_path: Path
+) -> None:
+    events = [
+        ev("Order-1", n=i, version=i + 1, created_at="2024-02-29T12:34:56.789Z", global_position=i)
+        for i in range(1, 3000)
+    ]
+    events[0]["global_position"] = 7
+    path = write_jsonl(
+        tmp_path / "export.jsonl", [{**e, "version": i + 1} for i, e in enumerate(events)]
+    )
+    gap = write_jsonl(tmp_path / "gap.jsonl", [ev("Order-1", version=3001)])
+    with pytest.raises(InvalidInput) as caught:
+        append(store, path, gap)
+    assert caught.value.problems == [
+        f"{gap}:1: field 'version': 3001 does not follow 2999 in stream 'Order-1'"
+    ]
+    assert append(store, path).appended == 2999
+    rows = stored(store)
+    assert [e.version for e in rows] == list(range(1, 3000))
+    assert {e.to_dict()["created_at"] for e in rows} == {"2024-02-29T12:34:56.789000Z"}
