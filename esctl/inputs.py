@@ -19,7 +19,6 @@ import json
 import math
 import re
 import sys
-import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
@@ -193,6 +192,8 @@ def open_sources(
         sources = []
         for name in names:
             if name == "-":
+                import tempfile  # only standard input needs it: keep it off the start-up path
+
                 spool = stack.enter_context(tempfile.NamedTemporaryFile(prefix="esctl-stdin-"))
                 sources.append(_stdin_source(stdin or sys.stdin.buffer, spool))
                 continue
