@@ -2,11 +2,16 @@
 `COPY` of the same rows into an identical empty table, in the same run on the same PostgreSQL.
 
     python benchmarks/append_vs_copy.py [--dsn URL] [--events 100000] [--streams 1000]
-                                        [--rss-events 1000000] [--repeat 3]
+                                        [--rss-events 1000000] [--repeat 3] [--esctl CMD]
+
+--esctl is the command measured (default: `python -m esctl` of this checkout), e.g. another build
+for a before/after comparison in one run.
 
 PostgreSQL is --dsn, else $ESCTL_BENCH_DSN, else an embedded server started (and removed) here.
 Every run uses its own throwaway schema, dropped at the end. Also measured: peak RSS of an
-`esctl append` of --rss-events events (os.wait4 of the child), and events/s on SQLite.
+`esctl append` of --rss-events events (os.wait4 of the child), and events/s on SQLite; to explain
+the ratio, the child's CPU time and the fixed cost of the process (an `esctl append` of one event:
+interpreter, imports, connection, output), interleaved with the runs above.
 """
 
 from __future__ import annotations
@@ -14,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import statistics
 import subprocess
 import sys
@@ -32,6 +38,7 @@ from esctl.schema import init_store
 from esctl.store import open_store
 
 CREATED_AT = "2026-01-01T00:00:00+00:00"
+ESCTL = [sys.executable, "-m", "esctl"]
 
 
 def make_input(path: Path, events: int, streams: int, payload_bytes: int) -> None:
@@ -98,15 +105,13 @@ def raw_copy(dsn: str, name: str, rows: bytes) -> float:
 
 def esctl_append(
     store: str, schema_name: str | None, path: Path, workdir: Path
-) -> tuple[float, int]:
-    """Run `esctl append` as its own process: wall seconds and peak RSS in KB."""
+) -> tuple[float, int, float]:
+    """Run `esctl append` as its own process: wall seconds, peak RSS in KB, CPU seconds."""
     config = workdir / f"bench-{uuid.uuid4().hex[:6]}.yaml"
     profile = {"store": store, **({"schema": schema_name} if schema_name else {})}
     config.write_text(json.dumps({"profiles": {"bench": profile}}))
     args = [
-        sys.executable,
-        "-m",
-        "esctl",
+        *ESCTL,
         "-c",
         str(config),
         "-p",
@@ -122,7 +127,7 @@ def esctl_append(
     if status != 0:
         assert process.stderr is not None
         raise SystemExit(f"esctl append failed: {process.stderr.read().decode()}")
-    return elapsed, int(usage.ru_maxrss)
+    return elapsed, int(usage.ru_maxrss), usage.ru_utime + usage.ru_stime
 
 
 @contextmanager
@@ -150,7 +155,10 @@ def main() -> None:
     parser.add_argument("--payload-bytes", type=int, default=200)
     parser.add_argument("--rss-events", type=int, default=1_000_000, help="0 to skip")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--esctl", help="the esctl command to measure (default: python -m esctl)")
     args = parser.parse_args()
+    if args.esctl:
+        ESCTL[:] = shlex.split(args.esctl)
     out: dict[str, object] = {}
     with tempfile.TemporaryDirectory(prefix="esctl-bench-") as tmp, postgres(args.dsn) as dsn:
         work = Path(tmp)
@@ -160,27 +168,42 @@ def main() -> None:
         print(
             f"input: {args.events:,} events, {args.streams:,} streams, {path.stat().st_size / 1e6:.1f} MB"
         )
-        raw_times, esctl_times = [], []
-        for _ in range(args.repeat):  # interleaved, so both see the same machine load
+        one = work / "one.jsonl"
+        with path.open() as f:
+            one.write_text(f.readline())
+        raw_times, esctl_times, esctl_cpu, fixed = [], [], [], []
+        for _ in range(args.repeat):  # interleaved, so all see the same machine load
             with schema(dsn) as name:
                 raw_times.append(raw_copy(dsn, name, rows))
             with schema(dsn) as name:
-                esctl_times.append(esctl_append(dsn, name, path, work)[0])
+                seconds, _, cpu = esctl_append(dsn, name, path, work)
+                esctl_times.append(seconds)
+                esctl_cpu.append(cpu)
+            with schema(dsn) as name:
+                fixed.append(esctl_append(dsn, name, one, work)[0])
         raw, esc = statistics.median(raw_times), statistics.median(esctl_times)
         out["postgresql"] = {
             "raw_copy_s": raw_times,
             "esctl_s": esctl_times,
+            "esctl_cpu_s": esctl_cpu,
+            "esctl_one_event_s": fixed,
             "raw_copy_events_per_s": args.events / raw,
             "esctl_events_per_s": args.events / esc,
             "ratio": raw / esc,
         }
-        print(f"raw COPY     {args.events / raw:>10,.0f} events/s  (median of {raw_times})")
-        print(f"esctl append {args.events / esc:>10,.0f} events/s  (median of {esctl_times})")
+        print(f"raw COPY     {args.events / raw:>10,.0f} events/s  (median of {_round(raw_times)})")
+        print(
+            f"esctl append {args.events / esc:>10,.0f} events/s  (median of {_round(esctl_times)})"
+        )
         print(f"ratio esctl / raw COPY: {raw / esc:.2f}")
-        seconds, _ = (
+        print(
+            f"esctl process CPU {statistics.median(esctl_cpu):.2f} s (median); fixed cost: "
+            f"a 1-event append takes {statistics.median(fixed):.2f} s (median of {_round(fixed)})"
+        )
+        seconds, _, _ = (
             esctl_append(f"sqlite:///{work / 'bench.db'}", None, path, work)
             if _init_sqlite(work / "bench.db")
-            else (0.0, 0)
+            else (0.0, 0, 0.0)
         )
         out["sqlite_events_per_s"] = args.events / seconds
         print(f"SQLite esctl append {args.events / seconds:,.0f} events/s ({seconds:.2f} s)")
@@ -188,13 +211,17 @@ def main() -> None:
             big = work / "big.jsonl"
             make_input(big, args.rss_events, max(args.rss_events // 100, 1), args.payload_bytes)
             with schema(dsn) as name:
-                seconds, rss = esctl_append(dsn, name, big, work)
+                seconds, rss, _ = esctl_append(dsn, name, big, work)
             out["rss"] = {"events": args.rss_events, "peak_rss_mb": rss / 1024, "seconds": seconds}
             print(
                 f"{args.rss_events:,} events: peak RSS {rss / 1024:.0f} MB, "
                 f"{args.rss_events / seconds:,.0f} events/s"
             )
     print(json.dumps(out))
+
+
+def _round(values: list[float]) -> list[float]:
+    return [round(v, 3) for v in values]
 
 
 def _init_sqlite(path: Path) -> bool:

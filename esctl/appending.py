@@ -1,19 +1,26 @@
 """Appending validated events: versions, expected version, idempotency, chunked commits.
 
-Two passes over the input: `esctl.events.validate_inputs` checks everything first (nothing is
-written if anything is wrong), then the events are read again and written. Each unit (the whole
-input, or `--commit-every N` events) is one transaction:
+By default one pass, in one transaction: each event is validated (`esctl.events.Validator`) and
+streamed into the open transaction at once (COPY on PostgreSQL, `executemany` in BEGIN IMMEDIATE
+on SQLite). At the first problem writing stops, the rest of the input is still validated (to report
+every problem with file, line and field), and the transaction is rolled back: nothing is ever
+visible (a rejected input costs dead rows and a gap in positions on PostgreSQL, never an event).
+With `--commit-every N` (chunks commit as they go) and `--dry-run`, every input is validated first
+and read again to append. Each unit (the whole input, or N events) is one transaction:
 
-- fast path: the current version of each stream is read, the expected version checked, versions
-  assigned and every row sent in one bulk insert (COPY on PostgreSQL). The unique constraints
-  `(stream_id, version)` and `id` are the arbiters: nothing is read-then-trusted.
+- fast path: the current version of each stream is read when the stream first appears (events
+  are held back in a bounded look-ahead until the versions of their new streams are known, then
+  the COPY continues), the expected version checked, versions assigned and every row sent in bulk.
+  The unique constraints `(stream_id, version)` and `id` are the arbiters: nothing is
+  read-then-trusted.
 - careful path, only when the fast path hit a constraint or a check: the unit is retried in a new
-  transaction, in batches that first look up which event ids are already stored. A stored event
-  with the same stream and content is a duplicate (reported with its stored position, not
-  written); stored events must be the leading part of each stream's events in the input, at
-  consecutive versions, else the batch mixes stored and new events for the same positions: a
-  conflict (exit 3). A lost race is exit 3 with stream, expected and actual version; with
-  `--expected-version any` the caller asked for no position, so a lost race is retried instead.
+  transaction (standard input is read again from its spool), in batches that first look up which
+  event ids are already stored. A stored event with the same stream and content is a duplicate
+  (reported with its stored position, not written); stored events must be the leading part of
+  each stream's events in the input, at consecutive versions, else the batch mixes stored and new
+  events for the same positions: a conflict (exit 3). A lost race is exit 3 with stream, expected
+  and actual version; with `--expected-version any` the caller asked for no position, so a lost
+  race is retried instead.
 """
 
 from __future__ import annotations
@@ -26,12 +33,17 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from esctl.errors import ConcurrencyError, Conflict, EsctlError, UsageError
-from esctl.events import InputSource, InputSummary, NewEvent, read_events, validate_inputs
+from esctl.events import InputSummary, NewEvent, Validator, read_events, validate_inputs
+from esctl.inputs import InputSource, fraction_read
 from esctl.models import RecordedEvent
 from esctl.store.base import EventRow, Session, Store
 
 LOOKUP_CHUNK = 500
 CAREFUL_BATCH = 1000
+# The single pass holds back events behind a stream it has not seen yet, up to this many, then
+# reads the versions of those streams (doubling up to the cap, so memory stays bounded).
+FIRST_LOOKAHEAD = 1000
+MAX_LOOKAHEAD = 16_000
 # Under `any`, every lost race means another writer committed: the system progresses, so retry
 # (with a jittered pause, so racers spread out) rather than fail the caller.
 MAX_RETRIES = 30
@@ -135,6 +147,44 @@ class _Fallback(Exception):
     """The fast path cannot decide (a constraint fired, or a check failed): go careful."""
 
 
+class _Invalid(Exception):
+    """The single pass met a problem in the input: roll back, then report every problem."""
+
+
+class _Progress:
+    """Progress in events per phase; a unit read again (careful path, retries) is not counted twice."""
+
+    def __init__(self, report: ProgressFn | None) -> None:
+        self.report = report
+
+    def phase(
+        self,
+        name: str,
+        total: int | None,
+        estimate: Callable[[int], int | None] | None = None,
+    ) -> Callable[[int], None] | None:
+        """A counter for one phase; `estimate` gives the total from the count so far when it is
+        not known in advance (the single pass: from the part of the input read)."""
+        report = self.report
+        if report is None:
+            return None
+        seen = high = 0
+
+        def tick(count: int) -> None:
+            nonlocal seen, high
+            seen += count
+            if seen > high:
+                report(name, seen - high, total if estimate is None else estimate(seen))
+                high = seen
+
+        def rewind(to: int) -> None:
+            nonlocal seen
+            seen = to
+
+        tick.rewind = rewind  # type: ignore[attr-defined]
+        return tick
+
+
 def append_events(
     store: Store,
     sources: Sequence[InputSource],
@@ -145,30 +195,36 @@ def append_events(
     dry_run: bool = False,
     progress: ProgressFn | None = None,
 ) -> AppendResult:
-    """Validate every input, then append (or, with `dry_run`, report what would be appended)."""
+    """Validate and append every input (or, with `dry_run`, report what would be appended)."""
     if commit_every is not None and commit_every < 1:
         raise UsageError("--commit-every must be at least 1")
-
-    def tick(phase: str, total: int | None) -> Callable[[int], None] | None:
-        if progress is None:
-            return None
-        return lambda n: progress(phase, n, total)
-
-    summary = validate_inputs(
-        sources, stream=stream, unit_size=commit_every, progress=tick("validating", None)
-    )
-    appender = _Appender(store, summary, expected, tick("appending", summary.events))
+    phases = _Progress(progress)
 
     def events() -> Iterator[NewEvent]:  # restartable: the careful path reads the input again
         return read_events(sources, stream=stream)
 
+    if not dry_run and commit_every is None:
+        validator = Validator(sources, stream=stream)
+
+        def estimate(seen: int) -> int | None:
+            fraction = fraction_read(sources)
+            return max(seen, round(seen / fraction)) if fraction else None
+
+        tick = phases.phase("appending", None, estimate)
+        appender = _Appender(store, validator.summary, expected, tick)
+        appender.single_pass(validator, events)
+        return AppendResult(appender.ordered_results(), validator.summary.events)
+    summary = validate_inputs(
+        sources, stream=stream, unit_size=commit_every, progress=phases.phase("validating", None)
+    )
+    appender = _Appender(store, summary, expected, phases.phase("appending", summary.events))
     if dry_run:
         with store.reading() as session:
             appender.careful_unit(session, events(), write=False)
         appender.merge()
     else:
         appender.run(events, commit_every or summary.events)
-    return AppendResult(list(appender.results.values()), summary.events, dry_run)
+    return AppendResult(appender.ordered_results(), summary.events, dry_run)
 
 
 class _Appender:
@@ -185,14 +241,83 @@ class _Appender:
         self.summary = summary
         self.expected = expected
         self.progress = progress
-        self.results = {
-            sid: StreamResult(sid, plan.stream_type) for sid, plan in summary.streams.items()
-        }
+        self.results: dict[str, StreamResult] = {}
         self.unit: dict[str, StreamResult] = {}
         self.committed = 0
         self.careful = False
 
-    # --- units ---------------------------------------------------------------------------------
+    def ordered_results(self) -> list[StreamResult]:
+        """Per stream, in the order streams first appear in the input."""
+        results = self.results
+        return [
+            results.get(sid) or StreamResult(sid, plan.stream_type)
+            for sid, plan in self.summary.streams.items()
+        ]
+
+    def _rewind_progress(self) -> None:
+        if self.progress is not None:
+            self.progress.rewind(self.committed)  # type: ignore[attr-defined]
+
+    # --- the single pass -----------------------------------------------------------------------
+
+    def single_pass(self, validator: Validator, events: Callable[[], Iterator[NewEvent]]) -> None:
+        """Validate and write in one transaction; on a problem roll back and raise InvalidInput
+        with every problem; on a constraint or check, validate the rest, then go careful."""
+        try:
+            with self.store.writing() as session:
+                self.fast_stream(session, validator.events())
+                if validator.problems:
+                    raise _Invalid
+                validator.finish(ids_stored=True)  # raises for an input without events
+            self.merge()
+            return
+        except (_Fallback, Conflict, _Invalid):
+            self.unit.clear()
+        validator.finish()  # the rest of the input: InvalidInput (exit 6) for any problem
+        self.careful = True
+        self._rewind_progress()
+        self.run(events, validator.summary.events)
+
+    def fast_stream(self, session: Session, events: Iterator[NewEvent]) -> None:
+        """The fast path over a stream of events: COPY (or executemany) while they arrive; the
+        COPY pauses only to read the versions of streams not seen yet."""
+        since = int(session.fetchval("SELECT coalesce(max(global_position), 0) FROM {events}"))
+        pending: list[NewEvent] = []
+        size = FIRST_LOOKAHEAD
+        _take(events, pending, size)
+        while pending:
+            self._look_up(session, pending)
+            ready, pending = pending, []
+            self.store.insert_events(session, self._stream_rows(ready, events, pending, size))
+            size = min(size * 2, MAX_LOOKAHEAD)
+        for sid, (first, last) in self.store.appended_positions(session, since).items():
+            self._state(sid).positions(first, last)
+
+    def _look_up(self, session: Session, events: list[NewEvent]) -> None:
+        """Read (and check) the stored version of the streams this unit has not seen yet."""
+        unit = self.unit
+        new = list(dict.fromkeys(e.stream_id for e in events if e.stream_id not in unit))
+        current = _current_versions(session, new)
+        for sid in new:
+            state = self._state(sid)
+            state.current = state.read_version = current.get(sid, 0)
+            if not self.expected.accepts(state.current):
+                raise _Fallback  # maybe the input's leading events are stored already
+            state.checked = True
+
+    def _stream_rows(
+        self,
+        ready: list[NewEvent],
+        events: Iterator[NewEvent],
+        pending: list[NewEvent],
+        size: int,
+    ) -> Iterator[EventRow]:
+        """Rows of `ready`, then of the following events until one is in a stream not seen yet:
+        that one and up to `size` after it go to `pending` (the COPY ends there)."""
+        yield from self._fast_rows(ready)
+        yield from self._fast_rows(events, pending, size)
+
+    # --- units (--commit-every, and the careful path) ------------------------------------------
 
     def run(self, events: Callable[[], Iterator[NewEvent]], unit_size: int) -> None:
         source = events()
@@ -226,6 +351,7 @@ class _Appender:
             except (_Fallback, Conflict):
                 self.careful = True  # and stay careful: the next units likely hold stored events
                 self.unit.clear()
+                self._rewind_progress()
                 source = itertools.islice(events(), self.committed, None)
         for attempt in itertools.count(1):
             try:
@@ -245,6 +371,7 @@ class _Appender:
                         hint="retry later",
                     ) from None
                 time.sleep(random.uniform(0, 0.01 * min(attempt, 10)))
+                self._rewind_progress()
                 source = itertools.islice(events(), self.committed, None)
         raise AssertionError("unreachable")
 
@@ -256,7 +383,10 @@ class _Appender:
     def _state(self, stream_id: str) -> StreamResult:
         state = self.unit.get(stream_id)
         if state is None:
-            state = self.unit[stream_id] = replace(self.results[stream_id])
+            committed = self.results.get(stream_id)
+            if committed is None:
+                committed = StreamResult(stream_id, self.summary.streams[stream_id].stream_type)
+            state = self.unit[stream_id] = replace(committed)
             state.read_version = state.current  # what earlier units left, until read again
         return state
 
@@ -274,10 +404,12 @@ class _Appender:
         ]
 
     def _expected_for(self, stream_id: str) -> str:
-        committed = self.results[stream_id].current
-        return str(committed) if committed is not None else str(self.expected)
+        committed = self.results.get(stream_id)
+        if committed is not None and committed.current is not None:
+            return str(committed.current)
+        return str(self.expected)
 
-    # --- fast path -----------------------------------------------------------------------------
+    # --- fast path (--commit-every units) ------------------------------------------------------
 
     def fast_unit(self, session: Session, unit: int, events: Iterable[NewEvent]) -> None:
         since = int(session.fetchval("SELECT coalesce(max(global_position), 0) FROM {events}"))
@@ -293,23 +425,44 @@ class _Appender:
         for sid, (first, last) in self.store.appended_positions(session, since).items():
             self._state(sid).positions(first, last)
 
-    def _fast_rows(self, events: Iterable[NewEvent]) -> Iterator[EventRow]:
+    def _fast_rows(
+        self, events: Iterable[NewEvent], pending: list[NewEvent] | None = None, size: int = 0
+    ) -> Iterator[EventRow]:
+        """Rows with versions assigned; with `pending`, stop at an event of a stream not seen yet
+        and move it, with up to `size` events after it, to `pending`."""
+        unit, progress = self.unit, self.progress
         done = 0
         for event in events:
-            state = self._state(event.stream_id)
-            assert state.current is not None
-            version = state.current + 1
+            state = unit.get(event.stream_id)
+            if state is None:
+                if pending is None:  # a stream an earlier --commit-every unit read
+                    state = self._state(event.stream_id)
+                else:
+                    pending.append(event)
+                    _take(iter(events), pending, size)
+                    break
+            version = state.current + 1  # type: ignore[operator]
             if event.version is not None and event.version != version:
                 raise _Fallback
-            state.current = version
+            state.current = state.last_version = version
+            if state.first_version is None:
+                state.first_version = version
             state.appended += 1
-            state.versions(version, version)
             done += 1
-            if self.progress is not None and done % 1000 == 0:
-                self.progress(1000)
-            yield _row(event, version)
-        if self.progress is not None:
-            self.progress(done % 1000)
+            if progress is not None and done % 1000 == 0:
+                progress(1000)
+            yield (
+                event.event_id,
+                event.stream_id,
+                event.stream_type,
+                event.event_type,
+                event.data_json,
+                event.metadata_json,
+                version,
+                event.created_at,
+            )
+        if progress is not None and done % 1000:
+            progress(done % 1000)
 
     # --- careful path --------------------------------------------------------------------------
 
@@ -339,7 +492,8 @@ class _Appender:
     def _adopt(self, stream_id: str, stored: int) -> None:
         """The stored version of a stream, read in this transaction."""
         state = self._state(stream_id)
-        committed = self.results[stream_id].current
+        known = self.results.get(stream_id)
+        committed = known.current if known is not None else None
         if committed is not None and stored != committed and self.expected.kind != "any":
             raise _version_error(stream_id, str(committed), stored)
         state.current = state.read_version = stored
@@ -401,8 +555,8 @@ def _row(event: NewEvent, version: int) -> EventRow:
         event.stream_id,
         event.stream_type,
         event.event_type,
-        event.data,
-        event.metadata,
+        event.data_json,
+        event.metadata_json,
         version,
         event.created_at,
     )
@@ -450,6 +604,11 @@ def _partial(error: EsctlError, committed: int, summary: InputSummary) -> EsctlE
     error.message += f" ({committed} of {summary.events} events were committed before this failure)"
     error.hint = f"{safe}" + (f"; {error.hint}" if error.hint else "")
     return error
+
+
+def _take(events: Iterator[NewEvent], into: list[NewEvent], count: int) -> None:
+    """Move up to `count` more events from `events` to the end of `into`."""
+    into.extend(itertools.islice(events, count))
 
 
 def _batched(events: Iterable[NewEvent], size: int) -> Iterator[list[NewEvent]]:

@@ -1,8 +1,4 @@
-"""Reading and validating input files into new events, streamed in constant memory.
-
-Input is `.json` (one object or an array), `.jsonl`/`.ndjson` (one object a line), or `-` (standard
-input, spooled to a temporary file: an array if it starts with `[`, else JSON lines). Other names
-are sniffed like standard input.
+"""Validating input values into new events: fields, aliases, names, ids, versions, duplicates.
 
 What an input event may carry (everything else is refused, so no field is silently meaningful):
 `stream_id`, `stream_type`, `event_type` (alias `type`), `data` (alias `event_data`), `metadata`,
@@ -12,36 +8,29 @@ event must land: appending checks it (exit 3 if the stream is elsewhere), so an 
 an empty store reproduces each stream's versions. `global_position` is accepted and ignored: the
 destination store assigns positions.
 
-JSON is strict: duplicate keys (whose meaning differs between parsers), `NaN`/`Infinity`, numbers
-out of float range, NUL characters and unpaired surrogates (which PostgreSQL cannot store) are
-refused with file, line and field.
+Reading the files is `esctl.inputs`; a `Validator` checks the values one by one, so the append can
+write while it validates (and stop writing at the first problem).
 """
 
 from __future__ import annotations
 
-import codecs
 import itertools
 import json
 import math
 import re
-import shutil
-import tempfile
 import uuid
 from array import array
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 from esctl.errors import InvalidInput
+from esctl.inputs import InputSource, Item, Problem, iter_items, strict_decode
 from esctl.models import category_of
 
 MAX_NAME = 255
 MAX_PROBLEMS = 50
-CHUNK = 1 << 20
-MAX_ITEM_BYTES = 256 << 20  # PostgreSQL's jsonb limit is 255 MB
 ALIASES = {"type": "event_type", "event_data": "data", "id": "event_id"}
 FIELDS = {
     "stream_id",
@@ -56,16 +45,25 @@ FIELDS = {
     *ALIASES,
 }
 CANONICAL_FIELDS = FIELDS - set(ALIASES)
-# NULs and unpaired surrogates can only come from `\u` escapes (raw bytes are strict UTF-8): a hit
-# of this pre-filter on the raw text triggers the full walk of the event's values.
-_SUSPICIOUS = re.compile(r"\\u0000|\\u[dD][89a-fA-F]")
+_SPACED_KEY = re.compile(r'"\s+:')  # a key's closing quote, space, then its colon
 _CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 ProgressFn = Callable[[int], None]
+# One C encoder for every event (json.dumps would build one per call). allow_nan=False refuses the
+# infinite numbers the fast decoder lets through; no circular check (decoded JSON has no cycles).
+_ENCODE = json.encoder.c_make_encoder(  # type: ignore[attr-defined]
+    None, None, json.encoder.encode_basestring, None, ":", ",", False, False, False
+)
+
+
+def to_json(value: dict[str, Any]) -> str:
+    """Compact JSON text of an object (ValueError for a number out of range)."""
+    return "".join(_ENCODE(value, 0)) if value else "{}"
 
 
 @dataclass(slots=True)
 class NewEvent:
-    """An event read from the input, validated, not yet stored."""
+    """An event read from the input, validated, not yet stored (`data_json`, `metadata_json`: the
+    compact JSON text that is written)."""
 
     stream_id: str
     stream_type: str
@@ -77,24 +75,13 @@ class NewEvent:
     version: int | None
     where: str
     has_id: bool = True
-
-
-@dataclass(frozen=True)
-class InputSource:
-    """One input file (standard input is spooled to a file first)."""
-
-    label: str
-    path: Path
-    kind: str  # "lines", "document" or "sniff"
-
-    @property
-    def size(self) -> int:
-        return self.path.stat().st_size
+    data_json: str = ""
+    metadata_json: str = ""
 
 
 @dataclass
 class StreamPlan:
-    """What the input holds for one stream (pass 1)."""
+    """What the input holds for one stream."""
 
     stream_type: str
     count: int = 0
@@ -109,257 +96,6 @@ class InputSummary:
     events: int = 0
     without_id: int = 0
     streams: dict[str, StreamPlan] = field(default_factory=dict)
-
-
-class _DuplicateKey(ValueError):
-    pass
-
-
-class _BadConstant(ValueError):
-    pass
-
-
-def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    value = dict(pairs)
-    if len(value) != len(pairs):
-        seen: set[str] = set()
-        for key, _ in pairs:
-            if key in seen:
-                raise _DuplicateKey(key)
-            seen.add(key)
-    return value
-
-
-def _constant(name: str) -> Any:
-    raise _BadConstant(name)
-
-
-def _float(text: str) -> float:
-    value = float(text)
-    if math.isinf(value):
-        raise _BadConstant(f"{text[:20]}… (out of range)" if len(text) > 20 else text)
-    return value
-
-
-def _suspicious(text: str, start: int = 0, end: int | None = None) -> bool:
-    if text.find("\\u", start, end) < 0:
-        return False
-    return _SUSPICIOUS.search(text, start, len(text) if end is None else end) is not None
-
-
-# Pass 1 checks everything; pass 2 re-reads validated input with the plain C decoder.
-DECODER = json.JSONDecoder(object_pairs_hook=_pairs, parse_constant=_constant, parse_float=_float)
-FAST_DECODER = json.JSONDecoder()
-
-
-class Problem(Exception):
-    """One or more problems with one input item, each already naming where and which field."""
-
-    def __init__(self, messages: list[str]) -> None:
-        super().__init__("; ".join(messages))
-        self.messages = messages
-
-
-# --- opening inputs ------------------------------------------------------------------------------
-
-
-@contextmanager
-def open_sources(
-    names: Sequence[str], stdin: IO[bytes] | None = None
-) -> Iterator[list[InputSource]]:
-    """The inputs named on the command line; `-` is standard input, spooled to a temporary file so
-    it can be validated first and appended after, in constant memory."""
-    with ExitStack() as stack:
-        sources = []
-        for name in names:
-            if name == "-":
-                if stdin is None:
-                    import sys
-
-                    stdin = sys.stdin.buffer
-                spool = stack.enter_context(tempfile.NamedTemporaryFile(prefix="esctl-stdin-"))
-                shutil.copyfileobj(stdin, spool, CHUNK)
-                spool.flush()
-                sources.append(InputSource("<stdin>", Path(spool.name), "sniff"))
-                continue
-            path = Path(name)
-            if not path.is_file():
-                why = "is a directory" if path.is_dir() else "no such file"
-                raise InvalidInput(f"cannot read {name}: {why}")
-            suffix = path.suffix.lower()
-            kind = {".json": "document", ".jsonl": "lines", ".ndjson": "lines"}.get(suffix, "sniff")
-            sources.append(InputSource(name, path, kind))
-        yield sources
-
-
-# --- reading items -------------------------------------------------------------------------------
-
-
-def _decode_error(exc: BaseException) -> str:
-    if isinstance(exc, _DuplicateKey):
-        return (
-            f"duplicate key {exc.args[0]!r} in one object (refused: parsers disagree on which wins)"
-        )
-    if isinstance(exc, _BadConstant):
-        return f"{exc.args[0]} is not valid JSON here (numbers must be finite)"
-    if isinstance(exc, RecursionError):
-        return "not valid JSON: nested too deeply"
-    if isinstance(exc, json.JSONDecodeError):
-        return f"not valid JSON: {exc.msg} (column {exc.colno})"
-    return f"not valid JSON: {exc}"
-
-
-Item = tuple[str, Any, bool]  # where, value (or a Problem), suspicious
-
-
-def iter_items(source: InputSource, *, trusted: bool = False) -> Iterator[Item]:
-    """Every JSON value of one input, with where it is; a value that cannot be read is a Problem.
-    `trusted`: the input was validated already (pass 2), decode it with the plain C decoder."""
-    kind = source.kind
-    if kind == "sniff":
-        kind = "array" if _first_byte(source.path) == b"[" else "lines"
-    decoder = FAST_DECODER if trusted else DECODER
-    if kind == "lines":
-        yield from _iter_lines(source, decoder)
-    else:
-        yield from _iter_document(source, decoder)
-
-
-def _first_byte(path: Path) -> bytes:
-    with path.open("rb") as f:
-        head = f.read(4096).lstrip(b"\xef\xbb\xbf").lstrip()
-    return head[:1]
-
-
-def _iter_lines(source: InputSource, decoder: json.JSONDecoder) -> Iterator[Item]:
-    if decoder is FAST_DECODER:
-        yield from _iter_trusted_lines(source)
-        return
-    with source.path.open("rb") as f:
-        for lineno, raw in enumerate(f, 1):
-            where = f"{source.label}:{lineno}"
-            if lineno == 1 and raw.startswith(codecs.BOM_UTF8):
-                raw = raw[3:]
-            try:
-                text = raw.decode("utf-8")
-            except UnicodeDecodeError as exc:
-                yield where, Problem([f"{where}: not valid UTF-8 (byte {exc.start + 1})"]), False
-                continue
-            if not text.strip():
-                continue
-            try:
-                value = decoder.decode(text)
-            except (ValueError, RecursionError) as exc:
-                if isinstance(exc, json.JSONDecodeError) and exc.pos >= len(text.rstrip()):
-                    exc = json.JSONDecodeError("unexpected end of line", text, len(text.rstrip()))
-                yield where, Problem([f"{where}: {_decode_error(exc)}"]), False
-                continue
-            yield where, value, _suspicious(text)
-
-
-def _iter_trusted_lines(source: InputSource) -> Iterator[Item]:
-    """JSON lines validated already: the C scanner straight on each line."""
-    scan = FAST_DECODER.scan_once  # type: ignore[attr-defined]
-    with source.path.open("rb") as f:
-        for lineno, raw in enumerate(f, 1):
-            text = raw.decode("utf-8-sig" if lineno == 1 else "utf-8").lstrip()
-            if text:
-                yield f"{source.label}:{lineno}", scan(text, 0)[0], False
-
-
-def _iter_document(source: InputSource, decoder: json.JSONDecoder) -> Iterator[Item]:
-    """A `.json` file: one object or an array, read element by element in constant memory."""
-    label = source.label
-    utf8 = codecs.getincrementaldecoder("utf-8-sig")()
-    with source.path.open("rb") as f:
-        buf = ""
-        pos = 0
-        line = 1  # line number at `pos`
-        eof = False
-
-        def more(size: int = CHUNK) -> bool:
-            nonlocal buf, pos, line, eof
-            if eof:
-                return False
-            line += buf.count("\n", 0, pos)
-            chunk = f.read(size)
-            eof = not chunk
-            buf = buf[pos:] + utf8.decode(chunk, final=eof)
-            pos = 0
-            return True
-
-        def skip_ws() -> str:
-            nonlocal pos
-            while True:
-                while pos < len(buf) and buf[pos] in " \t\r\n":
-                    pos += 1
-                if pos < len(buf) or not more():
-                    return buf[pos] if pos < len(buf) else ""
-
-        def here() -> int:
-            return line + buf.count("\n", 0, pos)
-
-        try:
-            first = skip_ws()
-            if first == "":
-                return
-            if first != "[":
-                # One object (or a problem): it is a single item.
-                start_line = here()
-                while more():
-                    if len(buf) > MAX_ITEM_BYTES:
-                        raise ValueError("the document is too large for one event")
-                where = f"{label}:{start_line}"
-                try:
-                    value = decoder.decode(buf[pos:])
-                except (ValueError, RecursionError) as exc:
-                    yield where, Problem([f"{where}: {_decode_error(exc)}"]), False
-                    return
-                yield where, value, _suspicious(buf, pos)
-                return
-            pos += 1
-            index = 0
-            if skip_ws() == "]":
-                pos += 1
-                if skip_ws() != "":
-                    raise json.JSONDecodeError("extra data after the array", buf, pos)
-                return
-            while True:
-                skip_ws()
-                where = f"{label}: item {index} (line {here()})"
-                size = CHUNK
-                while True:
-                    try:
-                        value, end = decoder.raw_decode(buf, pos)
-                        break
-                    except json.JSONDecodeError:
-                        # Maybe the element continues past the buffer: read more, then retry.
-                        if len(buf) - pos > MAX_ITEM_BYTES or not more(size):
-                            raise
-                        size *= 2
-                yield where, value, _suspicious(buf, pos, end)
-                pos = end
-                index += 1
-                after = skip_ws()
-                if after == ",":
-                    pos += 1
-                    continue
-                if after == "]":
-                    pos += 1
-                    if skip_ws() != "":
-                        raise json.JSONDecodeError("extra data after the array", buf, pos)
-                    return
-                raise json.JSONDecodeError("expected ',' or ']' after an array element", buf, pos)
-        except UnicodeDecodeError as exc:
-            where = f"{label}: line {here()}"
-            yield where, Problem([f"{where}: not valid UTF-8 ({exc.reason})"]), False
-        except (ValueError, RecursionError) as exc:
-            where = f"{label}: line {here()}"
-            yield (
-                where,
-                Problem([f"{where}: {_decode_error(exc)}; the rest of the file is unread"]),
-                False,
-            )
 
 
 # --- one event -----------------------------------------------------------------------------------
@@ -515,14 +251,276 @@ def build_event(
     )
 
 
-# --- the two passes ------------------------------------------------------------------------------
+# The fields of the common event shape, checked by `_common_event` without the general machinery.
+_COMMON_FIELDS = frozenset(CANONICAL_FIELDS)
+
+
+def _common_event(
+    value: dict[str, Any], where: str, stream: str | None, text: str | None
+) -> NewEvent | None:
+    """The common shape (no aliases; names, ids, versions and times well-formed; no `\\u`
+    escapes of NULs or surrogates, which only the full check walks for) validated quickly; None
+    when the full check must look."""
+    get = value.get
+    stream_id = stream or get("stream_id")
+    event_type = get("event_type")
+    data = get("data")
+    if (
+        type(stream_id) is not str
+        or not 0 < len(stream_id) <= MAX_NAME
+        or stream_id.isspace()
+        or type(event_type) is not str
+        or not 0 < len(event_type) <= MAX_NAME
+        or event_type.isspace()
+        or type(data) is not dict
+    ):
+        return None
+    metadata = get("metadata")
+    if text is not None:
+        # From the fast decoder: prove that no key was given twice. Every object of the text is
+        # the event, `data` or `metadata` (`{` counted: strings can only add some), and the text
+        # has no more keys than were decoded: each key is followed by its own colon, so a text
+        # with as many `:` as keys decoded has no other key (strings can only add colons).
+        # Failing that (colons in values), as many `":` as keys, and no key with a space before
+        # its colon; else the strict decoder decides.
+        objects, keys = 2, len(value) + len(data)
+        if type(metadata) is dict:
+            objects, keys = 3, keys + len(metadata)
+        if text.count("{") != objects or (
+            text.count(":") != keys
+            and (text.count('":') != keys or _SPACED_KEY.search(text) is not None)
+        ):
+            return None
+    if metadata is None:
+        metadata = {}
+    elif type(metadata) is not dict:
+        return None
+    stream_type = get("stream_type")
+    if stream_type is None:
+        stream_type = category_of(stream_id)
+    elif (
+        type(stream_type) is not str
+        or not 0 < len(stream_type) <= MAX_NAME
+        or stream_type.isspace()
+    ):
+        return None
+    version = get("version")
+    if version is not None and (type(version) is not int or version < 1):
+        return None
+    position = get("global_position")  # as written by `esctl read`: accepted, not used
+    if position is not None and (type(position) is not int or position < 1):
+        return None
+    created_at = get("created_at")
+    if created_at is not None:
+        if type(created_at) is not str:
+            return None
+        try:
+            created_at = datetime.fromisoformat(created_at.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+        if created_at.tzinfo is None:
+            created_at = created_at.replace(tzinfo=UTC)
+    event_id = get("event_id")
+    if event_id is None:
+        event_id, has_id = str(uuid.uuid4()), False
+    elif type(event_id) is not str or not _CANONICAL_UUID.fullmatch(event_id):
+        return None
+    else:
+        has_id = True
+    return NewEvent(
+        stream_id,
+        stream_type,
+        event_type,
+        event_id,
+        data,
+        metadata,
+        created_at,
+        version,
+        where,
+        has_id,
+    )
+
+
+# --- validating, one event at a time -----------------------------------------------------------
+
+
+def _id_key(event_id: str) -> int:
+    # 64 bits of the (per-process) string hash: a repeat is confirmed on the exact ids afterwards.
+    return hash(event_id) & 0xFFFF_FFFF_FFFF_FFFF
+
+
+class Validator:
+    """Checks every event of the inputs once, in order, without keeping them: the problems found
+    (file, line and field), what each stream gets (`summary`), and 64-bit keys of the event ids
+    (to find an id given twice at the end)."""
+
+    def __init__(
+        self,
+        sources: Sequence[InputSource],
+        *,
+        stream: str | None = None,
+        unit_size: int | None = None,
+        progress: ProgressFn | None = None,
+    ) -> None:
+        self.sources = sources
+        self.stream = stream
+        self.unit_size = unit_size
+        self.progress = progress
+        self.summary = InputSummary()
+        self.problems: list[str] = []
+        self._keys = array("Q")
+        self._items: Iterator[Item] = itertools.chain.from_iterable(
+            iter_items(source) for source in sources
+        )
+
+    def events(self) -> Iterator[NewEvent]:
+        """The valid events, in input order, until the first problem (`finish` reads the rest)."""
+        check, stream, progress = self._check, self.stream, self.progress
+        summary, add_key, encode = self.summary, self._keys.append, _ENCODE
+        streams = summary.streams
+        for item in self._items:
+            # The common case inlined (this loop runs once per event): an event of the common
+            # shape, in a stream seen before without versions. Anything else goes to _check.
+            where, value, suspicious, text = item
+            if type(value) is dict and not suspicious and value.keys() <= _COMMON_FIELDS:
+                event = _common_event(value, where, stream, text)
+                if event is not None:
+                    plan = streams.get(event.stream_id)
+                    version = event.version
+                    last = plan.last_input_version if plan is not None else None
+                    if (
+                        plan is not None
+                        and plan.stream_type == event.stream_type
+                        and (
+                            (version is None and last is None)
+                            or (version is not None and last is not None and version == last + 1)
+                        )
+                    ):
+                        try:
+                            data, metadata = event.data, event.metadata
+                            event.data_json = "".join(encode(data, 0)) if data else "{}"
+                            event.metadata_json = "".join(encode(metadata, 0)) if metadata else "{}"
+                        except ValueError:
+                            pass  # a number out of range: _check explains
+                        else:
+                            if progress is not None:
+                                progress(1)
+                            plan.count += 1
+                            if version is not None:
+                                plan.last_input_version = version
+                            summary.events += 1
+                            if event.has_id:
+                                add_key(hash(event.event_id) & 0xFFFF_FFFF_FFFF_FFFF)
+                            else:
+                                summary.without_id += 1
+                            yield event
+                            continue
+            event = check(item)
+            if event is None:
+                return
+            yield event
+
+    def finish(self, *, ids_stored: bool = False) -> InputSummary:
+        """Check what `events` left unread; raise InvalidInput (exit 6) naming every problem found
+        (up to MAX_PROBLEMS), or for an input without events. `ids_stored`: every event was
+        written in one transaction, whose unique index on `id` already refused any id given twice."""
+        for item in self._items:
+            self._check(item)
+        problems = self.problems
+        if not problems and not ids_stored:
+            problems += _duplicate_ids(self.sources, self._keys, self.stream)
+        if problems:
+            count = f"{len(problems)} problem" + ("s" if len(problems) > 1 else "")
+            raise InvalidInput(f"the input has {count}; nothing was written", problems=problems)
+        if self.summary.events == 0:
+            raise InvalidInput("the input holds no events; nothing was written")
+        return self.summary
+
+    def _check(self, item: Item) -> NewEvent | None:
+        where, value, suspicious, text = item
+        if self.progress is not None:
+            self.progress(1)
+        problems = self.problems
+        before = len(problems)
+        if isinstance(value, Problem):
+            problems += value.messages
+        else:
+            try:
+                event = None
+                if type(value) is dict and not suspicious and value.keys() <= _COMMON_FIELDS:
+                    event = _common_event(value, where, self.stream, text)
+                if event is None:
+                    if text is not None:  # from the fast decoder: only the strict one decides
+                        value = strict_decode(text, where)
+                        if isinstance(value, Problem):
+                            raise value
+                        text = None
+                    event = build_event(value, where, stream=self.stream, suspicious=suspicious)
+                event.data_json = "".join(_ENCODE(event.data, 0)) if event.data else "{}"
+                event.metadata_json = (
+                    "".join(_ENCODE(event.metadata, 0)) if event.metadata else "{}"
+                )
+            except Problem as problem:
+                problems += _explained(problem.messages, text, where)
+            except ValueError:  # a number out of range, let through by the fast decoder
+                problems += _explained([f"{where}: a number is out of range"], text, where)
+            else:
+                plan = self.summary.streams.get(event.stream_id)
+                if (
+                    plan is not None
+                    and event.version is None
+                    and plan.last_input_version is None
+                    and plan.stream_type == event.stream_type
+                ):  # the common case of _plan
+                    plan.count += 1
+                    self.summary.events += 1
+                    if event.has_id:
+                        self._keys.append(hash(event.event_id) & 0xFFFF_FFFF_FFFF_FFFF)
+                    else:
+                        self.summary.without_id += 1
+                    return event
+                _plan(self.summary, event, problems, self.unit_size)
+                if len(problems) == before:
+                    if event.has_id:
+                        self._keys.append(_id_key(event.event_id))
+                    return event
+        if len(problems) >= MAX_PROBLEMS:
+            raise InvalidInput(
+                f"the input has at least {len(problems)} problems (stopped reading); "
+                "nothing was written",
+                problems=problems,
+            )
+        return None
+
+
+def _explained(messages: list[str], text: str | None, where: str) -> list[str]:
+    """Problems of a value the fast decoder read: the strict decoder's complaint comes first (a
+    duplicate key or an infinite number explains the rest)."""
+    if text is not None:
+        value = strict_decode(text, where)
+        if isinstance(value, Problem):
+            return value.messages
+    return messages
+
+
+def validate_inputs(
+    sources: Sequence[InputSource],
+    *,
+    stream: str | None = None,
+    unit_size: int | None = None,
+    progress: ProgressFn | None = None,
+) -> InputSummary:
+    """Read and check every event without keeping them; raise InvalidInput (exit 6) with every
+    problem found (up to MAX_PROBLEMS), naming file, line and field."""
+    validator = Validator(sources, stream=stream, unit_size=unit_size, progress=progress)
+    return validator.finish()
 
 
 def read_events(sources: Sequence[InputSource], *, stream: str | None = None) -> Iterator[NewEvent]:
-    """Every event of every input, in order (pass 2: the input was validated already, so values are
-    taken as they are; a file changed in between still fails cleanly)."""
+    """Every event of every input, in order, read again after a Validator passed them: values
+    are taken as they are (a file changed in between still fails cleanly)."""
     for source in sources:
-        for where, value, _ in iter_items(source, trusted=True):
+        for where, value, _, _ in iter_items(source, trusted=True):
             try:
                 yield _trusted_event(value, where, stream)
             except (KeyError, TypeError, AttributeError, ValueError):
@@ -532,7 +530,7 @@ def read_events(sources: Sequence[InputSource], *, stream: str | None = None) ->
 
 
 def _trusted_event(value: Any, where: str, stream: str | None) -> NewEvent:
-    """A NewEvent from a value that passed build_event in pass 1."""
+    """A NewEvent from a value that passed build_event before."""
     get = value.get
     stream_id = stream or value["stream_id"]
     event_id = get("event_id") or get("id")
@@ -544,65 +542,23 @@ def _trusted_event(value: Any, where: str, stream: str | None) -> NewEvent:
         if created_at.tzinfo is None:
             created_at = created_at.replace(tzinfo=UTC)
     data = get("data")
+    if data is None:
+        data = value["event_data"]
+    metadata = get("metadata") or {}
     return NewEvent(
         stream_id=stream_id,
         stream_type=get("stream_type") or category_of(stream_id),
         event_type=get("event_type") or value["type"],
         event_id=event_id.lower() if event_id is not None else str(uuid.uuid4()),
-        data=data if data is not None else value["event_data"],
-        metadata=get("metadata") or {},
+        data=data,
+        metadata=metadata,
         created_at=created_at,
         version=get("version"),
         where=where,
         has_id=event_id is not None,
+        data_json=to_json(data),
+        metadata_json=to_json(metadata),
     )
-
-
-def _id_key(event_id: str) -> int:
-    # 64 bits of the (per-process) string hash: a repeat is confirmed on the exact ids afterwards.
-    return hash(event_id) & 0xFFFF_FFFF_FFFF_FFFF
-
-
-def validate_inputs(
-    sources: Sequence[InputSource],
-    *,
-    stream: str | None = None,
-    unit_size: int | None = None,
-    progress: ProgressFn | None = None,
-) -> InputSummary:
-    """Pass 1: read and check every event without keeping them; raise InvalidInput (exit 6) with
-    every problem found (up to MAX_PROBLEMS), naming file, line and field."""
-    summary = InputSummary()
-    problems: list[str] = []
-    keys = array("Q")
-    for source in sources:
-        for where, value, suspicious in iter_items(source):
-            if progress is not None:
-                progress(1)
-            if isinstance(value, Problem):
-                problems += value.messages
-            else:
-                try:
-                    event = build_event(value, where, stream=stream, suspicious=suspicious)
-                except Problem as problem:
-                    problems += problem.messages
-                else:
-                    _plan(summary, event, problems, unit_size)
-                    if event.has_id:
-                        keys.append(_id_key(event.event_id))
-            if len(problems) >= MAX_PROBLEMS:
-                raise InvalidInput(
-                    f"the input has at least {len(problems)} problems (stopped reading); "
-                    "nothing was written",
-                    problems=problems,
-                )
-    problems += _duplicate_ids(sources, keys, stream)
-    if problems:
-        count = f"{len(problems)} problem" + ("s" if len(problems) > 1 else "")
-        raise InvalidInput(f"the input has {count}; nothing was written", problems=problems)
-    if summary.events == 0:
-        raise InvalidInput("the input holds no events; nothing was written")
-    return summary
 
 
 def _plan(
@@ -617,6 +573,7 @@ def _plan(
             f"{event.where}: field 'stream_type': {event.stream_type!r} differs from "
             f"{plan.stream_type!r} given earlier for stream {event.stream_id!r}"
         )
+        return
     if event.version is not None:
         last = plan.last_input_version
         if last is not None and event.version != last + 1:
@@ -624,6 +581,7 @@ def _plan(
                 f"{event.where}: field 'version': {event.version} does not follow {last} "
                 f"in stream {event.stream_id!r}"
             )
+            return
         plan.last_input_version = event.version
     elif plan.last_input_version is not None:
         plan.last_input_version += 1
@@ -643,7 +601,7 @@ def _duplicate_ids(
     if not repeated:
         return []
     places: dict[str, list[str]] = {}
-    for event in read_events(sources, stream=stream):
+    for event in _valid_events(sources, stream):
         if event.has_id and _id_key(event.event_id) in repeated:
             places.setdefault(event.event_id, []).append(event.where)
     return [
@@ -652,3 +610,13 @@ def _duplicate_ids(
         for event_id, wheres in places.items()
         if len(wheres) > 1
     ]
+
+
+def _valid_events(sources: Iterable[InputSource], stream: str | None) -> Iterator[NewEvent]:
+    for source in sources:
+        for where, value, suspicious, _ in iter_items(source):
+            if not isinstance(value, Problem):
+                try:
+                    yield build_event(value, where, stream=stream, suspicious=suspicious)
+                except Problem:
+                    continue

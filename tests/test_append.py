@@ -11,7 +11,7 @@ import pytest
 
 from esctl.appending import ExpectedVersion, append_events
 from esctl.errors import ConcurrencyError, InvalidInput
-from esctl.events import open_sources
+from esctl.inputs import open_sources
 from esctl.models import RecordedEvent
 from esctl.schema import init_store
 from esctl.store.base import Store

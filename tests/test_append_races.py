@@ -18,7 +18,7 @@ import pytest
 
 from esctl.appending import ExpectedVersion, append_events
 from esctl.errors import EsctlError
-from esctl.events import open_sources
+from esctl.inputs import open_sources
 from tests.conftest import Target, run_process, seed_events, write_config
 
 pytestmark = pytest.mark.reliability

@@ -72,7 +72,7 @@ def append(
     already stored (same event_id and content) are reported as duplicates, not appended again.
     """
     from esctl.appending import ExpectedVersion, append_events
-    from esctl.events import open_sources
+    from esctl.inputs import open_sources
 
     app = state(ctx)
     expected = ExpectedVersion.parse(expected_version)
@@ -132,6 +132,7 @@ def _progress(out: Renderer) -> Iterator[ProgressFn | None]:
     with Progress(*columns, console=out.err_console, transient=True) as bar:
         tasks: dict[str, object] = {}
         counts: dict[str, int] = {}
+        totals: dict[str, int] = {}
         started = time.monotonic()
         shown = 0.0
 
@@ -139,6 +140,8 @@ def _progress(out: Renderer) -> Iterator[ProgressFn | None]:
             nonlocal shown, started
             if phase not in tasks:
                 tasks[phase] = bar.add_task(phase.capitalize(), total=total, rate="-")
+                if total is not None:
+                    totals[phase] = total
                 counts[phase] = 0
                 started = time.monotonic()
             counts[phase] += done
@@ -146,6 +149,13 @@ def _progress(out: Renderer) -> Iterator[ProgressFn | None]:
             if now - shown > 0.1:
                 shown = now
                 rate = counts[phase] / max(now - started, 1e-6)
-                bar.update(tasks[phase], completed=counts[phase], rate=f"{rate:,.0f}")  # type: ignore[arg-type]
+                # The single pass estimates its total as it reads. A new total resets rich's speed
+                # samples (so the ETA), so pass it only when it moved by more than 2 %.
+                known = totals.get(phase)
+                more: dict[str, int] = {}
+                if total is not None and (known is None or abs(total - known) > known / 50):
+                    more = {"total": total}
+                    totals[phase] = total
+                bar.update(tasks[phase], completed=counts[phase], rate=f"{rate:,.0f}", **more)  # type: ignore[arg-type]
 
         yield update

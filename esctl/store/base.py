@@ -30,8 +30,11 @@ if TYPE_CHECKING:
 
 Row = dict[str, Any]
 # A new event for Store.insert_events: id, stream_id, stream_type, event_type, data, metadata,
-# version, created_at (None: now).
-EventRow = tuple[str, str, str, str, dict[str, Any], dict[str, Any], int, datetime | None]
+# version, created_at (None: now). data and metadata are JSON objects, or their compact JSON text
+# (what `esctl append` passes: it encoded them once while validating).
+EventRow = tuple[
+    str, str, str, str, str | dict[str, Any], str | dict[str, Any], int, datetime | None
+]
 
 # The schema version this esctl writes; `init` migrates older stores up to it.
 SCHEMA_VERSION = 2

@@ -580,12 +580,15 @@ class PostgresStore(Store):
         )
         with translate_errors(self), conn.cursor() as cursor, cursor.copy(query) as copy:
             block: list[str] = []
-            for r in rows:
+            for event_id, stream_id, stream_type, event_type, data, meta, version, at in rows:
+                names = f"{stream_id}\t{stream_type}\t{event_type}"
+                if "\\" in names or "\n" in names or "\r" in names or names.count("\t") != 2:
+                    names = f"{text(stream_id)}\t{text(stream_type)}\t{text(event_type)}"
+                data = data if isinstance(data, str) else dumps(data)
+                meta = meta if isinstance(meta, str) else dumps(meta)
                 block.append(
-                    f"{r[0]}\t{text(r[1])}\t{text(r[2])}\t{text(r[3])}\t"
-                    f"{dumps(r[4]).replace(bs, bs2)}\t"
-                    f"{dumps(r[5]).replace(bs, bs2)}\t{r[6]}\t"
-                    f"{self._copy_time(r[7]) if r[7] else now}\n"
+                    f"{event_id}\t{names}\t{data.replace(bs, bs2)}\t{meta.replace(bs, bs2)}\t"
+                    f"{version}\t{self._copy_time(at) if at else now}\n"
                 )
                 if len(block) >= 500:
                     copy.write("".join(block))

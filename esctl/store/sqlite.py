@@ -372,7 +372,9 @@ class SQLiteStore(Store):
         # BEGIN IMMEDIATE transaction, so memory stays flat and nothing is visible before COMMIT.
         now = format_time(datetime.now(UTC))
 
-        def dumps(value: dict[str, Any]) -> str:
+        def dumps(value: str | dict[str, Any]) -> str:
+            if type(value) is str:
+                return value
             return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
 
         params = (

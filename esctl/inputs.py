@@ -1,0 +1,397 @@
+"""Reading input files as JSON values, streamed in constant memory, with where each one is.
+
+Input is `.json` (one object or an array), `.jsonl`/`.ndjson` (one object a line), or `-` (standard
+input: an array if it starts with `[`, else JSON lines). Other names are sniffed like standard input.
+Standard input is copied to a temporary spool file while it is read, so a second pass (the careful
+path of `esctl.appending`, or `--commit-every`) can read it again without holding it in memory.
+
+JSON is strict: duplicate keys (whose meaning differs between parsers), `NaN`/`Infinity`, numbers
+out of float range, NUL characters and unpaired surrogates (which PostgreSQL cannot store) are
+refused with file, line and field. JSON lines are decoded with the plain C scanner first; cheap
+tests on the raw text (`esctl.events`) then decide whether the strict decoder must look again.
+"""
+
+from __future__ import annotations
+
+import codecs
+import io
+import json
+import math
+import re
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from esctl.errors import InvalidInput
+
+CHUNK = 1 << 20
+MAX_ITEM_BYTES = 256 << 20  # PostgreSQL's jsonb limit is 255 MB
+# NULs and unpaired surrogates can only come from `\u` escapes (raw bytes are strict UTF-8): a hit
+# of this pre-filter on the raw text triggers the full walk of the event's values.
+_SUSPICIOUS = re.compile(r"\\u0000|\\u[dD][89a-fA-F]")
+
+
+class _DuplicateKey(ValueError):
+    pass
+
+
+class _BadConstant(ValueError):
+    pass
+
+
+def _pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    value = dict(pairs)
+    if len(value) != len(pairs):
+        seen: set[str] = set()
+        for key, _ in pairs:
+            if key in seen:
+                raise _DuplicateKey(key)
+            seen.add(key)
+    return value
+
+
+def _constant(name: str) -> Any:
+    raise _BadConstant(name)
+
+
+def _float(text: str) -> float:
+    value = float(text)
+    if math.isinf(value):
+        raise _BadConstant(f"{text[:20]}… (out of range)" if len(text) > 20 else text)
+    return value
+
+
+def suspicious(text: str, start: int = 0, end: int | None = None) -> bool:
+    """Whether the raw text holds a `\\u` escape of a NUL or a surrogate."""
+    if "\\" not in text or text.find("\\u", start, end) < 0:  # one-character test first: fast
+        return False
+    return _SUSPICIOUS.search(text, start, len(text) if end is None else end) is not None
+
+
+# The strict decoder checks everything while decoding; the fast one is the C scanner, refusing
+# only NaN/Infinity (a rare callback). A value from the fast decoder comes with its raw text: the
+# validator proves on that text that no key was given twice (else decodes it strictly again), and
+# infinite numbers are refused when the event is encoded again (allow_nan=False).
+DECODER = json.JSONDecoder(object_pairs_hook=_pairs, parse_constant=_constant, parse_float=_float)
+FAST_DECODER = json.JSONDecoder(parse_constant=_constant)
+TRUSTED_DECODER = json.JSONDecoder()
+
+
+class Problem(Exception):
+    """One or more problems with one input item, each already naming where and which field."""
+
+    def __init__(self, messages: list[str]) -> None:
+        super().__init__("; ".join(messages))
+        self.messages = messages
+
+
+# --- opening inputs ------------------------------------------------------------------------------
+
+
+class _Tee(io.RawIOBase):
+    """Standard input, copied to the spool as it is read (after a prefix read while sniffing)."""
+
+    def __init__(self, source: IO[bytes], spool: IO[bytes], prefix: bytes) -> None:
+        super().__init__()
+        self.source, self.spool, self.prefix = source, spool, prefix
+        self.complete = False
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer)
+        if self.prefix:  # already in the spool
+            size = min(len(view), len(self.prefix))
+            view[:size] = self.prefix[:size]
+            self.prefix = self.prefix[size:]
+            return size
+        read1 = getattr(self.source, "read1", self.source.read)
+        data = read1(len(view))
+        if not data:
+            self.spool.flush()
+            self.complete = True
+            return 0
+        self.spool.write(data)
+        view[: len(data)] = data
+        return len(data)
+
+
+@dataclass
+class InputSource:
+    """One input file, or standard input (read live the first time, from its spool after)."""
+
+    label: str
+    path: Path
+    kind: str  # "lines", "document" or "sniff"
+    live: _Tee | None = field(default=None, repr=False)
+    read_once: bool = False
+    _handle: IO[bytes] | None = field(default=None, repr=False)
+
+    @property
+    def size(self) -> int | None:
+        return None if self.live is not None else self.path.stat().st_size
+
+    def open(self) -> IO[bytes]:
+        """The input's bytes from the start: standard input live the first time, then the spool."""
+        if self.live is not None:
+            if not self.read_once:
+                self.read_once = True
+                return io.BufferedReader(self.live, CHUNK)
+            if not self.live.complete:
+                raise AssertionError("standard input was not read to its end before a second pass")
+        self._handle = self.path.open("rb")
+        return self._handle
+
+    def position(self) -> int:
+        """How many bytes of a file the current read has gone through (for an ETA)."""
+        handle = self._handle
+        if handle is None:
+            return 0
+        if handle.closed:
+            return self.size or 0
+        return handle.tell()
+
+
+def fraction_read(sources: Sequence[InputSource]) -> float | None:
+    """The part of the inputs read so far, or None when a size is unknown (standard input)."""
+    sizes = [source.size for source in sources]
+    if any(size is None for size in sizes):
+        return None
+    total = sum(size or 0 for size in sizes)
+    return sum(source.position() for source in sources) / total if total else None
+
+
+def _stdin_source(stdin: IO[bytes], spool: IO[bytes]) -> InputSource:
+    """Standard input, sniffed on its first non-blank byte (JSON lines unless it is `[`)."""
+    prefix = b""
+    while True:
+        chunk = stdin.read(CHUNK) if not hasattr(stdin, "read1") else stdin.read1(CHUNK)  # type: ignore[attr-defined]
+        spool.write(chunk)
+        prefix += chunk
+        head = prefix.lstrip(b"\xef\xbb\xbf").lstrip()
+        if head or not chunk:
+            break
+    kind = "document" if head[:1] == b"[" else "lines"
+    tee = _Tee(stdin, spool, prefix)
+    if not chunk:
+        spool.flush()
+        tee.complete = True
+    return InputSource("<stdin>", Path(spool.name), kind, tee)
+
+
+@contextmanager
+def open_sources(
+    names: Sequence[str], stdin: IO[bytes] | None = None
+) -> Iterator[list[InputSource]]:
+    """The inputs named on the command line; `-` is standard input."""
+    with ExitStack() as stack:
+        sources = []
+        for name in names:
+            if name == "-":
+                import tempfile  # only standard input needs it: keep it off the start-up path
+
+                spool = stack.enter_context(tempfile.NamedTemporaryFile(prefix="esctl-stdin-"))
+                sources.append(_stdin_source(stdin or sys.stdin.buffer, spool))
+                continue
+            path = Path(name)
+            if not path.is_file():
+                why = "is a directory" if path.is_dir() else "no such file"
+                raise InvalidInput(f"cannot read {name}: {why}")
+            suffix = path.suffix.lower()
+            kind = {".json": "document", ".jsonl": "lines", ".ndjson": "lines"}.get(suffix, "sniff")
+            sources.append(InputSource(name, path, kind))
+        yield sources
+
+
+# --- reading items -------------------------------------------------------------------------------
+
+
+def decode_error(exc: BaseException) -> str:
+    """What is wrong with a text the strict decoder refused."""
+    if isinstance(exc, _DuplicateKey):
+        return (
+            f"duplicate key {exc.args[0]!r} in one object (refused: parsers disagree on which wins)"
+        )
+    if isinstance(exc, _BadConstant):
+        return f"{exc.args[0]} is not valid JSON here (numbers must be finite)"
+    if isinstance(exc, RecursionError):
+        return "not valid JSON: nested too deeply"
+    if isinstance(exc, json.JSONDecodeError):
+        return f"not valid JSON: {exc.msg} (column {exc.colno})"
+    return f"not valid JSON: {exc}"
+
+
+# where, value (or a Problem), suspicious, and the raw text when the value came from the fast
+# decoder (so a later problem can be explained by the strict one).
+Item = tuple[str, Any, bool, str | None]
+
+
+def iter_items(source: InputSource, *, trusted: bool = False) -> Iterator[Item]:
+    """Every JSON value of one input, with where it is; a value that cannot be read is a Problem.
+    `trusted`: the input was validated already (a second pass), decode it with the plain C scanner."""
+    kind = source.kind
+    if kind == "sniff":
+        kind = "array" if _first_byte(source.path) == b"[" else "lines"
+    if kind == "lines":
+        yield from (_iter_trusted_lines(source) if trusted else _iter_lines(source))
+    else:
+        yield from _iter_document(source, TRUSTED_DECODER if trusted else DECODER)
+
+
+def _first_byte(path: Path) -> bytes:
+    with path.open("rb") as f:
+        head = f.read(4096).lstrip(b"\xef\xbb\xbf").lstrip()
+    return head[:1]
+
+
+def strict_decode(text: str, where: str) -> Any:
+    """One JSON text through the strict decoder: its value, or a Problem saying what is wrong."""
+    try:
+        return DECODER.decode(text)
+    except (ValueError, RecursionError) as exc:
+        if isinstance(exc, json.JSONDecodeError) and exc.pos >= len(text.rstrip()):
+            exc = json.JSONDecodeError("unexpected end of line", text, len(text.rstrip()))
+        return Problem([f"{where}: {decode_error(exc)}"])
+
+
+def _iter_lines(source: InputSource) -> Iterator[Item]:
+    scan = FAST_DECODER.scan_once  # type: ignore[attr-defined]
+    label = source.label
+    with source.open() as f:
+        for lineno, raw in enumerate(f, 1):
+            if lineno == 1 and raw.startswith(codecs.BOM_UTF8):
+                raw = raw[3:]
+            try:
+                text = raw.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                where = f"{label}:{lineno}"
+                yield (
+                    where,
+                    Problem([f"{where}: not valid UTF-8 (byte {exc.start + 1})"]),
+                    False,
+                    None,
+                )
+                continue
+            if not text or text.isspace():
+                continue
+            try:
+                value, end = scan(text, 0)
+                if end < len(text) and not text[end:].isspace():
+                    raise ValueError
+            except (ValueError, RecursionError, StopIteration):
+                where = f"{label}:{lineno}"
+                value = strict_decode(text, where)
+                if isinstance(value, Problem):
+                    yield where, value, False, None
+                    continue
+            yield f"{label}:{lineno}", value, suspicious(text), text
+
+
+def _iter_trusted_lines(source: InputSource) -> Iterator[Item]:
+    """JSON lines validated already: the C scanner straight on each line."""
+    scan = TRUSTED_DECODER.scan_once  # type: ignore[attr-defined]
+    with source.open() as f:
+        for lineno, raw in enumerate(f, 1):
+            text = raw.decode("utf-8-sig" if lineno == 1 else "utf-8").lstrip()
+            if text:
+                yield f"{source.label}:{lineno}", scan(text, 0)[0], False, None
+
+
+def _iter_document(source: InputSource, decoder: json.JSONDecoder) -> Iterator[Item]:
+    """A `.json` file: one object or an array, read element by element in constant memory."""
+    label = source.label
+    utf8 = codecs.getincrementaldecoder("utf-8-sig")()
+    with source.open() as f:
+        buf = ""
+        pos = 0
+        line = 1  # line number at `pos`
+        eof = False
+
+        def more(size: int = CHUNK) -> bool:
+            nonlocal buf, pos, line, eof
+            if eof:
+                return False
+            line += buf.count("\n", 0, pos)
+            chunk = f.read(size)
+            eof = not chunk
+            buf = buf[pos:] + utf8.decode(chunk, final=eof)
+            pos = 0
+            return True
+
+        def skip_ws() -> str:
+            nonlocal pos
+            while True:
+                while pos < len(buf) and buf[pos] in " \t\r\n":
+                    pos += 1
+                if pos < len(buf) or not more():
+                    return buf[pos] if pos < len(buf) else ""
+
+        def here() -> int:
+            return line + buf.count("\n", 0, pos)
+
+        try:
+            first = skip_ws()
+            if first == "":
+                return
+            if first != "[":
+                # One object (or a problem): it is a single item.
+                start_line = here()
+                while more():
+                    if len(buf) > MAX_ITEM_BYTES:
+                        raise ValueError("the document is too large for one event")
+                where = f"{label}:{start_line}"
+                try:
+                    value = decoder.decode(buf[pos:])
+                except (ValueError, RecursionError) as exc:
+                    yield where, Problem([f"{where}: {decode_error(exc)}"]), False, None
+                    return
+                yield where, value, suspicious(buf, pos), None
+                return
+            pos += 1
+            index = 0
+            if skip_ws() == "]":
+                pos += 1
+                if skip_ws() != "":
+                    raise json.JSONDecodeError("extra data after the array", buf, pos)
+                return
+            while True:
+                skip_ws()
+                where = f"{label}: item {index} (line {here()})"
+                size = CHUNK
+                while True:
+                    try:
+                        value, end = decoder.raw_decode(buf, pos)
+                        break
+                    except json.JSONDecodeError:
+                        # Maybe the element continues past the buffer: read more, then retry.
+                        if len(buf) - pos > MAX_ITEM_BYTES or not more(size):
+                            raise
+                        size *= 2
+                yield where, value, suspicious(buf, pos, end), None
+                pos = end
+                index += 1
+                after = skip_ws()
+                if after == ",":
+                    pos += 1
+                    continue
+                if after == "]":
+                    pos += 1
+                    if skip_ws() != "":
+                        raise json.JSONDecodeError("extra data after the array", buf, pos)
+                    return
+                raise json.JSONDecodeError("expected ',' or ']' after an array element", buf, pos)
+        except UnicodeDecodeError as exc:
+            where = f"{label}: line {here()}"
+            yield where, Problem([f"{where}: not valid UTF-8 ({exc.reason})"]), False, None
+        except (ValueError, RecursionError) as exc:
+            where = f"{label}: line {here()}"
+            yield (
+                where,
+                Problem([f"{where}: {decode_error(exc)}; the rest of the file is unread"]),
+                False,
+                None,
+            )
