@@ -36,7 +36,7 @@ class WriterReport:
 def append_batch(settings: Settings, store: Any, batch: Batch) -> None:
     """One batch through `esctl append`'s code path: validate the file, then append it."""
     from esctl.appending import append_events
-    from esctl.events import InputSource
+    from esctl.inputs import InputSource
 
     append_events(store, [InputSource(batch.path.name, batch.path, "lines")])
 
