@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from esctl.errors import EsctlError, StoreUnavailable
+from esctl.errors import ConfigError, EsctlError, StoreUnavailable
 from esctl.store.base import SCHEMA_VERSION, Migration, Store
 
 
@@ -98,6 +98,8 @@ def diagnose(store: Store, read_store: Store | None = None) -> DoctorReport:
         report.server_version = store.server_version()
         report.connected = True
         found = store.inspect_schema()
+    except ConfigError:
+        raise  # a bad URL is a usage error (exit 2), not a finding about the store
     except StoreUnavailable as error:
         report.error = error.message
         return report

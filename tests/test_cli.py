@@ -163,3 +163,14 @@ def test_unexpected_errors_hint_at_verbose(tmp_path: Path) -> None:
     assert result.returncode in (5, 7)
     assert result.stderr.startswith("Error:") or "FAIL" in result.stdout
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "url", ["host=localhost password=hunter2 junk", "postgresql://u@localhost/db?bogus=1"]
+)
+def test_a_malformed_postgresql_url_is_a_usage_error(url: str) -> None:
+    for command in ("doctor", "stats"):
+        result = run_process("-s", url, command)
+        assert result.returncode == 2, result.stderr
+        assert result.stderr.startswith("Error: bad store URL ")
+        assert "hunter2" not in result.stderr

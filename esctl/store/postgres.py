@@ -24,6 +24,7 @@ from psycopg.types.json import Jsonb
 from esctl import __version__
 from esctl.config import Settings
 from esctl.errors import (
+    ConfigError,
     Conflict,
     EsctlError,
     ReadOnlyRefused,
@@ -297,13 +298,23 @@ class PostgresStore(Store):
             "row_factory": dict_row,
             "connect_timeout": self.settings.connect_timeout,
         }
-        if "application_name" not in conninfo_to_dict(self.location.target):
+        try:
+            given = conninfo_to_dict(self.location.target)
+        except psycopg.ProgrammingError as exc:  # libpq could not parse the URL or conninfo
+            raise ConfigError(
+                f"bad store URL {self.display_url}: {_first_line(exc)}",
+                hint="postgresql://user@host:5432/db?sslmode=require, or host=… dbname=…",
+            ) from None
+        if "application_name" not in given:
             kwargs["application_name"] = "esctl"  # a user-given application_name wins
         password = self.settings.password
         if password is not None:
             kwargs["password"] = password
         with translate_errors(self):
-            conn: Connection[Row] = psycopg.connect(self.location.target, **kwargs)
+            try:
+                conn: Connection[Row] = psycopg.connect(self.location.target, **kwargs)
+            except psycopg.ProgrammingError as exc:  # e.g. an unknown connection option
+                raise ConfigError(f"bad store URL {self.display_url}: {_first_line(exc)}") from None
             if self.settings.statement_timeout_ms is not None:
                 conn.execute(
                     "SELECT set_config('statement_timeout', %s, false)",
