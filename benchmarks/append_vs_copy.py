@@ -24,6 +24,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -122,12 +123,32 @@ def esctl_append(
     ]
     started = time.perf_counter()
     process = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    # ru_maxrss of a child counts the pages it shared with this (large) process before exec;
+    # VmHWM is the high-water mark of the exec'd program alone, and only grows: poll it.
+    peak_kb = [0]
+    done = threading.Event()
+
+    def watch() -> None:
+        status_file = Path(f"/proc/{process.pid}/status")
+        while not done.is_set():
+            try:
+                for line in status_file.read_text().splitlines():
+                    if line.startswith("VmHWM:"):
+                        peak_kb[0] = max(peak_kb[0], int(line.split()[1]))
+            except (OSError, ValueError):
+                pass
+            done.wait(0.02)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
     _, status, usage = os.wait4(process.pid, 0)
+    done.set()
+    watcher.join()
     elapsed = time.perf_counter() - started
     if status != 0:
         assert process.stderr is not None
         raise SystemExit(f"esctl append failed: {process.stderr.read().decode()}")
-    return elapsed, int(usage.ru_maxrss), usage.ru_utime + usage.ru_stime
+    return elapsed, peak_kb[0] or int(usage.ru_maxrss), usage.ru_utime + usage.ru_stime
 
 
 @contextmanager
