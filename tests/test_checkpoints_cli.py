@@ -136,11 +136,13 @@ def test_show_prints_the_row_and_pending_events(seeded: Target) -> None:
     assert table.exit_code == 0
     assert "Next 3 pending event(s)" in table.stdout and "Order-" in table.stdout
     jsonl = run_cli("checkpoints", "show", "stuck", "-o", "jsonl")
-    assert [json.loads(line)["global_position"] for line in jsonl.stdout.splitlines()] == [
-        18,
-        19,
-        20,
-    ]
+    (line,) = jsonl.stdout.splitlines()  # one object on one line: the row and its pending events
+    shown = json.loads(line)
+    assert shown["subscription_id"] == "stuck"
+    assert [e["global_position"] for e in shown["pending"]] == [18, 19, 20]
+    csv_out = run_cli("checkpoints", "show", "stuck", "-o", "csv")
+    header, row = csv_out.stdout.splitlines()
+    assert header.startswith("subscription_id,") and row.startswith("stuck,17,")
 
 
 def test_show_a_missing_checkpoint_is_exit_4(seeded: Target) -> None:

@@ -194,11 +194,11 @@ def show(
     store = app_state.open_store()
     checkpoint, events = show_checkpoint(store, name, pending=pending, thresholds=thresholds)
     out = app_state.out
-    if out.format == "json":
+    if out.format in ("json", "jsonl"):  # one object: the checkpoint with its pending events
         out.record({**checkpoint.to_dict(), "pending": [e.to_dict() for e in events]})
         return
-    if out.format != "table":
-        out.rows([e.to_dict() for e in events], EVENT_COLUMNS)
+    if out.format == "csv":  # one table per output: the checkpoint's row, as `list` writes it
+        out.rows([checkpoint.to_dict()], CHECKPOINT_COLUMNS)
         return
     record = checkpoint.to_dict()
     record["lag"] = _lag_cell(record)
