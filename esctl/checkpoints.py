@@ -13,9 +13,8 @@ by `execute()`, with a compare-and-set on the old value.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from esctl.cursor import START, Cursor, checkpoint_cursor, cursor_before_position
@@ -536,31 +535,3 @@ def _require_row(session: Session, name: str) -> Row:
 
 
 # --- parsing user input ----------------------------------------------------------------------
-
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$")
-_UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800, None: 1}
-
-
-def parse_duration(text: str, *, option: str = "duration") -> float:
-    """`90`, `30s`, `10m`, `2h`, `1d` as seconds."""
-    match = _DURATION.match(text)
-    if match is None:
-        raise UsageError(
-            f"{option}: {text!r} is not a duration", hint="use e.g. 90, 30s, 10m, 2h or 1d"
-        )
-    return float(match.group(1)) * _UNIT_SECONDS[match.group(2)]
-
-
-def parse_time_arg(text: str, *, now: datetime | None = None, option: str = "time") -> datetime:
-    """An ISO 8601 time (no offset: UTC), or a duration meaning that long ago (`2h`)."""
-    if _DURATION.match(text):
-        return (now or datetime.now(UTC)) - timedelta(seconds=parse_duration(text))
-    try:
-        value = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise UsageError(
-            f"{option}: {text!r} is not a time",
-            hint="use ISO 8601 (2026-01-31T12:00:00Z; UTC when no offset is given) or a "
-            "duration ago (15m, 2h, 1d)",
-        ) from None
-    return value if value.tzinfo else value.replace(tzinfo=UTC)

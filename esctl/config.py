@@ -4,7 +4,6 @@ profile and defaults (flags > environment > profile > defaults)."""
 from __future__ import annotations
 
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -149,20 +148,16 @@ def _check_profile(path: Path, name: str, profile: Any) -> None:
         )
 
 
-_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|sec|min|m|h)?\s*$")
-_UNIT_MS = {None: 1, "ms": 1, "s": 1000, "sec": 1000, "min": 60_000, "m": 60_000, "h": 3_600_000}
-
-
 def parse_duration_ms(value: Any, what: str) -> int:
-    """`500`, `"500ms"`, `"30s"`, `"2min"`, `"1h"` -> milliseconds (a bare number is milliseconds)."""
-    if isinstance(value, bool):
+    """`500`, `"500ms"`, `"30s"`, `"2min"`, `"1h"` -> milliseconds (a bare number is milliseconds,
+    as in PostgreSQL's own settings)."""
+    from esctl.timeparse import parse_duration
+
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
         raise ConfigError(f"{what} must be a duration such as 30s or 500ms, not {value!r}")
     if isinstance(value, int | float):
         return int(value)
-    match = _DURATION.match(str(value))
-    if not match:
-        raise ConfigError(f"{what} must be a duration such as 30s or 500ms, not {value!r}")
-    return int(float(match.group(1)) * _UNIT_MS[match.group(2)])
+    return round(parse_duration(value, what, bare_unit="ms", error=ConfigError) * 1000)
 
 
 def parse_seconds(value: Any, what: str) -> int:

@@ -6,13 +6,12 @@ PostgreSQL, `fetchmany` on SQLite), so reading a million events keeps memory fla
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from esctl.errors import NotFound, UsageError
+from esctl.errors import NotFound
 from esctl.models import RecordedEvent, category_of, parse_time
 from esctl.output import iso_time
 from esctl.store.base import Row, Session, Store
@@ -71,28 +70,6 @@ class EventFilter:
         if self.category is not None and category_of(event.stream_id) != self.category:
             return False
         return not self.types or event.event_type in self.types
-
-
-_RELATIVE = re.compile(r"^(\d+(?:\.\d+)?)\s*(s|m|h|d|w)$")
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-
-
-def parse_time_arg(value: str, option: str, *, now: datetime | None = None) -> datetime:
-    """`--since`/`--until`: ISO 8601 (UTC when no offset is given) or a duration ago (`15m`, `2h`,
-    `7d`)."""
-    text = value.strip()
-    match = _RELATIVE.match(text)
-    if match:
-        seconds = float(match.group(1)) * _UNITS[match.group(2)]
-        return (now or datetime.now(UTC)) - timedelta(seconds=seconds)
-    try:
-        parsed = parse_time(text)
-    except ValueError:
-        raise UsageError(
-            f"{option}: {value!r} is not a time",
-            hint="use ISO 8601 (2026-05-01T12:00:00Z, 2026-05-01) or a duration ago (15m, 2h, 7d)",
-        ) from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 # --- events ---------------------------------------------------------------------------------

@@ -11,12 +11,12 @@ from esctl.errors import NotFound, UsageError
 from esctl.reading import (
     EventFilter,
     get_event,
-    parse_time_arg,
     read_all,
     read_all_json,
     read_stream,
 )
 from esctl.store.base import Store
+from esctl.timeparse import parse_duration, parse_time_arg
 from tests.conftest import Target, run_cli, seed_events
 
 EVENTS = [
@@ -122,6 +122,19 @@ def test_parse_time_arg() -> None:
     assert parse_time_arg("2026-05-01", "--since") == datetime(2026, 5, 1, tzinfo=UTC)
     with pytest.raises(UsageError, match="--since: 'yesterday' is not a time"):
         parse_time_arg("yesterday", "--since")
+    assert parse_time_arg("90s", "--to-time", now=now) == datetime(
+        2026, 5, 1, 11, 58, 30, tzinfo=UTC
+    )
+    with pytest.raises(UsageError):
+        parse_time_arg("90", "--since")  # a bare number is neither a time nor a duration ago
+
+
+def test_one_duration_syntax_everywhere() -> None:
+    assert parse_duration("500ms", "--x") == 0.5
+    assert parse_duration("10m", "--x") == parse_duration("10min", "--x") == 600
+    assert parse_duration("90", "--stale-after") == 90
+    with pytest.raises(UsageError):
+        parse_duration("90", "--x", bare_unit=None)
 
 
 # --- command line ------------------------------------------------------------------------------

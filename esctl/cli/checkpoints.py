@@ -69,11 +69,12 @@ ExactOpt = Annotated[
 
 
 def _thresholds(lag_threshold: int, stale_after: str, exact: bool) -> Any:
-    from esctl.checkpoints import LAG_COUNT_CAP, Thresholds, parse_duration
+    from esctl.checkpoints import LAG_COUNT_CAP, Thresholds
+    from esctl.timeparse import parse_duration
 
     return Thresholds(
         lag=lag_threshold,
-        stale_after=parse_duration(stale_after, option="--stale-after"),
+        stale_after=parse_duration(stale_after, "--stale-after"),
         count_cap=None if exact else LAG_COUNT_CAP,
     )
 
@@ -251,7 +252,8 @@ def set_checkpoint(
     checkpoint moved meanwhile, nothing is written and the exit code is 3. A subscription without
     a checkpoint is created (except by --shift-by, which needs one: exit 4).
     """
-    from esctl.checkpoints import MoveTarget, parse_time_arg, plan_move
+    from esctl.checkpoints import MoveTarget, plan_move
+    from esctl.timeparse import parse_time_arg
 
     chosen = [
         flag
@@ -276,7 +278,7 @@ def set_checkpoint(
     elif to_end:
         target = MoveTarget("end")
     elif to_time is not None:
-        target = MoveTarget("time", time=parse_time_arg(to_time, option="--to-time"))
+        target = MoveTarget("time", time=parse_time_arg(to_time, "--to-time"))
     else:
         target = MoveTarget("shift", shift=shift_by or 0)
     app_state = state(ctx)

@@ -65,7 +65,8 @@ def read(
     Output streams row by row, so `-o jsonl` of a whole store keeps memory flat; the JSON lines
     are valid input for `esctl append`.
     """
-    from esctl.reading import EventFilter, parse_time_arg, read_all, read_all_json, read_stream
+    from esctl.reading import EventFilter, read_all, read_all_json, read_stream
+    from esctl.timeparse import parse_time_arg
 
     if (stream is None) == (not all_):
         raise UsageError("give a STREAM or --all (not both)", hint="esctl read --help")
