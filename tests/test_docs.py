@@ -93,13 +93,11 @@ def esctl_commands(block: str) -> list[str]:
     return commands
 
 
-def _skip_until_merged(commands: list[str]) -> None:
-    # The quick start uses commands other engineers are building (append, read, …); until they
-    # are merged this test cannot pass in this branch. Once they exist, it runs for real.
+def _require_registered(commands: list[str]) -> None:
+    """Every command the quick start uses must exist: a renamed or removed one fails here."""
     registered = {c.path[0] for c in command_tree().subcommands}
     missing = sorted({shlex.split(c)[1] for c in commands} - registered)
-    if missing:
-        pytest.xfail(f"quick start needs commands not merged yet: {', '.join(missing)}")
+    assert not missing, f"the README quick start uses unknown commands: {', '.join(missing)}"
 
 
 def _sandbox(tmp_path: Path) -> tuple[Path, dict[str, str]]:
@@ -137,7 +135,7 @@ def test_readme_quick_start_extracts_as_expected() -> None:
 
 def test_readme_quick_start_runs_as_written(tmp_path: Path) -> None:
     commands = esctl_commands(quick_start_blocks()[0])
-    _skip_until_merged(commands)
+    _require_registered(commands)
     work, env = _sandbox(tmp_path)
     result = _run(" && ".join(commands), work, env)
     assert result.returncode == 0, result.stderr
@@ -151,7 +149,7 @@ def test_readme_quick_start_runs_as_written(tmp_path: Path) -> None:
 def test_readme_then_try_commands_run_as_written(tmp_path: Path) -> None:
     blocks = quick_start_blocks()
     setup, then_try = esctl_commands(blocks[0]), esctl_commands(blocks[1])
-    _skip_until_merged(setup + then_try)
+    _require_registered(setup + then_try)
     work, env = _sandbox(tmp_path)
     assert _run(" && ".join(setup), work, env).returncode == 0
     for command in then_try:
