@@ -14,8 +14,6 @@ import sys
 import time
 from pathlib import Path
 
-import pytest
-
 from esctl.cli.introspect import command_tree
 from tests.conftest import run_cli
 from tests.test_completion import load_script
