@@ -83,6 +83,8 @@ def tail(
     store = app.open_store()  # the read_store (a replica) when the profile has one
     cursor = load_cursor(primary, checkpoint) if primary and checkpoint else None
     resumed = cursor is not None
+    if resumed and (from_start or from_position is not None):
+        out.note(f"Checkpoint {checkpoint!r} exists: resuming there (--from-* apply to a new one).")
     if cursor is None:
         cursor = start_cursor(store, StartAt(from_start=from_start, from_position=from_position))
     follower = Follower(
