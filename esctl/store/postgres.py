@@ -26,6 +26,7 @@ from esctl.config import Settings
 from esctl.errors import (
     Conflict,
     EsctlError,
+    InvalidInput,
     ReadOnlyRefused,
     SchemaMissing,
     StoreUnavailable,
@@ -198,6 +199,9 @@ def translate_errors(store: PostgresStore) -> Iterator[None]:
         raise StoreUnavailable(
             f"store {store.display_url} unavailable: {_first_line(exc)}"
         ) from exc
+    except psycopg.DataError as exc:
+        # A value the column cannot hold (too long, a NUL byte, out of range): bad input, exit 6.
+        raise InvalidInput(f"the store refused a value: {_first_line(exc)}") from exc
     except psycopg.Error as exc:
         raise EsctlError(f"PostgreSQL error: {_first_line(exc)}") from exc
 
