@@ -33,7 +33,11 @@ def profile_env(
     target: Target, tmp_path: Path, *, app_name: str | None = None, **profile: Any
 ) -> dict[str, str]:
     """Environment that points a child esctl at `target` through a config file and profile."""
-    url = with_app_name(target.url, app_name) if app_name and target.backend == "postgresql" else target.url
+    url = (
+        with_app_name(target.url, app_name)
+        if app_name and target.backend == "postgresql"
+        else target.url
+    )
     config = write_config(
         tmp_path / f"rel-{uuid.uuid4().hex[:8]}.yaml",
         {"rel": {"store": url, "schema": target.schema, **profile}},
@@ -122,3 +126,21 @@ def initialised_target(target: Target) -> Iterator[Target]:
     with target.open() as store:
         init_store(store)
     yield target
+
+
+# Figures the scenarios measure (rounds, events, lost, duplicated, peak RSS), printed at the end
+# of the run for the closing note of the reliability issue.
+FIGURES: dict[str, Any] = {}
+
+
+def record(scenario: str, **figures: Any) -> None:
+    FIGURES[scenario] = figures
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    if not FIGURES:
+        return
+    terminalreporter.section("reliability figures")
+    for scenario in sorted(FIGURES):
+        values = ", ".join(f"{k} = {v}" for k, v in FIGURES[scenario].items())
+        terminalreporter.write_line(f"{scenario}: {values}")

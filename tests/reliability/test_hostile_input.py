@@ -15,6 +15,7 @@ from tests.reliability.conftest import (
     all_events,
     esctl_command,
     profile_env,
+    record,
     run_measured,
     write_jsonl,
 )
@@ -39,7 +40,9 @@ PEAK_RSS_BOUND = 500 << 20  # generous: the point is "bounded", not "small"
 
 
 @pytest.fixture
-def cli_target(initialised_target: Target, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Target:
+def cli_target(
+    initialised_target: Target, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Target:
     for name, value in profile_env(initialised_target, tmp_path).items():
         monkeypatch.setenv(name, value)
     return initialised_target
@@ -49,7 +52,12 @@ def test_hostile_stream_ids_and_event_types_are_stored_verbatim(
     cli_target: Target, tmp_path: Path
 ) -> None:
     events = [
-        {"stream_id": f"{name}-{i}", "event_type": name, "data": {"name": name}, "metadata": {name: name}}
+        {
+            "stream_id": f"{name}-{i}",
+            "event_type": name,
+            "data": {"name": name},
+            "metadata": {name: name},
+        }
         for i, name in enumerate(HOSTILE)
     ]
     result = run_cli("append", str(write_jsonl(tmp_path / "hostile.jsonl", events)))
@@ -156,7 +164,12 @@ def test_hostile_schema_from_a_profile_is_an_identifier(pg_target: Target, tmp_p
         config, profile = env["ESCTL_CONFIG"], env["ESCTL_PROFILE"]
         assert run_cli("-c", config, "-p", profile, "init").exit_code == 0
         appended = run_cli(
-            "-c", config, "-p", profile, "append", "-",
+            "-c",
+            config,
+            "-p",
+            profile,
+            "append",
+            "-",
             input='{"stream_id": "A-1", "event_type": "T", "data": {}}\n',
         )
         assert appended.exit_code == 0, appended.stderr
@@ -170,9 +183,7 @@ def test_hostile_schema_from_a_profile_is_an_identifier(pg_target: Target, tmp_p
             ).fetchone() == (1,)
     finally:
         with psycopg.connect(pg_target.url, autocommit=True) as conn:
-            conn.execute(
-                sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema))
-            )
+            conn.execute(sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(sql.Identifier(schema)))
 
 
 # --- malformed and oversized files ------------------------------------------------------------
@@ -187,10 +198,12 @@ def _deep(depth: int) -> str:
 
 
 BAD_FILES = {
-    "fifty_mb_unterminated_string": ('{"stream_id": "Order-1", "event_type": "P", "data": {"s": "'
-                                     + "x" * (50 << 20) + "\n"),
-    "fifty_mb_valid_line_then_a_broken_one": (_event_line('{"s": "' + "x" * (50 << 20) + '"}')
-                                              + '{"stream_id": "Order-1",\n'),
+    "fifty_mb_unterminated_string": (
+        '{"stream_id": "Order-1", "event_type": "P", "data": {"s": "' + "x" * (50 << 20) + "\n"
+    ),
+    "fifty_mb_valid_line_then_a_broken_one": (
+        _event_line('{"s": "' + "x" * (50 << 20) + '"}') + '{"stream_id": "Order-1",\n'
+    ),
     "ten_thousand_deep_data": _event_line(_deep(10_000)),
     "ten_thousand_deep_array": "[" * 10_000 + "]" * 10_000 + "\n",
     "duplicate_keys": _event_line('{"k": 1, "k": 2}'),
@@ -202,8 +215,6 @@ BAD_FILES = {
     "nul_character": _event_line('{"x": "a\\u0000b"}'),
     "unpaired_surrogate": _event_line('{"x": "\\ud800"}'),
 }
-# Measured by each run below, reported in the suite's summary.
-PEAK_RSS: dict[str, int] = {}
 
 
 @pytest.mark.slow
@@ -217,7 +228,14 @@ def test_bad_json_files_exit_6_in_bounded_memory_writing_nothing(
     code, _, stderr, peak = run_measured(
         esctl_command("append", str(path)), profile_env(initialised_target, tmp_path)
     )
-    PEAK_RSS[case] = peak
+    size_mb = round(path.stat().st_size / (1 << 20), 1)
+    record(
+        f"bad JSON {case} [{initialised_target.backend}]",
+        file_mb=size_mb,
+        exit=code,
+        peak_rss_mb=peak >> 20,
+        written=len(all_events(initialised_target)),
+    )
     assert code == 6, stderr[-2000:]
     first = stderr.splitlines()[0]
     assert first.startswith("Error: ") and len(first) < 300, first

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import Target
-from tests.reliability.conftest import all_events, profile_env, run_esctl, write_jsonl
+from tests.reliability.conftest import all_events, profile_env, record, run_esctl, write_jsonl
 from tests.test_tail_postgres import TailProcess
 
 pytestmark = pytest.mark.reliability
@@ -48,7 +48,12 @@ def test_sixteen_processes_on_one_expected_version_one_winner_a_round(
         ]
         results: list[subprocess.CompletedProcess[str]] = [None] * RACERS  # type: ignore[list-item]
 
-        def racer(index: int, files: list[Path] = files, expected: str = expected) -> None:
+        def racer(
+            index: int,
+            files: list[Path] = files,
+            expected: str = expected,
+            results: list[subprocess.CompletedProcess[str]] = results,
+        ) -> None:
             results[index] = run_esctl(
                 "append", str(files[index]), "--expected-version", expected, env=env
             )
@@ -72,6 +77,13 @@ def test_sixteen_processes_on_one_expected_version_one_winner_a_round(
     types = [e["event_type"] for e in events]
     assert all(types[2 * r] == types[2 * r + 1] for r in range(ROUNDS)), types
     assert winners_per_round == [1] * ROUNDS
+    record(
+        f"{RACERS} appenders on one expected version [{initialised_target.backend}]",
+        rounds=ROUNDS,
+        winners_per_round=1,
+        losers_exit_3=(RACERS - 1) * ROUNDS,
+        versions=f"1..{2 * ROUNDS} gapless",
+    )
 
 
 # --- esctl appends + plain INSERTs vs two checkpointed consumers -------------------------------
@@ -117,7 +129,16 @@ def _plain_inserter(target: Target, index: int, written: list[str], lock: thread
                     now = now.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
                 conn.execute(
                     insert,
-                    [event_id, stream, "Plain", "Inserted", json.dumps({"v": version}), "{}", version, now],
+                    [
+                        event_id,
+                        stream,
+                        "Plain",
+                        "Inserted",
+                        json.dumps({"v": version}),
+                        "{}",
+                        version,
+                        now,
+                    ],
                 )
                 ids.append(event_id)
                 time.sleep(rng.uniform(0, 0.004))
@@ -148,10 +169,6 @@ def _appender(
             written.extend(e["event_id"] for e in events)
 
 
-# Figures of the last run, for the report.
-FIGURES: dict[str, Any] = {}
-
-
 @pytest.mark.slow
 def test_appenders_and_plain_inserts_vs_two_checkpointed_consumers(
     initialised_target: Target, tmp_path: Path
@@ -175,7 +192,9 @@ def test_appenders_and_plain_inserts_vs_two_checkpointed_consumers(
         threading.Thread(target=guarded, args=(_appender, env, tmp_path, i, written, lock))
         for i in range(APPENDERS)
     ] + [
-        threading.Thread(target=guarded, args=(_plain_inserter, initialised_target, i, written, lock))
+        threading.Thread(
+            target=guarded, args=(_plain_inserter, initialised_target, i, written, lock)
+        )
         for i in range(INSERTERS)
     ]
     for worker in workers:
@@ -183,7 +202,10 @@ def test_appenders_and_plain_inserts_vs_two_checkpointed_consumers(
     for worker in workers:
         worker.join()
     assert not errors, errors
-    expected = APPENDERS * APPEND_RUNS * APPEND_BATCH + INSERTERS * INSERT_TRANSACTIONS * INSERT_PER_TRANSACTION
+    expected = (
+        APPENDERS * APPEND_RUNS * APPEND_BATCH
+        + INSERTERS * INSERT_TRANSACTIONS * INSERT_PER_TRANSACTION
+    )
     assert len(written) == len(set(written)) == expected
     for consumer in consumers:
         consumer.wait_for(lambda got: len(got) >= expected)
@@ -194,8 +216,16 @@ def test_appenders_and_plain_inserts_vs_two_checkpointed_consumers(
         got = consumer.ids
         lost = set(written) - set(got)
         duplicated = len(got) - len(set(got))
-        FIGURES[name] = {"events": len(got), "lost": len(lost), "duplicated": duplicated}
-        assert not lost and duplicated == 0 and set(got) == set(written), FIGURES[name]
+        record(
+            f"appenders + plain INSERTs vs tail {name} [{initialised_target.backend}]",
+            esctl_appenders=APPENDERS,
+            plain_insert_writers=INSERTERS,
+            events_written=len(written),
+            events_delivered=len(got),
+            lost=len(lost),
+            duplicated=duplicated,
+        )
+        assert not lost and duplicated == 0 and set(got) == set(written), (len(lost), duplicated)
     # Both consumers saved their place at the head: a restart delivers nothing again.
     listed = run_esctl("checkpoints", "list", "-o", "json", env=env)
     states = {c["subscription_id"]: c for c in json.loads(listed.stdout)}
