@@ -89,35 +89,38 @@ def all_events(target: Target) -> list[dict[str, Any]]:
         )
 
 
-def run_measured(
-    args: list[str], env: dict[str, str], timeout: float = 120
-) -> tuple[int, str, str, int]:
-    """Run a child; its exit code, stdout, stderr and peak RSS in bytes (wait4's rusage is the
-    child's own, unlike RUSAGE_CHILDREN, which keeps the maximum over every child so far)."""
-    import tempfile
-    import time
+# Runs esctl and, at exit, writes the process's VmHWM (peak resident memory) to $ESCTL_REL_HWM.
+# VmHWM belongs to the address space exec created, so unlike ru_maxrss (which a child inherits
+# from the forking pytest process across exec) it measures esctl alone.
+_MEASURED_MAIN = """
+import atexit, os, runpy, sys
 
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
-        process = subprocess.Popen(args, stdout=out, stderr=err, env={**os.environ, **env})
-        deadline = time.monotonic() + timeout
-        while True:
-            pid, status, usage = os.wait4(process.pid, os.WNOHANG)
-            if pid:
-                break
-            if time.monotonic() > deadline:
-                process.kill()
-                os.wait4(process.pid, 0)
-                raise AssertionError(f"{args} did not finish within {timeout} s")
-            time.sleep(0.02)
-        process.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        return (
-            process.returncode,
-            out.read().decode(errors="replace"),
-            err.read().decode(errors="replace"),
-            usage.ru_maxrss * 1024,
-        )
+def _report() -> None:
+    with open("/proc/self/status") as status:
+        peak = next(line.split()[1] for line in status if line.startswith("VmHWM:"))
+    with open(os.environ["ESCTL_REL_HWM"], "w") as out:
+        out.write(peak)
+
+atexit.register(_report)
+sys.argv[0] = "esctl"
+runpy.run_module("esctl", run_name="__main__")
+"""
+
+
+def run_measured(
+    esctl_args: list[str], env: dict[str, str], tmp_path: Path, timeout: float = 120
+) -> tuple[int, str, str, int]:
+    """Run esctl in a child: its exit code, stdout, stderr and peak RSS in bytes."""
+    hwm = tmp_path / f"hwm-{uuid.uuid4().hex[:8]}"
+    result = subprocess.run(
+        [sys.executable, "-c", _MEASURED_MAIN, *esctl_args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env={**os.environ, **env, "ESCTL_REL_HWM": str(hwm)},
+    )
+    peak_kb = int(hwm.read_text())
+    return result.returncode, result.stdout, result.stderr, peak_kb * 1024
 
 
 @pytest.fixture

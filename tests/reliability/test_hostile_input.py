@@ -13,7 +13,6 @@ import pytest
 from tests.conftest import Target, run_cli, write_config
 from tests.reliability.conftest import (
     all_events,
-    esctl_command,
     profile_env,
     record,
     run_measured,
@@ -226,7 +225,7 @@ def test_bad_json_files_exit_6_in_bounded_memory_writing_nothing(
     path = tmp_path / f"{case}.jsonl"
     path.write_text(good + BAD_FILES[case], encoding="utf-8")
     code, _, stderr, peak = run_measured(
-        esctl_command("append", str(path)), profile_env(initialised_target, tmp_path)
+        ["append", str(path)], profile_env(initialised_target, tmp_path), tmp_path
     )
     size_mb = round(path.stat().st_size / (1 << 20), 1)
     record(
