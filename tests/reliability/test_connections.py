@@ -48,14 +48,16 @@ def events_table_locked(target: Target) -> Iterator[None]:
     import psycopg
     from psycopg import sql
 
-    with psycopg.connect(target.url) as conn:
+    conn = psycopg.connect(target.url)
+    try:
         conn.execute(
             sql.SQL("LOCK TABLE {}.events IN ACCESS EXCLUSIVE MODE").format(
                 sql.Identifier(target.schema)
             )
         )
         yield
-        conn.rollback()
+    finally:
+        conn.close()  # releases the lock (the server may have been restarted meanwhile)
 
 
 def wait_until_blocked(target: Target, app_name: str, process: subprocess.Popen[str]) -> None:
