@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from esctl.cursor import START, Cursor, checkpoint_cursor, cursor_before_position
-from esctl.errors import ConcurrencyError, NotFound, UsageError
+from esctl.errors import ConcurrencyError, InvalidInput, NotFound, UsageError
 from esctl.models import RecordedEvent, parse_time
 from esctl.output import iso_time
 from esctl.store.base import Row, Session, Store
@@ -457,6 +457,7 @@ def load_cursor(store: Store, name: str) -> Cursor | None:
 def save_cursor(store: Store, name: str, cursor: Cursor) -> None:
     """Upsert the checkpoint of a consumer that owns it (`tail --checkpoint`): position and
     transaction id together, unconditionally. Moves by an operator go through `execute()`."""
+    check_subscription_name(name)
     with store.writing() as session:
         tx_sql, tx = store.transaction_id_sql(cursor.transaction_id)
         session.execute(
@@ -520,7 +521,26 @@ def _conflict(session: Session, plan: MovePlan) -> ConcurrencyError:
     )
 
 
+# The seed's `subscription_id VARCHAR(255)`: the same rule on SQLite, so a name that works there
+# also works on PostgreSQL, and an oversized one is invalid input (exit 6), not a driver error.
+MAX_SUBSCRIPTION_NAME = 255
+
+
+def check_subscription_name(name: str) -> None:
+    """Refuse (exit 6) a subscription name that the seed's table cannot hold."""
+    shown = repr(name) if len(name) <= 60 else repr(name[:40]) + f"… ({len(name)} characters)"
+    if not name:
+        raise InvalidInput("subscription name is empty")
+    if len(name) > MAX_SUBSCRIPTION_NAME:
+        raise InvalidInput(
+            f"subscription name {shown} is longer than {MAX_SUBSCRIPTION_NAME} characters"
+        )
+    if "\x00" in name:
+        raise InvalidInput(f"subscription name {shown} contains a NUL character")
+
+
 def _fetch_row(session: Session, name: str) -> Row | None:
+    check_subscription_name(name)
     return session.fetchone(_SELECT_ROW + " WHERE subscription_id = %s", [name])
 
 

@@ -27,6 +27,7 @@ from esctl.errors import (
     ConfigError,
     Conflict,
     EsctlError,
+    InvalidInput,
     ReadOnlyRefused,
     SchemaMissing,
     StoreUnavailable,
@@ -96,14 +97,18 @@ def translate_errors(store: PostgresStore) -> Iterator[None]:
             hint="point `store:` at the primary, or add target_session_attrs=read-write",
         ) from exc
     except pgerrors.InsufficientPrivilege as exc:
-        raise EsctlError(
-            f"permission denied: {_first_line(exc)}",
+        # Refused, like a read-only profile (exit 8): the role may not do this here.
+        raise ReadOnlyRefused(
+            _first_line(exc),  # "permission denied for table events"
             hint="the connecting role lacks a privilege on the store's schema or tables",
         ) from exc
     except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
         raise StoreUnavailable(
             f"store {store.display_url} unavailable: {_first_line(exc)}"
         ) from exc
+    except psycopg.DataError as exc:
+        # A value the column cannot hold (too long, a NUL byte, out of range): bad input, exit 6.
+        raise InvalidInput(f"the store refused a value: {_first_line(exc)}") from exc
     except psycopg.Error as exc:
         raise EsctlError(f"PostgreSQL error: {_first_line(exc)}") from exc
 

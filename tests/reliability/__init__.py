@@ -1,0 +1,2 @@
+"""The reliability and security suite (`pytest -m reliability`): races, crashes, lost connections,
+hostile input, secrets and read-only safety, on real SQLite and PostgreSQL."""

