@@ -19,6 +19,7 @@ class InitResult:
     applied: list[Migration]
     statements: list[str] = field(default_factory=list)
     dry_run: bool = False
+    repaired: list[str] = field(default_factory=list)
 
 
 def init_store(store: Store, *, dry_run: bool = False) -> InitResult:
@@ -26,10 +27,13 @@ def init_store(store: Store, *, dry_run: bool = False) -> InitResult:
     before = store.schema_version()
     pending = store.pending_migrations()
     statements = [sql for m in pending for sql in store.render_migration(m)]
+    if not pending and before is not None:
+        statements = store.repairs()
     if dry_run:
         return InitResult(store.display_url, before, before, pending, statements, dry_run=True)
-    store.apply_migrations(pending)
-    return InitResult(store.display_url, before, store.schema_version(), pending, statements)
+    repaired = store.apply_migrations(pending)
+    after = store.schema_version()
+    return InitResult(store.display_url, before, after, pending, statements, repaired=repaired)
 
 
 @dataclass

@@ -129,8 +129,14 @@ def test_an_interrupted_concurrent_index_is_rebuilt(pg_target: Target) -> None:
         )
     with pg_target.open() as store:
         assert any("invalid" in m for m in diagnose(store).missing)
-        init_store(store)
+        planned = init_store(store, dry_run=True)
+        assert any("DROP INDEX CONCURRENTLY" in s for s in planned.statements)
+        assert any("CREATE INDEX CONCURRENTLY" in s for s in planned.statements)
+        assert not diagnose(store).ok, "--dry-run changed nothing"
+        result = init_store(store)
+        assert result.repaired == ["built index idx_events_transaction_id"]
         assert diagnose(store).ok
+        assert init_store(store, dry_run=True).statements == []
 
 
 @pytest.mark.postgres

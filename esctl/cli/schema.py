@@ -49,9 +49,11 @@ def init(ctx: typer.Context, dry_run: DryRunOpt = False) -> None:
             out.note("Dry run: nothing was changed. Run `esctl init` to apply.")
         return
     if out.format == "table":
-        if result.applied:
-            for migration in result.applied:
-                out.message(f"Applied migration {migration.version}: {migration.description}")
+        for migration in result.applied:
+            out.message(f"Applied migration {migration.version}: {migration.description}")
+        for repair in result.repaired if not result.applied else []:
+            out.message(f"Repaired: {repair}.")
+        if result.applied or result.repaired:
             out.message(f"Store {result.store} is at schema version {result.version_after}.")
         else:
             out.message(
@@ -68,6 +70,7 @@ def init(ctx: typer.Context, dry_run: DryRunOpt = False) -> None:
             "applied": [
                 {"version": m.version, "description": m.description} for m in result.applied
             ],
+            "repaired": result.repaired,
         }
     )
 

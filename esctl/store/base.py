@@ -171,8 +171,14 @@ class Store(ABC):
         """The SQL of a migration as it would run, for `init --dry-run`."""
 
     @abstractmethod
-    def apply_migrations(self, pending: list[Migration]) -> None:
-        """Apply `pending` in order, each in its own transaction, recording the version."""
+    def apply_migrations(self, pending: list[Migration]) -> list[str]:
+        """Apply `pending` in order, each in its own transaction, recording the version; then
+        repair what a current schema can still lack. Returns the repairs made."""
+
+    def repairs(self) -> list[str]:
+        """The SQL `init` would run on a store whose schema is current (for `--dry-run`), e.g.
+        rebuilding an index an interrupted build left invalid."""
+        return []
 
     @abstractmethod
     def inspect_schema(self) -> SchemaReport: ...

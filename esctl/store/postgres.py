@@ -312,7 +312,7 @@ class PostgresStore(Store):
             )
         )
 
-    def apply_migrations(self, pending: list[Migration]) -> None:
+    def apply_migrations(self, pending: list[Migration]) -> list[str]:
         for migration in pending:
             with self.writing() as session:
                 session.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
@@ -332,7 +332,24 @@ class PostgresStore(Store):
                     "VALUES (%s, %s, %s)",
                     [migration.version, migration.description, __version__],
                 )
-        self.ensure_concurrent_indexes()
+        return [f"built index {name}" for name in self.ensure_concurrent_indexes()]
+
+    def repairs(self) -> list[str]:
+        conn = self._connection()
+        statements = []
+        for name in CONCURRENT_INDEXES:
+            state = self._index_state(name)
+            if state:
+                continue
+            if state is False:
+                drop = sql.SQL("DROP INDEX CONCURRENTLY IF EXISTS {}").format(
+                    sql.Identifier(self.settings.schema, name)
+                )
+                statements.append(
+                    "-- an interrupted build left it invalid:\n" + drop.as_string(conn)
+                )
+            statements.append("-- outside a transaction:\n" + self._index_sql(name).as_string(conn))
+        return statements
 
     def _index_state(self, name: str) -> bool | None:
         """True if the index is valid, False if an interrupted build left it invalid, None if absent."""

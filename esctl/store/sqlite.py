@@ -319,7 +319,7 @@ class SQLiteStore(Store):
             version = session.fetchval("SELECT max(version) FROM {esctl_schema}")
             return int(version) if version is not None else None
 
-    def apply_migrations(self, pending: list[Migration]) -> None:
+    def apply_migrations(self, pending: list[Migration]) -> list[str]:
         for migration in pending:
             with self.writing() as session:
                 tables = self._table_names(session)
@@ -335,6 +335,7 @@ class SQLiteStore(Store):
                     "VALUES (%s, %s, %s)",
                     [migration.version, migration.description, __version__],
                 )
+        return []
 
     def inspect_schema(self) -> SchemaReport:
         report = SchemaReport(schema_version=self.schema_version())
