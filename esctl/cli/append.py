@@ -38,7 +38,8 @@ def append(
     files: Annotated[
         list[str],
         typer.Argument(
-            help="Input files: .json (object or array), .jsonl/.ndjson, or - for stdin."
+            help="Input files: .json (object or array), .jsonl/.ndjson, or - for stdin.",
+            metavar="FILE...",
         ),
     ],
     stream: Annotated[

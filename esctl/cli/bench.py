@@ -77,7 +77,8 @@ COMPARE_COLUMNS = [
 def bench(
     ctx: typer.Context,
     phase: Annotated[
-        PhaseChoice, typer.Argument(help="Which phase to run (all: append, read, then tail).")
+        PhaseChoice,
+        typer.Argument(help="Which phase to run (all: append, read, then tail).", metavar="PHASE"),
     ] = PhaseChoice.all,
     events: Annotated[
         int, typer.Option("--events", min=1, help="Events per phase (warm-up not included).")

@@ -178,7 +178,10 @@ def _row(checkpoint: Any, *, table: bool) -> dict[str, Any]:
 def show(
     ctx: typer.Context,
     name: Annotated[
-        str, typer.Argument(help="The subscription id.", autocompletion=complete_subscription)
+        str,
+        typer.Argument(
+            help="The subscription id.", metavar="NAME", autocompletion=complete_subscription
+        ),
     ],
     pending: Annotated[
         int, typer.Option("--pending", min=0, help="How many pending events to list.")
@@ -219,7 +222,10 @@ def show(
 def set_checkpoint(
     ctx: typer.Context,
     name: Annotated[
-        str, typer.Argument(help="The subscription id.", autocompletion=complete_subscription)
+        str,
+        typer.Argument(
+            help="The subscription id.", metavar="NAME", autocompletion=complete_subscription
+        ),
     ],
     position: Annotated[
         int | None, typer.Option("--position", min=0, help="Move to the event at this position.")
@@ -290,7 +296,10 @@ def set_checkpoint(
 def delete(
     ctx: typer.Context,
     name: Annotated[
-        str, typer.Argument(help="The subscription id.", autocompletion=complete_subscription)
+        str,
+        typer.Argument(
+            help="The subscription id.", metavar="NAME", autocompletion=complete_subscription
+        ),
     ],
     execute: ExecuteOpt = False,
 ) -> None:

@@ -32,7 +32,10 @@ events_app = typer.Typer(
 def read(
     ctx: typer.Context,
     stream: Annotated[
-        str | None, typer.Argument(help="The stream to read.", autocompletion=complete_stream)
+        str | None,
+        typer.Argument(
+            help="The stream to read.", metavar="STREAM", autocompletion=complete_stream
+        ),
     ] = None,
     all_: Annotated[bool, typer.Option("--all", help="Read the global log instead.")] = False,
     from_version: Annotated[
@@ -164,7 +167,7 @@ def _write_json_lines(out: Renderer, chunks: Iterator[bytes], limit: int | None)
 @events_app.command("show", epilog=SHOW_EXAMPLES)
 def show(
     ctx: typer.Context,
-    event_id: Annotated[str, typer.Argument(help="The event's id (a UUID).")],
+    event_id: Annotated[str, typer.Argument(help="The event's id (a UUID).", metavar="EVENT_ID")],
 ) -> None:
     """Show one event by its id (exit 4 when there is none)."""
     from esctl.reading import get_event

@@ -119,7 +119,12 @@ def show(
     ctx: typer.Context,
     stream: Annotated[
         str,
-        typer.Argument(help="The stream id.", show_default=False, autocompletion=complete_stream),
+        typer.Argument(
+            help="The stream id.",
+            metavar="STREAM",
+            show_default=False,
+            autocompletion=complete_stream,
+        ),
     ],
 ) -> None:
     """One stream's snapshot: version, age, events beyond it, and the state."""

@@ -67,7 +67,9 @@ def list_(
 @streams_app.command("show", epilog=SHOW_EXAMPLES)
 def show(
     ctx: typer.Context,
-    stream: Annotated[str, typer.Argument(help="The stream id.", autocompletion=complete_stream)],
+    stream: Annotated[
+        str, typer.Argument(help="The stream id.", metavar="STREAM", autocompletion=complete_stream)
+    ],
 ) -> None:
     """Show one stream: version, counts by type, first and last event time, snapshot version."""
     from esctl.reading import show_stream

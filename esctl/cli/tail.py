@@ -27,7 +27,10 @@ TAIL_EXAMPLES = examples(
 def tail(
     ctx: typer.Context,
     stream: Annotated[
-        str | None, typer.Argument(help="Follow this stream only.", autocompletion=complete_stream)
+        str | None,
+        typer.Argument(
+            help="Follow this stream only.", metavar="STREAM", autocompletion=complete_stream
+        ),
     ] = None,
     category: Annotated[
         str | None, typer.Option("--category", help="Follow the streams of this category.")
