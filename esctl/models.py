@@ -20,7 +20,7 @@ def parse_time(value: Any) -> datetime:
     return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
 
 
-def _json_value(value: Any) -> Any:
+def json_value(value: Any) -> Any:
     """jsonb arrives decoded from PostgreSQL, as text from SQLite."""
     if isinstance(value, str | bytes):
         return json.loads(value)
@@ -60,8 +60,8 @@ class RecordedEvent:
             version=int(row["version"]),
             event_type=row["event_type"],
             event_id=str(row["id"]),
-            data=_json_value(row["event_data"]),
-            metadata=_json_value(row["metadata"]) or {},
+            data=json_value(row["event_data"]),
+            metadata=json_value(row["metadata"]) or {},
             created_at=parse_time(row["created_at"]),
             transaction_id=int(transaction_id) if transaction_id is not None else None,
         )

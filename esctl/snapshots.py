@@ -23,7 +23,7 @@ from esctl.errors import (
     StoreUnavailable,
     UsageError,
 )
-from esctl.models import RecordedEvent, parse_time
+from esctl.models import RecordedEvent, json_value, parse_time
 from esctl.reducers import ReducerChoice, State
 from esctl.store.base import Row, Session, Store
 
@@ -34,11 +34,6 @@ DIFF_LINES = 5
 
 Drift = Literal["ok", "missing", "stale", "different", "ahead", "failed"]
 Status = Literal["rebuilt", "would-rebuild", "unchanged", "failed", "kept-newer"]
-
-
-def _json_value(value: Any) -> Any:
-    """jsonb arrives decoded from PostgreSQL, as text from SQLite."""
-    return json.loads(value) if isinstance(value, str | bytes) else value
 
 
 def _age_seconds(created_at: datetime | None, now: datetime) -> float | None:
@@ -130,7 +125,7 @@ class Snapshot:
             stream_id=row["stream_id"],
             stream_type=row["stream_type"],
             version=int(row["version"]),
-            snapshot_data=_json_value(row["snapshot_data"]),
+            snapshot_data=json_value(row["snapshot_data"]),
             created_at=parse_time(created) if created is not None else None,
             stream_version=int(stream_version) if stream_version is not None else None,
         )
@@ -311,7 +306,7 @@ def _apply(replay: Replay, row: Row, reducers: ReducerChoice) -> None:
         if not isinstance(state, dict):
             raise TypeError(f"returned {type(state).__name__}, not a dict")
         if event.version == replay.stored_version:
-            replay.stored_state = _json_value(row["stored_state"])
+            replay.stored_state = json_value(row["stored_state"])
             # A copy: the reducer may change the state in place on later events.
             replay.replayed_at_stored = normalise(state)
     except Exception as exc:
