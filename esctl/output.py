@@ -213,7 +213,8 @@ class Renderer:
         elif self.format == "jsonl":
             written = 0
             for written, row in enumerate(iterator, start=1):  # noqa: B007 - the count is used
-                self.json_line(row)
+                self.json_line(row, flush=False)
+            self.stdout.flush()
         else:
             written = self._csv(iterator, columns)
         cut = bool(cut_flag and cut_flag[0])
@@ -224,10 +225,12 @@ class Renderer:
             self.note(empty)
         return written
 
-    def json_line(self, row: Mapping[str, Any]) -> None:
-        """One JSON object on one line, flushed (for tail and streaming)."""
+    def json_line(self, row: Mapping[str, Any], *, flush: bool = True) -> None:
+        """One JSON object on one line; flushed unless the caller flushes at the end (a listing
+        need not make a system call per row; `tail` must show each event at once)."""
         self.stdout.write(dumps(row) + "\n")
-        self.stdout.flush()
+        if flush:
+            self.stdout.flush()
 
     def record(self, row: Mapping[str, Any], *, title: str | None = None) -> None:
         """One object: a two-column table, or one JSON object."""
