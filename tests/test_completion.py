@@ -173,6 +173,8 @@ def test_fish_completes_commands_and_profiles(isolated_environment: Path) -> Non
 @pytest.mark.parametrize(("shell", "script"), [("zsh", "_esctl"), ("fish", "esctl.fish")])
 def test_zsh_and_fish_scripts_parse(shell: str, script: str) -> None:
     if shutil.which(shell) is None:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{shell} is not installed (.ci/run installs zsh and fish)")
         pytest.skip(f"{shell} is not installed")
     result = subprocess.run(
         [shell, "-n", str(ROOT / "completions" / script)], capture_output=True, text=True
