@@ -23,6 +23,7 @@ PROFILE_KEYS = {
     "connect_timeout",
     "password_env",
     "reducers",
+    "tz",
 }
 TOP_LEVEL_KEYS = {"default_profile", "profiles"}
 
@@ -39,6 +40,7 @@ class Settings:
     password_env: str | None = None
     reducers: Mapping[str, str] = field(default_factory=dict)
     read_store: str | None = None
+    tz: str | None = None  # time zone of table times: local, UTC or an IANA name
     profile: str | None = None
     config_path: Path | None = None
     sources: Mapping[str, str] = field(default_factory=dict)
@@ -134,7 +136,7 @@ def _check_profile(path: Path, name: str, profile: Any) -> None:
             f"config file {path}: profile {name!r} has an unknown key {sorted(unknown)[0]!r}",
             hint=f"profile keys are: {', '.join(sorted(PROFILE_KEYS))}",
         )
-    for key in ("store", "read_store", "schema", "password_env"):
+    for key in ("store", "read_store", "schema", "password_env", "tz"):
         if key in profile and not isinstance(profile[key], str):
             raise ConfigError(f"config file {path}: profile {name!r}: {key} must be a string")
     if "read_only" in profile and not isinstance(profile["read_only"], bool):
@@ -232,6 +234,7 @@ def resolve_settings(
         # A replica belongs to the profile's store: a store given by flag or environment is read
         # from directly.
         read_store=chosen.get("read_store") if sources["store"].startswith("profile") else None,
+        tz=chosen.get("tz"),
         profile=name,
         config_path=path,
         sources=sources,

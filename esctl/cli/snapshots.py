@@ -15,6 +15,7 @@ import typer
 from esctl.cli.completion import complete_stream
 from esctl.cli.options import DryRunOpt, LimitOpt, examples
 from esctl.cli.state import AppState, state
+from esctl.display import age
 from esctl.errors import CheckFailed
 from esctl.output import Column, Renderer, dumps
 
@@ -59,16 +60,6 @@ ReducerOpt = Annotated[
 ]
 
 
-def _age(seconds: Any) -> str:
-    if seconds is None:
-        return ""
-    seconds = float(seconds)
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{seconds / size:.1f}{unit}"
-    return f"{seconds:.0f}s"
-
-
 def _plural(count: int, noun: str) -> str:
     return f"{count:,} {noun}{'' if count == 1 else 's'}"
 
@@ -101,11 +92,11 @@ def list_(ctx: typer.Context, stream_type: StreamTypeOpt = None, limit: LimitOpt
             (snapshot.to_dict(now) for snapshot in snapshots),
             [
                 Column("stream_id", "stream"),
-                Column("stream_type", "type"),
+                Column("stream_type", "type", shrink=True, priority=2),
                 Column("version", justify="right"),
                 Column("events_behind", "behind", justify="right"),
-                Column("age_seconds", "age", format=_age, justify="right"),
-                Column("snapshot_data", "state", format=_state_cell, max_width=32),
+                Column("age_seconds", "age", justify="right", priority=1),
+                Column("snapshot_data", "state", format=_state_cell, shrink=True, priority=3),
             ],
             limit=shown,
             empty="No snapshots stored. `esctl snapshots rebuild --all` makes them.",
@@ -147,7 +138,7 @@ def show(
             "stream version": snapshot.stream_version,
             "events behind": snapshot.events_behind,
             "created": snapshot.created_at,
-            "age": _age(values["age_seconds"]),
+            "age": age(values["age_seconds"]),
             "state": snapshot.snapshot_data,
         }
     )
