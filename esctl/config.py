@@ -141,6 +141,10 @@ def _check_profile(path: Path, name: str, profile: Any) -> None:
             raise ConfigError(f"config file {path}: profile {name!r}: {key} must be a string")
     if "read_only" in profile and not isinstance(profile["read_only"], bool):
         raise ConfigError(f"config file {path}: profile {name!r}: read_only must be true or false")
+    if isinstance(profile.get("tz"), str):  # an unknown zone fails here, before any command runs
+        from esctl.display import resolve_zone
+
+        resolve_zone(profile["tz"], what=f"config file {path}: profile {name!r}: tz")
     reducers = profile.get("reducers", {})
     if not isinstance(reducers, dict) or not all(
         isinstance(k, str) and isinstance(v, str) for k, v in reducers.items()

@@ -48,7 +48,7 @@ class Zone:
 UTC_ZONE = Zone(UTC, "UTC")
 
 
-def resolve_zone(name: str | None) -> Zone:
+def resolve_zone(name: str | None, *, what: str = "--tz") -> Zone:
     """`None`/`UTC` -> UTC, `local` -> this machine's zone, else an IANA name (`Europe/Paris`).
     An unknown name is a usage error (exit 2)."""
     from esctl.errors import UsageError
@@ -64,7 +64,7 @@ def resolve_zone(name: str | None) -> Zone:
         return Zone(ZoneInfo(name.strip()), name.strip())
     except (ZoneInfoNotFoundError, ValueError, OSError):
         raise UsageError(
-            f"unknown time zone {escape_controls(name)!r} for --tz",
+            f"{what}: unknown time zone {escape_controls(name)!r}",
             hint="use local, UTC or an IANA name such as Europe/Paris",
         ) from None
 
