@@ -15,7 +15,7 @@ import typer
 from esctl.cli.completion import complete_stream
 from esctl.cli.options import DryRunOpt, LimitOpt, examples
 from esctl.cli.state import AppState, state
-from esctl.display import age
+from esctl.display import age, escape_controls
 from esctl.errors import CheckFailed
 from esctl.output import Column, Renderer, dumps
 
@@ -171,7 +171,7 @@ def _progress(out: Renderer, total: int | None, what: str) -> Iterator[Callable[
 
         def print_line(line: str) -> None:
             if line:
-                out.err_console.print(line, markup=False, soft_wrap=True, style="red")
+                out.err_console.print(escape_controls(line), soft_wrap=True, style="red")
 
         yield print_line
         return
@@ -206,7 +206,7 @@ def _progress(out: Renderer, total: int | None, what: str) -> Iterator[Callable[
 
         def advance(line: str) -> None:
             if line:
-                progress.console.print(line, markup=False, soft_wrap=True, style="red")
+                progress.console.print(escape_controls(line), soft_wrap=True, style="red")
             progress.advance(task)
 
         yield advance
@@ -234,7 +234,7 @@ def _total(app_state: AppState, store: Any, selection: Selection) -> int | None:
 REBUILD_COLUMNS = [
     Column("stream_id", "stream"),
     Column("stream_type", "type"),
-    Column("drift"),
+    Column("drift", kind="status"),
     Column("previous_version", "stored version", justify="right"),
     Column("version", "new version", justify="right"),
     Column("reducer"),
@@ -307,7 +307,7 @@ def rebuild(
         ]
         if summary.kept_newer:
             rows.append({"result": "kept newer", "streams": summary.kept_newer})
-        out.rows(rows, [Column("result"), Column("streams", justify="right")])
+        out.rows(rows, [Column("result", kind="status"), Column("streams", justify="right")])
     rate = summary.streams / seconds if seconds > 0 else 0.0
     out.message(
         f"Replayed {_plural(summary.events, 'event')} of {_plural(summary.streams, 'stream')} in {seconds:.1f}s "
@@ -360,7 +360,7 @@ def verify(
     columns = [
         Column("stream_id", "stream"),
         Column("stream_type", "type"),
-        Column("drift"),
+        Column("drift", kind="status"),
         Column("snapshot_version", "snapshot", justify="right"),
         Column("stream_version", "stream", justify="right"),
         Column("detail", wrap=True),
