@@ -318,6 +318,12 @@ def test_every_table_uses_the_same_time_format(sqlite_store: Target) -> None:
     assert re.search(r"created_at \(UTC\)\s+\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\s", shown.stdout)
 
 
+def test_tz_and_wide_work_after_the_command_name(sqlite_store: Target) -> None:
+    result = run_cli("read", "Order-1001", "--tz", "Europe/Paris", "-o", "wide")
+    assert result.exit_code == 0, result.stderr
+    assert "time (Europe/Paris)" in result.stdout and "…" not in result.stdout
+
+
 def test_tz_in_a_profile_and_a_bad_zone(
     sqlite_store: Target, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -415,9 +421,18 @@ def test_error_is_red_on_a_real_terminal(sqlite_store: Target) -> None:
     import os
     import pty
 
-    def on_tty(*args: str, extra: dict[str, str] | None = None) -> str:
+    def on_tty(*args: str, extra: dict[str, str] | None = None, columns: int = 100) -> str:
+        import fcntl
+        import struct
+        import termios
+
         leader, follower = pty.openpty()
-        env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "FORCE_COLOR")}
+        fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
+        env = {
+            k: v
+            for k, v in os.environ.items()
+            if k not in ("NO_COLOR", "FORCE_COLOR", "COLUMNS", "LINES")
+        }
         proc = subprocess.Popen(
             [sys.executable, "-m", "esctl", *args],
             stdin=follower,
@@ -443,6 +458,17 @@ def test_error_is_red_on_a_real_terminal(sqlite_store: Target) -> None:
     assert "\x1b[32mok" in on_tty("checkpoints", "list")
     assert "\x1b" not in on_tty("read", "Nope-1", extra={"NO_COLOR": "1"})
     assert "\x1b" not in on_tty("--no-color", "checkpoints", "list")
+    # A real 60-column terminal: the table fits it and the ids are whole.
+    narrow = SGR.sub("", on_tty("read", "--all", columns=60))
+    rows = cells(narrow)
+    assert [r[1] for r in rows[1:]] == [
+        "Order-1001",
+        "Order-1001",
+        "Order-1002",
+        "Customer-7",
+        "Order-1002",
+    ]
+    assert max(len(line) for line in narrow.splitlines() if "│" in line) <= 60
 
 
 # --- notes after the table --------------------------------------------------------------------
