@@ -106,8 +106,8 @@ def table_value(value: Any, kind: Kind | None, zone: Zone = UTC_ZONE) -> str:
         return table_time(value, zone)
     if kind == "age":
         return age(value)
-    if kind in ("id", "status", "text"):
-        return plain(value) if not isinstance(value, int) or isinstance(value, bool) else str(value)
+    if kind in ("id", "status", "text"):  # positions, versions, ids: never `1,234`
+        return plain(value)
     if isinstance(value, int) and not isinstance(value, bool):
         return count(value)
     return plain(value)
