@@ -7,7 +7,7 @@
 # options that take a value. Global options are accepted after the command name too.
 _esctl_spec() {
     case "$1" in
-        '') subs='init doctor append read tail stats bench config events streams checkpoints snapshots'; opts='--profile -p --store -s --config -c --output -o --no-color --quiet -q --verbose -v --primary --version --help -h'; vopts='--profile -p --store -s --config -c --output -o' ;;
+        '') subs='init doctor append read tail stats bench config events streams checkpoints snapshots'; opts='--profile -p --store -s --config -c --output -o --tz --no-color --quiet -q --verbose -v --primary --version --help -h'; vopts='--profile -p --store -s --config -c --output -o --tz' ;;
         'init') subs=''; opts='--dry-run'; vopts='' ;;
         'doctor') subs=''; opts=''; vopts='' ;;
         'append') subs=''; opts='--stream --expected-version -e --commit-every --dry-run --limit -n'; vopts='--stream --expected-version -e --commit-every --limit -n' ;;
@@ -94,7 +94,8 @@ _esctl_option_value() {
         *':--profile'|*':-p') _esctl_dynamic ;;
         *':--store'|*':-s') COMPREPLY=() ;;
         *':--config'|*':-c') COMPREPLY=() ;;
-        *':--output'|*':-o') COMPREPLY=($(compgen -W 'table json jsonl csv' -- "$cur")) ;;
+        *':--output'|*':-o') COMPREPLY=($(compgen -W 'table json jsonl csv wide' -- "$cur")) ;;
+        *':--tz') COMPREPLY=() ;;
         *) COMPREPLY=() ;;
     esac
 }

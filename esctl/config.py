@@ -23,6 +23,7 @@ PROFILE_KEYS = {
     "connect_timeout",
     "password_env",
     "reducers",
+    "tz",
 }
 TOP_LEVEL_KEYS = {"default_profile", "profiles"}
 
@@ -39,6 +40,7 @@ class Settings:
     password_env: str | None = None
     reducers: Mapping[str, str] = field(default_factory=dict)
     read_store: str | None = None
+    tz: str | None = None  # time zone of table times: local, UTC or an IANA name
     profile: str | None = None
     config_path: Path | None = None
     sources: Mapping[str, str] = field(default_factory=dict)
@@ -134,11 +136,15 @@ def _check_profile(path: Path, name: str, profile: Any) -> None:
             f"config file {path}: profile {name!r} has an unknown key {sorted(unknown)[0]!r}",
             hint=f"profile keys are: {', '.join(sorted(PROFILE_KEYS))}",
         )
-    for key in ("store", "read_store", "schema", "password_env"):
+    for key in ("store", "read_store", "schema", "password_env", "tz"):
         if key in profile and not isinstance(profile[key], str):
             raise ConfigError(f"config file {path}: profile {name!r}: {key} must be a string")
     if "read_only" in profile and not isinstance(profile["read_only"], bool):
         raise ConfigError(f"config file {path}: profile {name!r}: read_only must be true or false")
+    if isinstance(profile.get("tz"), str):  # an unknown zone fails here, before any command runs
+        from esctl.display import resolve_zone
+
+        resolve_zone(profile["tz"], what=f"config file {path}: profile {name!r}: tz")
     reducers = profile.get("reducers", {})
     if not isinstance(reducers, dict) or not all(
         isinstance(k, str) and isinstance(v, str) for k, v in reducers.items()
@@ -232,6 +238,7 @@ def resolve_settings(
         # A replica belongs to the profile's store: a store given by flag or environment is read
         # from directly.
         read_store=chosen.get("read_store") if sources["store"].startswith("profile") else None,
+        tz=chosen.get("tz"),
         profile=name,
         config_path=path,
         sources=sources,

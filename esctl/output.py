@@ -5,6 +5,7 @@ written row by row, never built in memory, so a listing of a million events stay
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import sys
@@ -16,6 +17,18 @@ from enum import Enum
 from typing import IO, TYPE_CHECKING, Any, Literal
 from uuid import UUID
 
+from esctl.display import (
+    UTC_ZONE,
+    Kind,
+    Zone,
+    age,
+    count,
+    escape_controls,
+    kind_of,
+    resolve_zone,
+    table_time,
+)
+
 if TYPE_CHECKING:
     from rich.console import Console
 
@@ -23,6 +36,7 @@ OutputFormat = Literal["table", "json", "jsonl", "csv"]
 FORMATS: tuple[OutputFormat, ...] = ("table", "json", "jsonl", "csv")
 DEFAULT_TABLE_LIMIT = 100
 PIPE_WIDTH = 200
+MAX_PROBLEMS_SHOWN = 50
 
 
 def iso_time(value: datetime) -> str:
@@ -57,21 +71,46 @@ def dumps(value: Any, *, indent: int | None = None) -> str:
 
 @dataclass(frozen=True)
 class Column:
-    """A column of a table: the row key, its header, and how the table shows it."""
+    """A column of a table: the row key, its header, and how the table shows it.
+
+    How a value reads follows from its key (`esctl.display.kind_of`: times, ages, ids and
+    positions, statuses) unless `kind` or `format` says otherwise. In a narrow terminal a `shrink`
+    column is cut (ellipsis) and a `wrap` column folds; every other column stays whole, and whole
+    columns are dropped, highest `priority` first (0: never), before an identity is cut."""
 
     key: str
     header: str | None = None
     format: Callable[[Any], str] | None = None
     justify: Literal["left", "right", "center"] = "left"
-    max_width: int | None = None
+    max_width: int | None = None  # for `shrink` and `wrap` columns only: ids are never cut
     wrap: bool = False  # free text (details, messages) may wrap; ids and numbers never do
     shrink: bool = False  # in a narrow terminal, this column gives up its width first (ellipsis)
+    priority: int = 0
+    kind: Kind | None = None
 
-    def cell(self, row: Mapping[str, Any]) -> str:
+    @property
+    def value_kind(self) -> Kind | None:
+        return self.kind or kind_of(self.key)
+
+    def cell(self, row: Mapping[str, Any], zone: Zone = UTC_ZONE) -> str:
+        """The cell's text (before control characters are escaped)."""
         value = row.get(self.key)
         if self.format is not None:
             return self.format(value)
+        return table_value(value, self.value_kind, zone)
+
+
+def table_value(value: Any, kind: Kind | None, zone: Zone = UTC_ZONE) -> str:
+    """How a value reads in a table cell, by kind: the one place for times, ages and numbers."""
+    if kind == "time" or isinstance(value, datetime):
+        return table_time(value, zone)
+    if kind == "age":
+        return age(value)
+    if kind in ("id", "status", "text"):  # positions, versions, ids: never `1,234`
         return plain(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return count(value)
+    return plain(value)
 
 
 def plain(value: Any) -> str:
@@ -104,7 +143,7 @@ def csv_value(value: Any) -> str:
 
 
 def truncate(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
+    return text if len(text) <= width else text[: max(width - 1, 0)] + "…"
 
 
 class Renderer:
@@ -118,10 +157,19 @@ class Renderer:
         quiet: bool = False,
         stdout: IO[str] | None = None,
         stderr: IO[str] | None = None,
+        wide: bool = False,
+        tz: str | Callable[[], str | None] | None = None,
+        terminal: bool | None = None,
+        width: int | None = None,
     ) -> None:
         self.format = fmt
         self.color = color
         self.quiet = quiet
+        self.wide = wide  # `-o wide`: tables that never cut a value (they fold instead)
+        self._tz = tz  # a zone name, or a function giving it (a profile read only when needed)
+        self._zone: Zone | None = None
+        self._terminal = terminal  # force (True) or deny (False) a terminal; None: detect
+        self._width = width
         self._stdout = stdout
         self._stderr = stderr
         self._console: Console | None = None
@@ -136,27 +184,50 @@ class Renderer:
         return self._stderr or sys.stderr
 
     @property
+    def zone(self) -> Zone:
+        """The zone of times in tables (`--tz`, the profile's `tz:`, else UTC)."""
+        if self._zone is None:
+            name = self._tz() if callable(self._tz) else self._tz
+            self._zone = resolve_zone(name)
+        return self._zone
+
+    def _make_console(self, file: IO[str], *, stderr: bool, width: int | None) -> Console:
+        from rich.console import Console
+
+        # `--no-color`/NO_COLOR: no escape sequences at all (not even bold). A file or pipe is
+        # never coloured: rich only colours a terminal (or one forced, in tests).
+        return Console(
+            file=file,
+            color_system="auto" if self.color else None,
+            no_color=not self.color,
+            highlight=False,
+            markup=False,
+            emoji=False,
+            width=width,
+            force_terminal=self._terminal,
+            stderr=stderr,
+        )
+
+    @property
     def console(self) -> Console:
         """A rich console on stdout (for tables)."""
         if self._console is None:
-            from rich.console import Console
+            import os
 
-            # Piped or redirected tables are not cut to 80 columns: a file has no width.
-            width = None if self.stdout.isatty() else PIPE_WIDTH
-            self._console = Console(
-                file=self.stdout, no_color=not self.color, highlight=False, width=width
-            )
+            width = self._width
+            terminal = self._terminal if self._terminal is not None else _isatty(self.stdout)
+            if width is None and not terminal and not os.environ.get("COLUMNS"):
+                # Piped or redirected tables are not cut to 80 columns: a file has no width
+                # ($COLUMNS still sets one, e.g. for a pager: `COLUMNS=80 esctl read | less`).
+                width = PIPE_WIDTH
+            self._console = self._make_console(self.stdout, stderr=False, width=width)
         return self._console
 
     @property
     def err_console(self) -> Console:
         """A rich console on stderr (for messages and progress)."""
         if self._err_console is None:
-            from rich.console import Console
-
-            self._err_console = Console(
-                file=self.stderr, no_color=not self.color, highlight=False, stderr=True
-            )
+            self._err_console = self._make_console(self.stderr, stderr=True, width=self._width)
         return self._err_console
 
     @property
@@ -171,20 +242,44 @@ class Renderer:
         return DEFAULT_TABLE_LIMIT if self.format == "table" else None
 
     # --- messages (stderr) --------------------------------------------------------------------
+    # Each first flushes stdout, so that a note follows the table it is about (`| less`, `2>&1`),
+    # and prints user values literally: no rich markup, control characters escaped.
+
+    def _say(self, label: str | None, text: str, style: str | None, label_style: str) -> None:
+        from rich.text import Text
+
+        _flush_quietly(self.stdout)
+        line = Text()
+        if label:
+            line.append(label, style=label_style)
+            line.append(" ")
+        line.append(escape_controls(text, keep_newlines=True), style=style or "")
+        self.err_console.print(line, soft_wrap=True)
 
     def message(self, text: str) -> None:
         """An informational line on stderr, silenced by --quiet."""
         if not self.quiet:
-            self.err_console.print(text, markup=False, soft_wrap=True)
+            self._say(None, text, None, "")
 
     def note(self, text: str) -> None:
         """A dim hint on stderr (how to see more, what to add), silenced by --quiet."""
         if not self.quiet:
-            self.err_console.print(text, style="dim", markup=False, soft_wrap=True)
+            self._say(None, text, "dim", "")
 
     def warning(self, text: str) -> None:
         """A warning on stderr; shown even with --quiet."""
-        self.err_console.print(f"Warning: {text}", style="yellow", markup=False, soft_wrap=True)
+        self._say("Warning:", text, None, "bold yellow")
+
+    def error(self, message: str, problems: Iterable[str] = (), hint: str | None = None) -> None:
+        """`Error: …` (red on a colour terminal), the problems found, and a hint, on stderr."""
+        self._say("Error:", message, None, "bold red")
+        listed = list(problems)
+        for problem in listed[:MAX_PROBLEMS_SHOWN]:
+            self._say(None, f"  {problem}", None, "")
+        if len(listed) > MAX_PROBLEMS_SHOWN:
+            self._say(None, f"  … and {len(listed) - MAX_PROBLEMS_SHOWN} more", None, "")
+        if hint:
+            self._say("Hint:", hint, None, "bold cyan")
 
     # --- data (stdout) ------------------------------------------------------------------------
 
@@ -235,15 +330,10 @@ class Renderer:
     def record(self, row: Mapping[str, Any], *, title: str | None = None) -> None:
         """One object: a two-column table, or one JSON object."""
         if self.format == "table":
-            from rich.table import Table
+            from esctl.tables import record_table
 
-            table = Table(title=title, show_header=False, box=None, pad_edge=False)
-            table.add_column(style="bold")
-            table.add_column(overflow="fold")
-            for key, value in row.items():
-                shown = dumps(value, indent=2) if isinstance(value, dict | list) else plain(value)
-                table.add_row(key, shown)
-            self.console.print(table)
+            _flush_quietly(self.stdout)
+            self.console.print(record_table(row, title=title, zone=self.zone))
         elif self.format in ("json", "jsonl"):
             indent = 2 if self.format == "json" else None
             self.stdout.write(dumps(row, indent=indent) + "\n")
@@ -253,50 +343,19 @@ class Renderer:
     def _table(
         self, rows: Iterator[Mapping[str, Any]], columns: list[Column], title: str | None
     ) -> int:
-        from rich.table import Table
+        from esctl.tables import listing_table
 
-        table = Table(title=title, header_style="bold", show_lines=False)
-        widths = []
-        for column in columns:
-            header = column.header or column.key
-            widths.append(len(header))
-            table.add_column(
-                header,
-                justify=column.justify,
-                max_width=column.max_width,
-                min_width=None
-                if column.wrap
-                else min(len(header), column.max_width or len(header)),
-                overflow="fold" if column.wrap else "ellipsis",
-                no_wrap=not column.wrap,
-            )
-        count = 0
-        for row in rows:
-            cells = [column.cell(row) for column in columns]
-            for index, cell in enumerate(cells):
-                widths[index] = max(widths[index], len(cell))
-            table.add_row(*cells)
-            count += 1
-        if count:
-            self._fit(table, columns, widths)
-            self.console.print(table)
-        return count
-
-    def _fit(self, table: Any, columns: list[Column], widths: list[int]) -> None:
-        """In a narrow terminal, take the missing width from the `shrink` columns (cut with an
-        ellipsis) rather than squeezing every column, ids and numbers included."""
-        shrinking = [i for i, column in enumerate(columns) if column.shrink]
-        if not shrinking:
-            return
-        borders = 3 * len(columns) + 1
-        fixed = sum(
-            min(w, columns[i].max_width or w) for i, w in enumerate(widths) if i not in shrinking
+        built = listing_table(
+            rows, columns, title=title, zone=self.zone, width=self.console.width, wide=self.wide
         )
-        room = max(self.console.width - fixed - borders, 3 * len(shrinking))
-        share = room // len(shrinking)
-        for index in shrinking:
-            limit = columns[index].max_width
-            table.columns[index].max_width = min(share, limit) if limit else share
+        if built.count:
+            self.console.print(built.table)
+            if built.dropped:
+                self.note(
+                    f"Not shown at {self.console.width} columns: {', '.join(built.dropped)} "
+                    "(-o wide shows every column)."
+                )
+        return built.count
 
     def _json_array(self, rows: Iterator[Mapping[str, Any]]) -> int:
         out = self.stdout
@@ -319,6 +378,20 @@ class Renderer:
             count += 1
         self.stdout.flush()
         return count
+
+
+def _isatty(stream: IO[str]) -> bool:
+    try:
+        return stream.isatty()
+    except (AttributeError, ValueError, OSError):  # a closed or odd stream is no terminal
+        return False
+
+
+def _flush_quietly(stream: IO[str]) -> None:
+    """Flush data written so far (a note must not land inside a table); a stdout that fails
+    is reported by the data write itself, not by a note on stderr."""
+    with contextlib.suppress(AttributeError, ValueError, OSError):
+        stream.flush()
 
 
 def _take(rows: Iterator[Any], limit: int) -> tuple[Iterator[Any], list[bool]]:

@@ -101,7 +101,7 @@ def test_bash_registers_the_completion_function() -> None:
         (("esctl", "--output", "j"), ["json", "jsonl"]),
         (("esctl", "init", "--output", "c"), ["csv"]),
         (("esctl", "--output", "=", "t"), ["table"]),
-        (("esctl", "--output", "="), ["=table", "=json", "=jsonl", "=csv"]),
+        (("esctl", "--output", "="), ["=table", "=json", "=jsonl", "=csv", "=wide"]),
         (("esctl", "init", "--d"), ["--dry-run"]),
         (("esctl", "config", "init", "--f"), ["--force"]),
     ],

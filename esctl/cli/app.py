@@ -16,11 +16,20 @@ from esctl.errors import EsctlError
 
 # Global options may come before or after the command name (`esctl -o json stats` and
 # `esctl stats -o json` are the same), so they are moved to the front before parsing.
-GLOBAL_VALUE_OPTIONS = {"--profile", "-p", "--store", "-s", "--config", "-c", "--output", "-o"}
+GLOBAL_VALUE_OPTIONS = {
+    "--profile",
+    "-p",
+    "--store",
+    "-s",
+    "--config",
+    "-c",
+    "--output",
+    "-o",
+    "--tz",
+}
 SHORT_VALUE = {"-p", "-s", "-c", "-o"}
 GLOBAL_FLAGS = {"--no-color", "--quiet", "-q", "--verbose", "-v", "--primary"}
 
-MAX_PROBLEMS_SHOWN = 50
 PANEL_SETUP = "Set up"
 PANEL_WRITE = "Write"
 PANEL_READ = "Read"
@@ -56,14 +65,9 @@ def hoist_global_options(args: list[str]) -> list[str]:
 
 def report_error(error: EsctlError) -> None:
     """`Error: …`, the problems found, and an optional hint, on stderr."""
-    sys.stderr.write(f"Error: {error.message}\n")
-    problems = getattr(error, "problems", [])
-    for problem in problems[:MAX_PROBLEMS_SHOWN]:
-        sys.stderr.write(f"  {problem}\n")
-    if len(problems) > MAX_PROBLEMS_SHOWN:
-        sys.stderr.write(f"  … and {len(problems) - MAX_PROBLEMS_SHOWN} more\n")
-    if error.hint:
-        sys.stderr.write(f"Hint: {error.hint}\n")
+    from esctl.cli.state import error_renderer
+
+    error_renderer().error(error.message, getattr(error, "problems", []), error.hint)
 
 
 class EsctlGroup(TyperGroup):
@@ -118,6 +122,7 @@ class OutputChoice(StrEnum):
     json = "json"
     jsonl = "jsonl"
     csv = "csv"
+    wide = "wide"
 
 
 def _version(value: bool) -> None:
@@ -183,8 +188,19 @@ def root(
         str | None, typer.Option("--config", "-c", help="Config file ($ESCTL_CONFIG).")
     ] = None,
     output: Annotated[
-        OutputChoice, typer.Option("--output", "-o", help="Output format.")
+        OutputChoice,
+        typer.Option(
+            "--output", "-o", help="Output format (wide: tables that fold, never cut, a value)."
+        ),
     ] = OutputChoice.table,
+    tz: Annotated[
+        str | None,
+        typer.Option(
+            "--tz",
+            metavar="ZONE",
+            help="Time zone of times in tables: local, UTC (default) or an IANA name (profile tz:).",
+        ),
+    ] = None,
     no_color: Annotated[
         bool, typer.Option("--no-color", help="No colours (also when $NO_COLOR is set).")
     ] = False,
@@ -204,12 +220,17 @@ def root(
     ] = False,
 ) -> None:
     from esctl.cli.state import AppState
+    from esctl.display import resolve_zone
 
+    if tz is not None:
+        resolve_zone(tz)  # an unknown zone is a usage error before anything runs
     ctx.obj = AppState(
         profile=profile,
         store=store,
         config=config,
-        output=output.value,  # type: ignore[arg-type]
+        output="table" if output is OutputChoice.wide else output.value,  # type: ignore[arg-type]
+        wide=output is OutputChoice.wide,
+        tz=tz,
         color=not no_color and not os.environ.get("NO_COLOR"),  # no-color.org: set and non-empty
         quiet=quiet,
         verbose=verbose,

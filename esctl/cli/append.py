@@ -23,12 +23,12 @@ APPEND_EXAMPLES = examples(
 
 COLUMNS = [
     Column("stream_id", "stream"),
-    Column("stream_type", "type"),
+    Column("stream_type", "type", shrink=True, priority=4),  # narrow terminal: left out first
     Column("appended", "new", justify="right"),
     Column("duplicates", "dups", justify="right"),
-    Column("first_version", "first ver", justify="right"),
+    Column("first_version", "first ver", justify="right", priority=2),
     Column("last_version", "last ver", justify="right"),
-    Column("first_position", "first pos", justify="right"),
+    Column("first_position", "first pos", justify="right", priority=3),
     Column("last_position", "last pos", justify="right"),
 ]
 

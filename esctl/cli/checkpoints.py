@@ -85,33 +85,16 @@ def _lag_cell(row: Any) -> str:
     return f"~{text}" if row.get("lag_estimated") else text
 
 
-def _age_cell(seconds: Any) -> str:
-    """`42s`, `5m10s`, `2h05m`, `3d04h`: an age that reads at a glance."""
-    if seconds is None or seconds == "":
-        return ""
-    total = int(seconds)
-    if total < 60:
-        return f"{total}s"
-    if total < 3600:
-        return f"{total // 60}m{total % 60:02d}s"
-    if total < 86400:
-        return f"{total // 3600}h{total % 3600 // 60:02d}m"
-    return f"{total // 86400}d{total % 86400 // 3600:02d}h"
-
-
-def _time_cell(value: Any) -> str:
-    """A timestamp to the second: a table column, not a log line."""
-    return plain(value)[:19].replace("T", " ") if value else ""
-
-
 CHECKPOINT_COLUMNS = [
+    # Never cut: subscription, position, lag, status. Left out first in a narrow terminal: the
+    # update time (the age says it), then the head (the same on every row), then the age.
     Column("subscription_id", "subscription"),
     Column("last_position", "position", justify="right"),
-    Column("head_position", "head", justify="right"),
+    Column("head_position", "head", justify="right", priority=2),
     Column("lag", "lag", justify="right"),
-    Column("updated_at", "updated (UTC)", format=_time_cell),
-    Column("age_seconds", "age", format=_age_cell, justify="right"),
-    Column("status", "status", max_width=13),
+    Column("updated_at", "updated", priority=3),
+    Column("age_seconds", "age", justify="right", priority=1),
+    Column("status", "status"),
 ]
 
 # The shared event columns live in esctl/cli/event_columns.py once `read` lands; until then, these.
@@ -206,7 +189,6 @@ def show(
         return
     record = checkpoint.to_dict()
     record["lag"] = _lag_cell(record)
-    record["age_seconds"] = _age_cell(record["age_seconds"])
     out.record(record, title=f"Checkpoint {name}")
     if events:
         out.rows(

@@ -5,22 +5,18 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from esctl.output import Column, truncate
+from esctl.display import UTC_ZONE, Zone, escape_controls, table_time
+from esctl.output import Column
 
-DATA_WIDTH = 40
 
-
-def short_time(value: Any) -> str:
-    """`2026-05-01T12:00:00.123456Z` -> `2026-05-01 12:00:00` (UTC; the table is narrow)."""
-    text = str(value or "")
-    if "T" in text and text.endswith("Z"):
-        date, clock = text[:-1].split("T", 1)
-        return f"{date} {clock.partition('.')[0]}"
-    return text
+def short_time(value: Any, zone: Zone = UTC_ZONE) -> str:
+    """`2026-05-01T12:00:00.123456Z` -> `2026-05-01 12:00:00`: the time format of every table."""
+    return table_time(value, zone)
 
 
 def short_data(value: Any) -> str:
-    """Event data as compact JSON on one line, cut to fit the table."""
+    """Event data as compact JSON on one line (the table cuts it to the room left, `-o wide`
+    folds it whole)."""
     if value is None:
         return ""
     text = (
@@ -28,29 +24,33 @@ def short_data(value: Any) -> str:
         if isinstance(value, str)
         else json.dumps(value, separators=(",", ":"), ensure_ascii=False, default=str)
     )
-    return truncate(text.replace("\n", " "), DATA_WIDTH)
+    return text.replace("\n", " ")
 
 
 # Keys are those of `RecordedEvent.to_dict()`, so the same rows serve json, jsonl and csv.
+# Position, stream and version are never cut; in a narrow terminal the data column is cut first,
+# then the time and the data columns are left out (a note says so), then the type is cut.
 EVENT_COLUMNS = [
-    Column("global_position", "position", justify="right", max_width=12),
-    Column("stream_id", "stream", max_width=32),
-    Column("version", "ver", justify="right", max_width=8),
-    Column("event_type", "type", max_width=24, shrink=True),
-    Column("created_at", "time (UTC)", format=short_time, max_width=19),
-    Column("data", "data", format=short_data, max_width=DATA_WIDTH, shrink=True),
+    Column("global_position", "position", justify="right"),
+    Column("stream_id", "stream"),
+    Column("version", "ver", justify="right"),
+    Column("event_type", "type", shrink=True, priority=1),
+    Column("created_at", "time", priority=3),
+    Column("data", "data", format=short_data, shrink=True, priority=2),
 ]
 
 
-def event_line(row: dict[str, Any]) -> str:
+def event_line(row: dict[str, Any], zone: Zone = UTC_ZONE) -> str:
     """One event as one plain text line (for `tail` in table format, which cannot wait for a
-    whole table)."""
-    return "  ".join(
-        [
-            f"{row['global_position']:>8}",
-            f"{row['stream_id']}@{row['version']}",
-            str(row["event_type"]),
-            short_time(row["created_at"]),
-            short_data(row["data"]),
-        ]
+    whole table); control characters in user values are escaped, as in every table."""
+    return escape_controls(
+        "  ".join(
+            [
+                f"{row['global_position']:>8}",
+                f"{row['stream_id']}@{row['version']}",
+                str(row["event_type"]),
+                short_time(row["created_at"], zone),
+                short_data(row["data"]),
+            ]
+        )
     )

@@ -15,6 +15,7 @@ import typer
 from esctl.cli.completion import complete_stream
 from esctl.cli.options import DryRunOpt, LimitOpt, examples
 from esctl.cli.state import AppState, state
+from esctl.display import age, escape_controls
 from esctl.errors import CheckFailed
 from esctl.output import Column, Renderer, dumps
 
@@ -59,16 +60,6 @@ ReducerOpt = Annotated[
 ]
 
 
-def _age(seconds: Any) -> str:
-    if seconds is None:
-        return ""
-    seconds = float(seconds)
-    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
-        if seconds >= size:
-            return f"{seconds / size:.1f}{unit}"
-    return f"{seconds:.0f}s"
-
-
 def _plural(count: int, noun: str) -> str:
     return f"{count:,} {noun}{'' if count == 1 else 's'}"
 
@@ -101,11 +92,11 @@ def list_(ctx: typer.Context, stream_type: StreamTypeOpt = None, limit: LimitOpt
             (snapshot.to_dict(now) for snapshot in snapshots),
             [
                 Column("stream_id", "stream"),
-                Column("stream_type", "type"),
+                Column("stream_type", "type", shrink=True, priority=2),
                 Column("version", justify="right"),
                 Column("events_behind", "behind", justify="right"),
-                Column("age_seconds", "age", format=_age, justify="right"),
-                Column("snapshot_data", "state", format=_state_cell, max_width=32),
+                Column("age_seconds", "age", justify="right", priority=1),
+                Column("snapshot_data", "state", format=_state_cell, shrink=True, priority=3),
             ],
             limit=shown,
             empty="No snapshots stored. `esctl snapshots rebuild --all` makes them.",
@@ -147,7 +138,7 @@ def show(
             "stream version": snapshot.stream_version,
             "events behind": snapshot.events_behind,
             "created": snapshot.created_at,
-            "age": _age(values["age_seconds"]),
+            "age": age(values["age_seconds"]),
             "state": snapshot.snapshot_data,
         }
     )
@@ -180,7 +171,7 @@ def _progress(out: Renderer, total: int | None, what: str) -> Iterator[Callable[
 
         def print_line(line: str) -> None:
             if line:
-                out.err_console.print(line, markup=False, soft_wrap=True, style="red")
+                out.err_console.print(escape_controls(line), soft_wrap=True, style="red")
 
         yield print_line
         return
@@ -215,7 +206,7 @@ def _progress(out: Renderer, total: int | None, what: str) -> Iterator[Callable[
 
         def advance(line: str) -> None:
             if line:
-                progress.console.print(line, markup=False, soft_wrap=True, style="red")
+                progress.console.print(escape_controls(line), soft_wrap=True, style="red")
             progress.advance(task)
 
         yield advance
@@ -243,7 +234,7 @@ def _total(app_state: AppState, store: Any, selection: Selection) -> int | None:
 REBUILD_COLUMNS = [
     Column("stream_id", "stream"),
     Column("stream_type", "type"),
-    Column("drift"),
+    Column("drift", kind="status"),
     Column("previous_version", "stored version", justify="right"),
     Column("version", "new version", justify="right"),
     Column("reducer"),
@@ -316,7 +307,7 @@ def rebuild(
         ]
         if summary.kept_newer:
             rows.append({"result": "kept newer", "streams": summary.kept_newer})
-        out.rows(rows, [Column("result"), Column("streams", justify="right")])
+        out.rows(rows, [Column("result", kind="status"), Column("streams", justify="right")])
     rate = summary.streams / seconds if seconds > 0 else 0.0
     out.message(
         f"Replayed {_plural(summary.events, 'event')} of {_plural(summary.streams, 'stream')} in {seconds:.1f}s "
@@ -369,7 +360,7 @@ def verify(
     columns = [
         Column("stream_id", "stream"),
         Column("stream_type", "type"),
-        Column("drift"),
+        Column("drift", kind="status"),
         Column("snapshot_version", "snapshot", justify="right"),
         Column("stream_version", "stream", justify="right"),
         Column("detail", wrap=True),

@@ -25,6 +25,8 @@ class AppState:
     quiet: bool = False
     verbose: bool = False
     primary: bool = False
+    wide: bool = False
+    tz: str | None = None
     _stores: list[Store] = field(default_factory=list)
 
     @cached_property
@@ -33,7 +35,13 @@ class AppState:
 
     @cached_property
     def out(self) -> Renderer:
-        return Renderer(self.output, color=self.color, quiet=self.quiet)
+        return Renderer(
+            self.output,
+            color=self.color,
+            quiet=self.quiet,
+            wide=self.wide,
+            tz=lambda: self.tz or self.settings.tz,
+        )
 
     def open_store(
         self,
@@ -83,6 +91,20 @@ class AppState:
         for store in self._stores:
             store.close()
         self._stores.clear()
+
+
+def error_renderer() -> Renderer:
+    """The renderer `main()` reports errors with: this invocation's, or (before the global
+    options are parsed) one that honours only $NO_COLOR."""
+    import os
+
+    from typer._click.globals import get_current_context
+
+    ctx = get_current_context(silent=True)
+    obj = ctx.find_root().obj if ctx is not None else None
+    if isinstance(obj, AppState):
+        return obj.out
+    return Renderer(color=not os.environ.get("NO_COLOR"))
 
 
 def state(ctx: typer.Context) -> AppState:
