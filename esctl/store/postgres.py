@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import json.encoder
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -22,7 +23,7 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from esctl import __version__
-from esctl.config import Settings
+from esctl.config import Settings, check_identifier
 from esctl.errors import (
     ConfigError,
     Conflict,
@@ -39,7 +40,7 @@ from esctl.store.postgres_schema import (
     EXPECTED_INDEXES,
     MIGRATIONS,
 )
-from esctl.store.url import StoreLocation
+from esctl.store.url import StoreLocation, scrub
 
 if TYPE_CHECKING:
     from psycopg import Connection
@@ -56,9 +57,35 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
+def _secrets(store: PostgresStore) -> tuple[str, ...]:
+    """Passwords that may reach libpq by other ways than the URL (password_env, PGPASSWORD)."""
+    names = [store.settings.password_env, "PGPASSWORD"]
+    return tuple(v for n in names if n and len(v := os.environ.get(n) or "") >= 3)
+
+
+def _scrubbed(store: PostgresStore, error: EsctlError) -> EsctlError:
+    """The error with any password libpq echoed (it quotes URIs and conninfo) replaced by ***."""
+    secrets = _secrets(store)
+    error.message = scrub(error.message, store.location.target, extra=secrets)
+    if error.hint:
+        error.hint = scrub(error.hint, store.location.target, extra=secrets)
+    error.args = (error.message,)
+    return error
+
+
 @contextmanager
 def translate_errors(store: PostgresStore) -> Iterator[None]:
-    """Turn psycopg errors into esctl errors, once, here."""
+    """Turn psycopg errors into esctl errors, once, here; no password survives in the text."""
+    try:
+        with _translate(store):
+            yield
+    except EsctlError as error:
+        _scrubbed(store, error)
+        raise
+
+
+@contextmanager
+def _translate(store: PostgresStore) -> Iterator[None]:
     try:
         yield
     except pgerrors.UniqueViolation as exc:
@@ -178,6 +205,7 @@ class PostgresStore(Store):
         super().__init__(location, settings, write=write)
         self._conn: Connection[Row] | None = None
         schema = settings.schema
+        check_identifier(schema, "schema")
         self.identifiers: dict[str, sql.Composable] = {
             "schema": sql.Identifier(schema),
             "events": sql.Identifier(schema, "events"),
@@ -208,10 +236,11 @@ class PostgresStore(Store):
         try:
             given = conninfo_to_dict(self.location.target)
         except psycopg.ProgrammingError as exc:  # libpq could not parse the URL or conninfo
-            raise ConfigError(
+            error = ConfigError(
                 f"bad store URL {self.display_url}: {_first_line(exc)}",
                 hint="postgresql://user@host:5432/db?sslmode=require, or host=… dbname=…",
-            ) from None
+            )
+            raise _scrubbed(self, error) from None
         if "application_name" not in given:
             kwargs["application_name"] = "esctl"  # a user-given application_name wins
         password = self.settings.password
@@ -221,7 +250,8 @@ class PostgresStore(Store):
             try:
                 conn: Connection[Row] = psycopg.connect(self.location.target, **kwargs)
             except psycopg.ProgrammingError as exc:  # e.g. an unknown connection option
-                raise ConfigError(f"bad store URL {self.display_url}: {_first_line(exc)}") from None
+                error = ConfigError(f"bad store URL {self.display_url}: {_first_line(exc)}")
+                raise _scrubbed(self, error) from None
             if self.settings.statement_timeout_ms is not None:
                 conn.execute(
                     "SELECT set_config('statement_timeout', %s, false)",
