@@ -31,6 +31,8 @@ def init_store(store: Store, *, dry_run: bool = False) -> InitResult:
         statements = store.repairs()
     if dry_run:
         return InitResult(store.display_url, before, before, pending, statements, dry_run=True)
+    if statements:  # name a missing privilege before changing anything
+        store.check_init_privileges(alters=True)
     repaired = store.apply_migrations(pending)
     after = store.schema_version()
     return InitResult(store.display_url, before, after, pending, statements, repaired=repaired)

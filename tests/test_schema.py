@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import threading
+import uuid
+from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 import psycopg
 import pytest
+import yaml
 
 from esctl.errors import ReadOnlyRefused, SchemaMissing
 from esctl.schema import diagnose, init_store
@@ -149,3 +153,132 @@ def test_read_transactions_are_read_only(pg_target: Target) -> None:
         pytest.raises(ReadOnlyRefused, match="read-only transaction"),
     ):
         session.execute("DELETE FROM {events}")
+
+
+# --- init by a role without the privileges it needs (issue 13) ---------------------------------
+
+
+@pytest.fixture
+def plain_role(pg_target: Target) -> Iterator[tuple[str, str]]:
+    """A login role with no privileges beyond PUBLIC's, and its URL; dropped afterwards."""
+    from psycopg import sql
+
+    role = f"esctl_nocreate_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(pg_target.url, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE ROLE {} LOGIN").format(sql.Identifier(role)))
+    parts = urlsplit(pg_target.url)
+    netloc = f"{role}@{parts.hostname or ''}" + (f":{parts.port}" if parts.port else "")
+    try:
+        yield role, urlunsplit(parts._replace(netloc=netloc))
+    finally:
+        with psycopg.connect(pg_target.url, autocommit=True) as admin:
+            admin.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE usename = %s", [role]
+            )
+            admin.execute(sql.SQL("DROP OWNED BY {}").format(sql.Identifier(role)))
+            admin.execute(sql.SQL("DROP ROLE {}").format(sql.Identifier(role)))
+
+
+def _tables(url: str, schema: str) -> list[str]:
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = %s", [schema]
+        ).fetchall()
+    return sorted(r[0] for r in rows)
+
+
+@pytest.mark.postgres
+def test_init_without_create_on_the_database_names_the_privilege(
+    pg_target: Target, plain_role: tuple[str, str]
+) -> None:
+    role, url = plain_role
+    config_args = _config(url, pg_target.schema)
+    result = run_cli(*config_args, "init")
+    assert result.exit_code == 1, result.stderr  # not 8: this is no read-only profile
+    assert f"role {role} lacks CREATE on database" in result.stderr, result.stderr
+    assert f"(needed to create schema {pg_target.schema})" in result.stderr
+    assert "read-only" not in result.stderr
+    with psycopg.connect(pg_target.url) as conn:
+        exists = conn.execute(
+            "SELECT count(*) FROM pg_namespace WHERE nspname = %s", [pg_target.schema]
+        ).fetchone()
+    assert exists == (0,), "nothing may be created"
+
+
+@pytest.mark.postgres
+def test_init_without_create_on_the_schema_names_the_privilege(
+    pg_target: Target, plain_role: tuple[str, str]
+) -> None:
+    from psycopg import sql
+
+    role, url = plain_role
+    with psycopg.connect(pg_target.url, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(pg_target.schema)))
+        admin.execute(
+            sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(
+                sql.Identifier(pg_target.schema), sql.Identifier(role)
+            )
+        )
+    result = run_cli(*_config(url, pg_target.schema), "init")
+    assert result.exit_code == 1, result.stderr
+    assert result.stderr.startswith(
+        f"Error: role {role} lacks CREATE on schema {pg_target.schema}"
+    ), result.stderr
+    assert f'GRANT CREATE ON SCHEMA "{pg_target.schema}" TO "{role}"' in result.stderr
+    assert _tables(pg_target.url, pg_target.schema) == []
+
+
+@pytest.mark.postgres
+def test_init_upgrading_tables_another_role_owns_names_the_owner(
+    pg_target: Target, plain_role: tuple[str, str]
+) -> None:
+    from psycopg import sql
+
+    role, url = plain_role
+    seed = SEED_SCHEMA.read_text().replace("public.", f'"{pg_target.schema}".')
+    with psycopg.connect(pg_target.url, autocommit=True) as admin:
+        admin.execute(sql.SQL("CREATE SCHEMA {}").format(sql.Identifier(pg_target.schema)))
+        admin.execute(sql.SQL("SET search_path TO {}").format(sql.Identifier(pg_target.schema)))
+        admin.execute(seed)  # type: ignore[call-overload]
+        owner = admin.execute("SELECT current_user").fetchone()[0]  # type: ignore[index]
+        admin.execute(
+            sql.SQL("GRANT USAGE, CREATE ON SCHEMA {} TO {}").format(
+                sql.Identifier(pg_target.schema), sql.Identifier(role)
+            )
+        )
+    result = run_cli(*_config(url, pg_target.schema), "init")
+    assert result.exit_code == 1, result.stderr
+    assert f"role {role} does not own table {pg_target.schema}." in result.stderr, result.stderr
+    assert f"(owner: {owner}); upgrading it needs the owner" in result.stderr
+    assert "esctl_schema" not in _tables(pg_target.url, pg_target.schema)
+
+
+@pytest.mark.postgres
+def test_permission_denied_on_a_write_is_exit_1_naming_the_role(
+    pg_target: Target, plain_role: tuple[str, str], tmp_path: Path
+) -> None:
+    from psycopg import sql
+
+    role, url = plain_role
+    with pg_target.open() as store:
+        init_store(store)
+    with psycopg.connect(pg_target.url, autocommit=True) as admin:
+        admin.execute(
+            sql.SQL("GRANT USAGE ON SCHEMA {} TO {}").format(
+                sql.Identifier(pg_target.schema), sql.Identifier(role)
+            )
+        )
+    events = tmp_path / "e.jsonl"
+    events.write_text('{"stream_id": "Order-1", "event_type": "Placed", "data": {}}\n')
+    result = run_cli(*_config(url, pg_target.schema), "append", str(events))
+    assert result.exit_code == 1, result.stderr
+    assert result.stderr.startswith("Error: permission denied for table"), result.stderr
+    assert f"(role {role})" in result.stderr
+
+
+def _config(url: str, schema: str) -> list[str]:
+    import tempfile
+
+    path = Path(tempfile.mkdtemp(prefix="esctl-role-")) / "c.yaml"
+    path.write_text(yaml.safe_dump({"profiles": {"role": {"store": url, "schema": schema}}}))
+    return ["-c", str(path), "-p", "role"]

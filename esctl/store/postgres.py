@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
 import json.encoder
+import os
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -29,6 +29,7 @@ from esctl.errors import (
     Conflict,
     EsctlError,
     InvalidInput,
+    PermissionDenied,
     ReadOnlyRefused,
     SchemaMissing,
     StoreUnavailable,
@@ -124,10 +125,12 @@ def _translate(store: PostgresStore) -> Iterator[None]:
             hint="point `store:` at the primary, or add target_session_attrs=read-write",
         ) from exc
     except pgerrors.InsufficientPrivilege as exc:
-        # Refused, like a read-only profile (exit 8): the role may not do this here.
-        raise ReadOnlyRefused(
-            _first_line(exc),  # "permission denied for table events"
-            hint="the connecting role lacks a privilege on the store's schema or tables",
+        # Not a read-only profile (exit 8): the role lacks a privilege, exit 1, naming the role.
+        role = store.role_name()
+        raise PermissionDenied(
+            f"{_first_line(exc)} (role {role})",  # "permission denied for table events"
+            hint=f"role {role} lacks a privilege on the store's schema or tables: GRANT it, "
+            "or use a profile whose role has it",
         ) from exc
     except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
         raise StoreUnavailable(
@@ -285,6 +288,19 @@ class PostgresStore(Store):
 
     def in_read_only_transaction(self) -> bool:
         return self._conn is not None and bool(self._conn.read_only)
+
+    def role_name(self) -> str:
+        """The role this store is connected as (for messages), without a query: the
+        transaction may have failed."""
+        if self._conn is None or self._conn.closed:
+            return "?"
+        return str(self._conn.info.user)
+
+    def check_init_privileges(self, *, alters: bool) -> None:
+        from esctl.store.postgres_privileges import check_init_privileges
+
+        with self.reading() as session:
+            check_init_privileges(session, self.settings.schema, alters=alters)
 
     def node_name(self) -> str:
         """host:port of the server this store is connected to (for messages)."""
