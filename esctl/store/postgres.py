@@ -472,6 +472,16 @@ class PostgresStore(Store):
                     [schema],
                 )
             }
+            if "unique_stream_version" not in indexes and "events" in columns:
+                from esctl.store.postgres_facts import unique_stream_version_index
+
+                equivalent = unique_stream_version_index(session, schema)
+                if equivalent:  # the seed's inline UNIQUE (stream_id, version): same guarantee
+                    indexes["unique_stream_version"] = True
+                    report.notes.append(
+                        f"events is unique on (stream_id, version) by {equivalent} "
+                        "(instead of unique_stream_version): accepted"
+                    )
             for name in EXPECTED_INDEXES:
                 if name not in indexes and "table events" not in " ".join(report.missing):
                     report.missing.append(f"index {name}")
@@ -497,6 +507,12 @@ class PostgresStore(Store):
             if session.fetchval("SELECT pg_is_in_recovery()"):
                 report.notes.append("the server is a standby (in recovery): read-only")
         return report
+
+    def doctor_facts(self) -> dict[str, Any]:
+        from esctl.store.postgres_facts import doctor_facts
+
+        with self.reading() as session:
+            return doctor_facts(session, self.settings.schema)
 
     # --- replication (issue 10) --------------------------------------------------------------
 

@@ -23,7 +23,12 @@ class StoreLocation:
 
     @property
     def display(self) -> str:
-        return redact(self.target) if self.backend == "postgresql" else f"sqlite:///{self.target}"
+        """For messages: a PostgreSQL URL without its password; a SQLite store by its resolved
+        absolute path (`sqlite:////abs/events.db`), so a message read in another directory says
+        which file it means."""
+        if self.backend == "postgresql":
+            return redact(self.target)
+        return f"sqlite:///{Path(self.target).resolve()}"
 
 
 def parse_store_url(url: str) -> StoreLocation:
