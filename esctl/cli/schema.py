@@ -34,9 +34,13 @@ def init(ctx: typer.Context, dry_run: DryRunOpt = False) -> None:
     store = app.open_store(write=not dry_run, create=not dry_run, check=False)
     result = init_store(store, dry_run=dry_run)
     out = app.out
+    schema = store.settings.schema if store.backend == "postgresql" else None
+    where = f" (schema {schema})" if schema else ""
     if dry_run:
         if not result.statements:
-            out.message(f"Schema of {result.store} is current (version {result.version_before}).")
+            out.message(
+                f"Schema of {result.store}{where} is current (version {result.version_before})."
+            )
         if out.format == "table":
             for statement in result.statements:
                 out.stdout.write(statement.rstrip(";") + ";\n\n")
@@ -44,6 +48,7 @@ def init(ctx: typer.Context, dry_run: DryRunOpt = False) -> None:
             out.record(
                 {
                     "store": result.store,
+                    "schema": schema,
                     "dry_run": True,
                     "schema_version": result.version_before,
                     "migrations": [m.version for m in result.applied],
@@ -59,16 +64,18 @@ def init(ctx: typer.Context, dry_run: DryRunOpt = False) -> None:
         for repair in result.repaired if not result.applied else []:
             out.message(f"Repaired: {repair}.")
         if result.applied or result.repaired:
-            out.message(f"Store {result.store} is at schema version {result.version_after}.")
+            out.message(f"Store {result.store}{where} is at schema version {result.version_after}.")
         else:
             out.message(
-                f"Store {result.store} is already at schema version {result.version_after}; "
+                f"Store {result.store}{where} is already at schema version "
+                f"{result.version_after}; "
                 "nothing to do."
             )
         return
     out.record(
         {
             "store": result.store,
+            "schema": schema,
             "dry_run": False,
             "schema_version_before": result.version_before,
             "schema_version": result.version_after,

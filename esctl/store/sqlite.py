@@ -229,7 +229,7 @@ class SQLiteStore(Store):
             return self._conn
         if not self.path.exists() and not self.create:
             raise SchemaMissing(
-                f"no store at {self.path}", hint="run `esctl init` to create it here"
+                f"no store at {self.path.resolve()}", hint="run `esctl init` to create it here"
             )
         with translate_errors(self):
             if self.write and not self.settings.read_only:
@@ -341,7 +341,7 @@ class SQLiteStore(Store):
     def inspect_schema(self) -> SchemaReport:
         report = SchemaReport(schema_version=self.schema_version())
         if not self.path.exists():
-            report.missing.append(f"store file {self.path}")
+            report.missing.append(f"store file {self.path.resolve()}")
             return report
         with self.reading() as session:
             tables = self._table_names(session)
