@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import threading
 import uuid
 from collections.abc import Iterator
@@ -282,3 +283,155 @@ def _config(url: str, schema: str) -> list[str]:
     path = Path(tempfile.mkdtemp(prefix="esctl-role-")) / "c.yaml"
     path.write_text(yaml.safe_dump({"profiles": {"role": {"store": url, "schema": schema}}}))
     return ["-c", str(path), "-p", "role"]
+
+
+# --- doctor and init agree on a seed store with an inline UNIQUE (issue 13) --------------------
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize(
+    "unique",
+    [
+        "UNIQUE (stream_id, version)",
+        "UNIQUE (version, stream_id)",
+        "CONSTRAINT uq UNIQUE (stream_id, version)",
+    ],
+)
+def test_an_inline_unique_constraint_satisfies_doctor_and_init(
+    pg_target: Target, tmp_path: Path, unique: str
+) -> None:
+    seed = SEED_SCHEMA.read_text().replace(
+        "CONSTRAINT unique_stream_version UNIQUE (stream_id, version)", unique
+    )
+    assert "unique_stream_version" not in seed
+    with psycopg.connect(pg_target.url, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{pg_target.schema}"')
+        conn.execute(f'SET search_path TO "{pg_target.schema}"')
+        conn.execute(seed)  # type: ignore[call-overload]
+    args = _config(pg_target.url, pg_target.schema)
+    first = run_cli(*args, "init")
+    assert first.exit_code == 0, first.stderr
+    doctor = run_cli(*args, "doctor", "-o", "json")
+    assert doctor.exit_code == 0, doctor.stdout
+    report = json.loads(doctor.stdout)
+    assert report["ok"] is True and report["missing"] == []
+    assert any("unique on (stream_id, version) by" in n for n in report["notes"]), report
+    again = run_cli(*args, "init")
+    assert again.exit_code == 0 and "nothing to do" in again.stderr
+
+
+@pytest.mark.postgres
+def test_a_store_without_any_unique_stream_version_is_reported(pg_target: Target) -> None:
+    with pg_target.open() as store:
+        init_store(store)
+    with psycopg.connect(pg_target.url, autocommit=True) as conn:
+        conn.execute(
+            f'ALTER TABLE "{pg_target.schema}".events DROP CONSTRAINT unique_stream_version'
+        )
+        conn.execute(  # a unique index on other columns is no substitute
+            f'CREATE UNIQUE INDEX other_unique ON "{pg_target.schema}".events (stream_id, id)'
+        )
+    doctor = run_cli(*_config(pg_target.url, pg_target.schema), "doctor", "-o", "json")
+    assert doctor.exit_code == 7
+    assert "index unique_stream_version" in json.loads(doctor.stdout)["missing"]
+
+
+# --- doctor and init name the schema, the role and the sizes (issue 14) -------------------------
+
+
+@pytest.mark.postgres
+def test_doctor_shows_role_schema_and_table_sizes(pg_target: Target) -> None:
+    with pg_target.open() as store:
+        init_store(store)
+    args = _config(pg_target.url, pg_target.schema)
+    with psycopg.connect(pg_target.url, autocommit=True) as conn:
+        role = conn.execute("SELECT current_user").fetchone()[0]  # type: ignore[index]
+        conn.execute(f'ANALYZE "{pg_target.schema}".events')
+    report = json.loads(run_cli(*args, "doctor", "-o", "json").stdout)
+    assert (report["schema"], report["role"], report["database"]) == (
+        pg_target.schema,
+        role,
+        "postgres",
+    )
+    sizes = {s["table"]: s for s in report["sizes"]}
+    assert set(sizes) == {"events", "snapshots", "subscription_checkpoints"}
+    assert sizes["events"]["rows_estimate"] == 0 and sizes["events"]["bytes"] > 0
+    table = run_cli(*args, "doctor")
+    assert table.exit_code == 0, table.stderr
+    assert f"as role {role} on database postgres" in table.stdout
+    assert pg_target.schema in table.stdout
+    assert "size events" in table.stdout and "about 0 rows" in table.stdout
+
+
+@pytest.mark.postgres
+def test_init_names_the_schema_it_changed(pg_target: Target) -> None:
+    args = _config(pg_target.url, pg_target.schema)
+    dry = run_cli(*args, "init", "--dry-run", "-o", "json")
+    assert dry.exit_code == 0 and json.loads(dry.stdout)["schema"] == pg_target.schema
+    first = run_cli(*args, "init")
+    assert first.exit_code == 0
+    assert f"(schema {pg_target.schema}) is at schema version {SCHEMA_VERSION}." in first.stderr
+    again = run_cli(*args, "init")
+    assert f"(schema {pg_target.schema}) is already at schema version" in again.stderr
+    missing = run_cli(*_config(pg_target.url, pg_target.schema + "_none"), "doctor")
+    assert missing.exit_code == 7
+    assert (
+        f"Run `esctl init` to create or upgrade the schema (schema {pg_target.schema}_none)."
+        in (missing.stderr)
+    )
+
+
+def test_sqlite_messages_show_the_absolute_path(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    (elsewhere / "events.db").touch()  # a file, but no esctl schema
+    monkeypatch.chdir(elsewhere)
+    result = run_cli("-s", "sqlite:///events.db", "read", "--all")
+    assert result.exit_code == 7
+    assert result.stderr.startswith(
+        f"Error: store sqlite:///{elsewhere.resolve() / 'events.db'} has no esctl schema"
+    ), result.stderr
+    none = run_cli("-s", "sqlite:///nothing.db", "stats")
+    assert none.exit_code == 7
+    assert f"sqlite:///{elsewhere.resolve() / 'nothing.db'} has no esctl schema" in none.stderr
+    assert not (elsewhere / "nothing.db").exists()
+
+
+# --- identifiers PostgreSQL would truncate (issue 13) -------------------------------------------
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("schema", ["x" * 64, "é" * 32, "s" * 62 + "ü"])
+def test_schema_names_over_63_bytes_are_refused(
+    pg_server_url: str, tmp_path: Path, schema: str
+) -> None:
+    args = _config(pg_server_url, schema)
+    for command in (["init"], ["doctor"], ["read", "--all"]):
+        result = run_cli(*args, *command)
+        assert result.exit_code == 2, (command, result.stderr)
+        size = len(schema.encode())
+        assert f"is {size} bytes; PostgreSQL identifiers are at most 63 bytes" in result.stderr
+    with psycopg.connect(pg_server_url) as conn:
+        truncated = schema.encode()[:63].decode(errors="ignore")
+        assert conn.execute(
+            "SELECT count(*) FROM pg_namespace WHERE nspname = %s", [truncated]
+        ).fetchone() == (0,)
+
+
+@pytest.mark.postgres
+def test_a_schema_name_of_exactly_63_bytes_works(pg_server_url: str) -> None:
+    schema = "é" * 31 + "x"  # 63 bytes
+    target = Target("postgresql", pg_server_url, schema)
+    try:
+        with target.open() as store:
+            init_store(store)
+            assert diagnose(store).ok
+    finally:
+        with psycopg.connect(pg_server_url, autocommit=True) as conn:
+            conn.execute(
+                psycopg.sql.SQL("DROP SCHEMA IF EXISTS {} CASCADE").format(
+                    psycopg.sql.Identifier(schema)
+                )
+            )
