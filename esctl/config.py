@@ -232,7 +232,7 @@ def resolve_settings(
         chosen = profiles[name]
     elif "default" in profiles:
         name, chosen = "default", profiles["default"]
-        name_source = "config"
+        name_source = "its name, default"
 
     def pick(key: str, flag: str | None, env_var: str | None, default: Any) -> Any:
         if flag is not None:

@@ -311,3 +311,16 @@ def test_a_second_config_init_is_a_usage_error(tmp_path: Path) -> None:
         "Hint: esctl config init --force replaces it; --path writes somewhere else\n"
     )
     assert run_cli("config", "init", "--path", str(target), "--force").exit_code == 0
+
+
+def test_environment_store_over_the_implicit_default_profile_says_so(tmp_path: Path) -> None:
+    config = write_config(tmp_path / "c.yaml", {"default": {"store": PROFILE, "schema": "d"}})
+    env = {"ESCTL_CONFIG": str(config), "ESCTL_STORE": ENV}
+    settings = resolve_settings(env=env, cwd=tmp_path)
+    assert (settings.store, settings.schema, settings.profile) == (ENV, "d", "default")
+    assert settings.warnings == (
+        f"$ESCTL_STORE ({ENV}) overrides the store of profile 'default' (chosen by its name, "
+        "default); name it with -p default to use the profile's own store",
+    )
+    explicit = resolve_settings(profile="default", env=env, cwd=tmp_path)
+    assert (explicit.store, explicit.warnings) == (PROFILE, ())

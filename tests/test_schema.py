@@ -435,3 +435,17 @@ def test_a_schema_name_of_exactly_63_bytes_works(pg_server_url: str) -> None:
                     psycopg.sql.Identifier(schema)
                 )
             )
+
+
+@pytest.mark.postgres
+def test_doctor_by_a_role_without_usage_on_the_schema_fails_naming_it(
+    pg_target: Target, plain_role: tuple[str, str]
+) -> None:
+    role, url = plain_role
+    with pg_target.open() as store:
+        init_store(store)
+    result = run_cli(*_config(url, pg_target.schema), "doctor")
+    assert result.exit_code == 1, (result.stdout, result.stderr)
+    assert result.stderr.startswith("Error: permission denied for schema"), result.stderr
+    assert f"(role {role})" in result.stderr
+    assert "not checked" in result.stdout and "all present" not in result.stdout

@@ -8,7 +8,7 @@ import typer
 
 from esctl.cli.options import DryRunOpt, examples
 from esctl.cli.state import state
-from esctl.errors import StoreUnavailable
+from esctl.errors import EsctlError, StoreUnavailable
 from esctl.output import Column
 
 if TYPE_CHECKING:
@@ -111,7 +111,11 @@ def doctor(ctx: typer.Context) -> None:
     if not report.connected:
         raise StoreUnavailable(report.error or f"cannot reach {report.store}")
     if not report.ok:
-        if out.format == "table" and report.checked and not report.error:
+        if report.error:  # a check that could not run: say why, with its own exit code
+            failure = EsctlError(report.error)
+            failure.exit_code = report.exit_code
+            raise failure
+        if out.format == "table":
             out.note(f"Run `esctl init` to create or upgrade the schema{_in_schema(report)}.")
         raise typer.Exit(report.exit_code)
 
