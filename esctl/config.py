@@ -44,6 +44,9 @@ class Settings:
     profile: str | None = None
     config_path: Path | None = None
     sources: Mapping[str, str] = field(default_factory=dict)
+    # Said once on stderr by the CLI: an environment variable overriding a profile's store, a
+    # config file holding a password that other users can read.
+    warnings: tuple[str, ...] = ()
 
     def for_reads(self) -> Settings:
         """These settings with `read_store` (a replica) as the store, for read-only commands."""
@@ -154,6 +157,29 @@ def _check_profile(path: Path, name: str, profile: Any) -> None:
         )
 
 
+def config_file_warning(path: Path, data: Mapping[str, Any]) -> str | None:
+    """A warning when a config file holding a password (in a store URL or conninfo) can be read
+    by other users, as ssh and libpq's .pgpass give."""
+    try:
+        mode = path.stat().st_mode
+    except OSError:
+        return None
+    if not mode & 0o077:
+        return None
+    from esctl.store.url import has_password
+
+    profiles = data.get("profiles") or {}
+    for name, profile in profiles.items():
+        for key in ("store", "read_store"):
+            value = profile.get(key)
+            if isinstance(value, str) and has_password(value):
+                return (
+                    f"config file {path} holds a password (profile {name!r}, {key}) and other "
+                    f"users can read it (mode {mode & 0o777:o}); run `chmod 600 {path}`"
+                )
+    return None
+
+
 def parse_duration_ms(value: Any, what: str) -> int:
     """`500`, `"500ms"`, `"30s"`, `"2min"`, `"1h"` -> milliseconds (a bare number is milliseconds,
     as in PostgreSQL's own settings)."""
@@ -191,6 +217,11 @@ def resolve_settings(
     profiles: dict[str, dict[str, Any]] = data.get("profiles") or {}
 
     sources: dict[str, str] = {}
+    warnings: list[str] = []
+    if path:
+        unsafe = config_file_warning(path, data)
+        if unsafe:
+            warnings.append(unsafe)
     name = profile or env.get("ESCTL_PROFILE") or data.get("default_profile")
     name_source = (
         "--profile" if profile else "$ESCTL_PROFILE" if env.get("ESCTL_PROFILE") else "config"
@@ -207,6 +238,7 @@ def resolve_settings(
         chosen = profiles[name]
     elif "default" in profiles:
         name, chosen = "default", profiles["default"]
+        name_source = "its name, default"
 
     def pick(key: str, flag: str | None, env_var: str | None, default: Any) -> Any:
         if flag is not None:
@@ -221,11 +253,12 @@ def resolve_settings(
         sources[key] = "default"
         return default
 
-    store_url = pick("store", store, "ESCTL_STORE", DEFAULT_STORE)
+    store_url = _pick_store(store, env, chosen, name, name_source, sources, warnings)
+    schema = pick("schema", None, None, DEFAULT_SCHEMA)
     timeout = chosen.get("statement_timeout")
     return Settings(
         store=store_url,
-        schema=pick("schema", None, None, DEFAULT_SCHEMA),
+        schema=schema,
         read_only=bool(pick("read_only", None, None, False)),
         statement_timeout_ms=(
             parse_duration_ms(timeout, "statement_timeout") if timeout is not None else None
@@ -242,4 +275,58 @@ def resolve_settings(
         profile=name,
         config_path=path,
         sources=sources,
+        warnings=tuple(warnings),
     )
+
+
+def _pick_store(
+    flag: str | None,
+    env: Mapping[str, str],
+    chosen: Mapping[str, Any],
+    name: str | None,
+    name_source: str,
+    sources: dict[str, str],
+    warnings: list[str],
+) -> str:
+    """The store, by SPEC's precedence: `--store` beats everything; a profile named with
+    `--profile` is used whole (its store beats $ESCTL_STORE); $ESCTL_STORE beats the store of a
+    profile chosen by $ESCTL_PROFILE or default_profile, and says so."""
+    from esctl.store.url import redact
+
+    env_store = env.get("ESCTL_STORE")
+    if flag is not None:
+        sources["store"] = "flag"
+        return flag
+    if "store" in chosen and (name_source == "--profile" or not env_store):
+        sources["store"] = f"profile {name}"
+        return str(chosen["store"])
+    if env_store:
+        sources["store"] = "$ESCTL_STORE"
+        if "store" in chosen:
+            warnings.append(
+                f"$ESCTL_STORE ({redact(env_store)}) overrides the store of profile {name!r} "
+                f"(chosen by {'default_profile' if name_source == 'config' else name_source}); "
+                f"name it with -p {name} to use the profile's own store"
+            )
+        return env_store
+    sources["store"] = "default"
+    return DEFAULT_STORE
+
+
+PG_IDENTIFIER_BYTES = 63
+
+
+def check_identifier(value: str, what: str) -> None:
+    """Refuse an identifier PostgreSQL would silently truncate (over 63 bytes) or cannot hold."""
+    if not value:
+        raise ConfigError(f"{what} is empty")
+    if "\x00" in value:
+        raise ConfigError(f"{what} contains a NUL character")
+    size = len(value.encode("utf-8"))
+    if size > PG_IDENTIFIER_BYTES:
+        raise ConfigError(
+            f"{what} {value[:20]!r}… is {size} bytes; PostgreSQL identifiers are at most "
+            f"{PG_IDENTIFIER_BYTES} bytes (a longer one is silently truncated, so two profiles "
+            "could share a schema)",
+            hint="choose a shorter schema name",
+        )

@@ -34,6 +34,13 @@ class ConfigError(UsageError):
     """Bad configuration: a missing profile, an unreadable YAML file, a bad store URL."""
 
 
+class PermissionDenied(EsctlError):
+    """The connecting role lacks a privilege (not a read-only profile, which is exit 8): exit 1.
+    The message names the role and, where esctl can tell, the privilege."""
+
+    exit_code = 1
+
+
 class ConcurrencyError(EsctlError):
     """A wrong expected version, or a concurrent change that won a compare-and-set: exit 3."""
 

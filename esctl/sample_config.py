@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from esctl.config import config_search_path
-from esctl.errors import EsctlError
+from esctl.errors import EsctlError, UsageError
 
 
 def sample_config_text() -> str:
@@ -26,8 +26,8 @@ def default_config_path(env: Mapping[str, str] | None = None) -> Path:
 def write_sample_config(path: Path, *, force: bool = False) -> bool:
     """Write the sample configuration to `path`; True if it replaced a file (only with `force`)."""
     existed = path.exists()
-    if existed and not force:
-        raise EsctlError(
+    if existed and not force:  # a usage error (exit 2): the file is there, --force replaces it
+        raise UsageError(
             f"{path} already exists; not overwriting it",
             hint="esctl config init --force replaces it; --path writes somewhere else",
         )

@@ -51,7 +51,7 @@ def test_config_init_refuses_to_overwrite_without_force(tmp_path: Path) -> None:
     target = tmp_path / "mine.yaml"
     target.write_text("profiles: {}\n")
     result = run_cli("config", "init", "--path", str(target))
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # usage: the file exists (--force replaces it)
     assert result.stderr.splitlines() == [
         f"Error: {target} already exists; not overwriting it",
         "Hint: esctl config init --force replaces it; --path writes somewhere else",

@@ -96,4 +96,31 @@ def test_passwords_never_appear_in_output(tmp_path: Path) -> None:
                     *args,
                     env={"SECRET": sentinel, "PGPASSWORD": sentinel},
                 )
-                assert sentinel not in result.stdout + result.stderr, (profile, args, fmt)
+                where = (profile, args, fmt, result.stdout[-2000:], result.stderr[-2000:])
+                assert sentinel not in result.stdout + result.stderr, where
+                # The command really ran (an esctl that dies on import would print nothing).
+                code, stdout_has, stderr_has = _expected(profile, args, fmt, port)
+                assert result.returncode == code, where
+                assert all(s in result.stdout for s in stdout_has), where
+                assert all(s in result.stderr for s in stderr_has), where
+
+
+def _expected(
+    profile: str, args: list[str], fmt: str, port: int
+) -> tuple[int, list[str], list[str]]:
+    """Exit code, and what stdout and stderr must hold, for one run against the closed port."""
+    shown = {
+        "url": f"postgresql://app:***@127.0.0.1:{port}/db",
+        "conninfo": f"host=127.0.0.1 port={port} password=*** dbname=db",
+        "env": f"postgresql://app@127.0.0.1:{port}/db",
+    }[profile]
+    unavailable = f"Error: store {shown} unavailable: "
+    if args[-1] == "doctor":
+        data = ['"connected": false', f'"store": "{shown}"'] if fmt == "json" else ["FAIL", shown]
+        return 5, data, [unavailable]
+    if args == ["init"]:
+        return 5, [], [unavailable]
+    if args == ["config", "show"]:
+        data = [f'"store": "{shown}"'] if fmt == "json" else [shown[:20]]
+        return 0, data, []
+    return 0, [f'"name": "{profile}"'] if fmt == "json" else [profile], []

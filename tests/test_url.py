@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from esctl.errors import ConfigError
-from esctl.store.url import parse_store_url, redact
+from esctl.store.url import has_password, parse_store_url, redact, scrub
 
 
 @pytest.mark.parametrize(
@@ -50,3 +50,69 @@ def test_bad_urls_are_config_errors(url: str) -> None:
 )
 def test_redact(url: str, shown: str) -> None:
     assert redact(url) == shown
+
+
+# --- passwords that libpq misreads or echoes (issue 13) -----------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("url", "shown", "secrets"),
+    [
+        ("postgresql://usr:p@ssWord@db/app", "postgresql://***@db/app", ["usr", "p@ss", "ssWord"]),
+        (
+            "postgresql://usr:Secr@t-Pw@127.0.0.1:5432/app?sslmode=disable",
+            "postgresql://***@127.0.0.1:5432/app?sslmode=disable",
+            ["usr", "Secr", "t-Pw"],
+        ),
+        ("postgres://usr@bb1@cc2@db/app", "postgres://***@db/app", ["usr", "bb1", "cc2"]),
+    ],
+)
+def test_an_unescaped_at_in_a_password_is_refused_without_showing_it(
+    url: str, shown: str, secrets: list[str]
+) -> None:
+    with pytest.raises(ConfigError) as error:
+        parse_store_url(url)
+    assert error.value.exit_code == 2
+    assert error.value.message == (
+        f"store URL {shown} has more than one @ before its host: escape @ in a password as %40"
+    )
+    text = error.value.message + (error.value.hint or "")
+    for secret in secrets:
+        assert secret not in text, (secret, text)
+
+
+def test_an_escaped_at_is_accepted() -> None:
+    assert parse_store_url("postgresql://app:p%40ss@db/app").backend == "postgresql"
+
+
+@pytest.mark.parametrize(
+    ("url", "shown"),
+    [
+        ("postgresql://app:Secret9@[::1/db", "postgresql://app:***@[::1/db"),
+        ("postgresql://app:Secret9@[::1]x:5432/db", "postgresql://app:***@[::1]x:5432/db"),
+        ("postgresql://app:Sec/ret9@h/db", "postgresql://app:***@h/db"),
+        ("postgresql://app:p@Secret9@h/db?password=x", "postgresql://***@h/db?password=***"),
+    ],
+)
+def test_redact_malformed_urls(url: str, shown: str) -> None:
+    assert redact(url) == shown
+
+
+def test_scrub_removes_passwords_libpq_echoes() -> None:
+    url = "postgresql://app:Secret9@[::1]x:5432/db"
+    libpq = f'unexpected character "x" at position 30 in URI (expected ":" or "/"): "{url}"'
+    assert scrub(libpq, url) == (
+        'unexpected character "x" at position 30 in URI (expected ":" or "/"): '
+        '"postgresql://app:***@[::1]x:5432/db"'
+    )
+    conninfo = "host=h password='Se cret9' dbname=x"
+    assert scrub("bad value 'Se cret9' for password", conninfo) == "bad value '***' for password"
+    assert scrub("failed for Hunter22", "host=h", extra=("Hunter22",)) == "failed for ***"
+
+
+def test_has_password() -> None:
+    assert has_password("postgresql://a:b1@h/db")
+    assert has_password("host=h password=x")
+    assert has_password("postgresql://a@h/db?password=x")
+    assert not has_password("postgresql://a@h/db")
+    assert not has_password("host=h user=a")

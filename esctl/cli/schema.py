@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import typer
 
 from esctl.cli.options import DryRunOpt, examples
 from esctl.cli.state import state
-from esctl.errors import StoreUnavailable
+from esctl.errors import EsctlError, StoreUnavailable
 from esctl.output import Column
+
+if TYPE_CHECKING:
+    from esctl.schema import DoctorReport
 
 INIT_EXAMPLES = examples(
     "esctl init",
@@ -29,9 +34,13 @@ def init(ctx: typer.Context, dry_run: DryRunOpt = False) -> None:
     store = app.open_store(write=not dry_run, create=not dry_run, check=False)
     result = init_store(store, dry_run=dry_run)
     out = app.out
+    schema = store.settings.schema if store.backend == "postgresql" else None
+    where = f" (schema {schema})" if schema else ""
     if dry_run:
         if not result.statements:
-            out.message(f"Schema of {result.store} is current (version {result.version_before}).")
+            out.message(
+                f"Schema of {result.store}{where} is current (version {result.version_before})."
+            )
         if out.format == "table":
             for statement in result.statements:
                 out.stdout.write(statement.rstrip(";") + ";\n\n")
@@ -39,6 +48,7 @@ def init(ctx: typer.Context, dry_run: DryRunOpt = False) -> None:
             out.record(
                 {
                     "store": result.store,
+                    "schema": schema,
                     "dry_run": True,
                     "schema_version": result.version_before,
                     "migrations": [m.version for m in result.applied],
@@ -54,16 +64,18 @@ def init(ctx: typer.Context, dry_run: DryRunOpt = False) -> None:
         for repair in result.repaired if not result.applied else []:
             out.message(f"Repaired: {repair}.")
         if result.applied or result.repaired:
-            out.message(f"Store {result.store} is at schema version {result.version_after}.")
+            out.message(f"Store {result.store}{where} is at schema version {result.version_after}.")
         else:
             out.message(
-                f"Store {result.store} is already at schema version {result.version_after}; "
+                f"Store {result.store}{where} is already at schema version "
+                f"{result.version_after}; "
                 "nothing to do."
             )
         return
     out.record(
         {
             "store": result.store,
+            "schema": schema,
             "dry_run": False,
             "schema_version_before": result.version_before,
             "schema_version": result.version_after,
@@ -91,61 +103,100 @@ def doctor(ctx: typer.Context) -> None:
     report = diagnose(store, replica)
     out = app.out
     if out.format == "table":
-        rows = [
-            {"check": "store", "status": "ok", "detail": f"{report.store} ({report.backend})"},
-            {
-                "check": "connection",
-                "status": "ok" if report.connected else "FAIL",
-                "detail": report.server_version or report.error or "",
-            },
-        ]
-        if report.connected:
-            version = report.schema_version
-            rows.append(
-                {
-                    "check": "schema version",
-                    "status": "ok" if version == report.expected_schema_version else "FAIL",
-                    "detail": f"{version if version is not None else 'none'} "
-                    f"(esctl needs {report.expected_schema_version})",
-                }
-            )
-            rows.append(
-                {
-                    "check": "objects",
-                    "status": "ok" if not report.missing else "FAIL",
-                    "detail": "all present"
-                    if not report.missing
-                    else "missing: " + ", ".join(report.missing),
-                }
-            )
-            if report.extra:
-                rows.append(
-                    {"check": "extra objects", "status": "note", "detail": ", ".join(report.extra)}
-                )
-            if report.error and report.connected:
-                rows.append({"check": "error", "status": "FAIL", "detail": report.error})
-        rows.append(
-            {
-                "check": "read-only",
-                "status": "ok",
-                "detail": "profile is read-only" if report.read_only_profile else "writes allowed",
-            }
+        out.rows(
+            _doctor_rows(report), [Column("check"), Column("status"), Column("detail", wrap=True)]
         )
-        rows += [
-            {"check": f"node {n['name']}", "status": "ok", "detail": _node(n)}
-            for n in report.nodes
-            if report.nodes and len(report.nodes) > 1
-        ]
-        rows += [{"check": "note", "status": "note", "detail": n} for n in report.notes]
-        out.rows(rows, [Column("check"), Column("status"), Column("detail", wrap=True)])
     else:
         out.record(report.to_dict())
     if not report.connected:
         raise StoreUnavailable(report.error or f"cannot reach {report.store}")
     if not report.ok:
+        if report.error:  # a check that could not run: say why, with its own exit code
+            failure = EsctlError(report.error)
+            failure.exit_code = report.exit_code
+            raise failure
         if out.format == "table":
-            out.note("Run `esctl init` to create or upgrade the schema.")
-        raise typer.Exit(7)
+            out.note(f"Run `esctl init` to create or upgrade the schema{_in_schema(report)}.")
+        raise typer.Exit(report.exit_code)
+
+
+def _in_schema(report: DoctorReport) -> str:
+    return f" (schema {report.schema})" if report.schema else ""
+
+
+def _doctor_rows(report: DoctorReport) -> list[dict[str, str]]:
+    connection = (report.server_version or "") if report.connected else (report.error or "")
+    if report.role:
+        connection += f" as role {report.role} on database {report.database}"
+    rows = [
+        {"check": "store", "status": "ok", "detail": f"{report.store} ({report.backend})"},
+        {
+            "check": "connection",
+            "status": "ok" if report.connected else "FAIL",
+            "detail": connection,
+        },
+    ]
+    if report.schema:
+        rows.append({"check": "schema", "status": "ok", "detail": report.schema})
+    if report.connected and not report.checked:
+        rows.append(
+            {"check": "objects", "status": "FAIL", "detail": f"not checked: {report.error}"}
+        )
+    elif report.connected:
+        version = report.schema_version
+        rows.append(
+            {
+                "check": "schema version",
+                "status": "ok" if version == report.expected_schema_version else "FAIL",
+                "detail": f"{version if version is not None else 'none'} "
+                f"(esctl needs {report.expected_schema_version})",
+            }
+        )
+        rows.append(
+            {
+                "check": "objects",
+                "status": "ok" if not report.missing else "FAIL",
+                "detail": "all present"
+                if not report.missing
+                else "missing: " + ", ".join(report.missing),
+            }
+        )
+        if report.extra:
+            rows.append(
+                {"check": "extra objects", "status": "note", "detail": ", ".join(report.extra)}
+            )
+        if report.error:
+            rows.append({"check": "error", "status": "FAIL", "detail": report.error})
+    rows += [
+        {"check": f"size {_size_name(s)}", "status": "ok", "detail": _size(s)} for s in report.sizes
+    ]
+    rows.append(
+        {
+            "check": "read-only",
+            "status": "ok",
+            "detail": "profile is read-only" if report.read_only_profile else "writes allowed",
+        }
+    )
+    rows += [
+        {"check": f"node {n['name']}", "status": "ok", "detail": _node(n)}
+        for n in report.nodes
+        if report.nodes and len(report.nodes) > 1
+    ]
+    rows += [{"check": "note", "status": "note", "detail": n} for n in report.notes]
+    return rows
+
+
+def _size_name(size: dict[str, Any]) -> str:
+    return str(size.get("table") or ("WAL file" if str(size["file"]).endswith("-wal") else "file"))
+
+
+def _size(size: dict[str, Any]) -> str:
+    text = f"{size['bytes']:,} bytes"
+    if "table" in size:
+        rows = size.get("rows_estimate")
+        estimate = f"about {rows:,} rows" if rows is not None else "rows unknown (not analysed yet)"
+        return f"{estimate}, {text}"
+    return f"{text} ({size['file']})"
 
 
 def _node(node: dict[str, object]) -> str:

@@ -31,7 +31,10 @@ class AppState:
 
     @cached_property
     def settings(self) -> Settings:
-        return resolve_settings(config=self.config, profile=self.profile, store=self.store)
+        settings = resolve_settings(config=self.config, profile=self.profile, store=self.store)
+        for warning in settings.warnings:  # once per invocation: this property is cached
+            self.out.warning(warning)
+        return settings
 
     @cached_property
     def out(self) -> Renderer:

@@ -175,6 +175,16 @@ class Store(ABC):
         """Apply `pending` in order, each in its own transaction, recording the version; then
         repair what a current schema can still lack. Returns the repairs made."""
 
+    def doctor_facts(self) -> dict[str, Any]:
+        """What `doctor` shows beyond the schema: role, schema and table sizes (PostgreSQL),
+        file path and size (SQLite)."""
+        return {}
+
+    def check_init_privileges(self, *, alters: bool) -> None:
+        """Raise PermissionDenied naming what `init` lacks (PostgreSQL roles); `alters`: init will
+        change existing tables."""
+        return None
+
     def repairs(self) -> list[str]:
         """The SQL `init` would run on a store whose schema is current (for `--dry-run`), e.g.
         rebuilding an index an interrupted build left invalid."""

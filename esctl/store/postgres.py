@@ -8,6 +8,7 @@ from __future__ import annotations
 import itertools
 import json
 import json.encoder
+import os
 import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -22,12 +23,13 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from esctl import __version__
-from esctl.config import Settings
+from esctl.config import Settings, check_identifier
 from esctl.errors import (
     ConfigError,
     Conflict,
     EsctlError,
     InvalidInput,
+    PermissionDenied,
     ReadOnlyRefused,
     SchemaMissing,
     StoreUnavailable,
@@ -39,7 +41,7 @@ from esctl.store.postgres_schema import (
     EXPECTED_INDEXES,
     MIGRATIONS,
 )
-from esctl.store.url import StoreLocation
+from esctl.store.url import StoreLocation, scrub
 
 if TYPE_CHECKING:
     from psycopg import Connection
@@ -56,9 +58,35 @@ def _first_line(exc: BaseException) -> str:
     return text.splitlines()[0] if text else type(exc).__name__
 
 
+def _secrets(store: PostgresStore) -> tuple[str, ...]:
+    """Passwords that may reach libpq by other ways than the URL (password_env, PGPASSWORD)."""
+    names = [store.settings.password_env, "PGPASSWORD"]
+    return tuple(v for n in names if n and len(v := os.environ.get(n) or "") >= 3)
+
+
+def _scrubbed(store: PostgresStore, error: EsctlError) -> EsctlError:
+    """The error with any password libpq echoed (it quotes URIs and conninfo) replaced by ***."""
+    secrets = _secrets(store)
+    error.message = scrub(error.message, store.location.target, extra=secrets)
+    if error.hint:
+        error.hint = scrub(error.hint, store.location.target, extra=secrets)
+    error.args = (error.message,)
+    return error
+
+
 @contextmanager
 def translate_errors(store: PostgresStore) -> Iterator[None]:
-    """Turn psycopg errors into esctl errors, once, here."""
+    """Turn psycopg errors into esctl errors, once, here; no password survives in the text."""
+    try:
+        with _translate(store):
+            yield
+    except EsctlError as error:
+        _scrubbed(store, error)
+        raise
+
+
+@contextmanager
+def _translate(store: PostgresStore) -> Iterator[None]:
     try:
         yield
     except pgerrors.UniqueViolation as exc:
@@ -97,10 +125,12 @@ def translate_errors(store: PostgresStore) -> Iterator[None]:
             hint="point `store:` at the primary, or add target_session_attrs=read-write",
         ) from exc
     except pgerrors.InsufficientPrivilege as exc:
-        # Refused, like a read-only profile (exit 8): the role may not do this here.
-        raise ReadOnlyRefused(
-            _first_line(exc),  # "permission denied for table events"
-            hint="the connecting role lacks a privilege on the store's schema or tables",
+        # Not a read-only profile (exit 8): the role lacks a privilege, exit 1, naming the role.
+        role = store.role_name()
+        raise PermissionDenied(
+            f"{_first_line(exc)} (role {role})",  # "permission denied for table events"
+            hint=f"role {role} lacks a privilege on the store's schema or tables: GRANT it, "
+            "or use a profile whose role has it",
         ) from exc
     except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
         raise StoreUnavailable(
@@ -178,6 +208,7 @@ class PostgresStore(Store):
         super().__init__(location, settings, write=write)
         self._conn: Connection[Row] | None = None
         schema = settings.schema
+        check_identifier(schema, "schema")
         self.identifiers: dict[str, sql.Composable] = {
             "schema": sql.Identifier(schema),
             "events": sql.Identifier(schema, "events"),
@@ -208,10 +239,11 @@ class PostgresStore(Store):
         try:
             given = conninfo_to_dict(self.location.target)
         except psycopg.ProgrammingError as exc:  # libpq could not parse the URL or conninfo
-            raise ConfigError(
+            error = ConfigError(
                 f"bad store URL {self.display_url}: {_first_line(exc)}",
                 hint="postgresql://user@host:5432/db?sslmode=require, or host=… dbname=…",
-            ) from None
+            )
+            raise _scrubbed(self, error) from None
         if "application_name" not in given:
             kwargs["application_name"] = "esctl"  # a user-given application_name wins
         password = self.settings.password
@@ -221,7 +253,8 @@ class PostgresStore(Store):
             try:
                 conn: Connection[Row] = psycopg.connect(self.location.target, **kwargs)
             except psycopg.ProgrammingError as exc:  # e.g. an unknown connection option
-                raise ConfigError(f"bad store URL {self.display_url}: {_first_line(exc)}") from None
+                error = ConfigError(f"bad store URL {self.display_url}: {_first_line(exc)}")
+                raise _scrubbed(self, error) from None
             if self.settings.statement_timeout_ms is not None:
                 conn.execute(
                     "SELECT set_config('statement_timeout', %s, false)",
@@ -255,6 +288,19 @@ class PostgresStore(Store):
 
     def in_read_only_transaction(self) -> bool:
         return self._conn is not None and bool(self._conn.read_only)
+
+    def role_name(self) -> str:
+        """The role this store is connected as (for messages), without a query: the
+        transaction may have failed."""
+        if self._conn is None or self._conn.closed:
+            return "?"
+        return str(self._conn.info.user)
+
+    def check_init_privileges(self, *, alters: bool) -> None:
+        from esctl.store.postgres_privileges import check_init_privileges
+
+        with self.reading() as session:
+            check_init_privileges(session, self.settings.schema, alters=alters)
 
     def node_name(self) -> str:
         """host:port of the server this store is connected to (for messages)."""
@@ -426,6 +472,16 @@ class PostgresStore(Store):
                     [schema],
                 )
             }
+            if "unique_stream_version" not in indexes and "events" in columns:
+                from esctl.store.postgres_facts import unique_stream_version_index
+
+                equivalent = unique_stream_version_index(session, schema)
+                if equivalent:  # the seed's inline UNIQUE (stream_id, version): same guarantee
+                    indexes["unique_stream_version"] = True
+                    report.notes.append(
+                        f"events is unique on (stream_id, version) by {equivalent} "
+                        "(instead of unique_stream_version): accepted"
+                    )
             for name in EXPECTED_INDEXES:
                 if name not in indexes and "table events" not in " ".join(report.missing):
                     report.missing.append(f"index {name}")
@@ -451,6 +507,12 @@ class PostgresStore(Store):
             if session.fetchval("SELECT pg_is_in_recovery()"):
                 report.notes.append("the server is a standby (in recovery): read-only")
         return report
+
+    def doctor_facts(self) -> dict[str, Any]:
+        from esctl.store.postgres_facts import doctor_facts
+
+        with self.reading() as session:
+            return doctor_facts(session, self.settings.schema)
 
     # --- replication (issue 10) --------------------------------------------------------------
 

@@ -63,6 +63,7 @@ EXPECTED_INDEXES = [
     "idx_events_created_at",
 ]
 
+INTEGRITY_CHECK_BYTES = 256 * 1024 * 1024  # doctor's quick_check reads every page up to this
 LIVE_POLL_INTERVAL = 0.05  # tail polls this often (SQLite has no NOTIFY)
 
 NOW = "(strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))"
@@ -228,7 +229,7 @@ class SQLiteStore(Store):
             return self._conn
         if not self.path.exists() and not self.create:
             raise SchemaMissing(
-                f"no store at {self.path}", hint="run `esctl init` to create it here"
+                f"no store at {self.path.resolve()}", hint="run `esctl init` to create it here"
             )
         with translate_errors(self):
             if self.write and not self.settings.read_only:
@@ -340,7 +341,7 @@ class SQLiteStore(Store):
     def inspect_schema(self) -> SchemaReport:
         report = SchemaReport(schema_version=self.schema_version())
         if not self.path.exists():
-            report.missing.append(f"store file {self.path}")
+            report.missing.append(f"store file {self.path.resolve()}")
             return report
         with self.reading() as session:
             tables = self._table_names(session)
@@ -356,10 +357,29 @@ class SQLiteStore(Store):
                 for r in session.fetchall("SELECT name FROM sqlite_master WHERE type = 'index'")
             }
             report.missing += [f"index {i}" for i in EXPECTED_INDEXES if i not in indexes]
+            self._check_integrity(session)
             journal = session.fetchval("PRAGMA journal_mode")
             if journal != "wal":
                 report.notes.append(f"journal_mode is {journal}, not wal")
         return report
+
+    def _check_integrity(self, session: SQLiteSession) -> None:
+        """`PRAGMA quick_check` (every page read once) on files up to INTEGRITY_CHECK_BYTES:
+        a corrupt or truncated file is a store that cannot be used (exit 5), not "objects ok"."""
+        if self.path.stat().st_size > INTEGRITY_CHECK_BYTES:
+            return
+        rows = session.fetchall("PRAGMA quick_check(5)")
+        problems = [" ".join(str(r["quick_check"]).split()) for r in rows]
+        if problems != ["ok"]:
+            raise StoreUnavailable(
+                f"store {self.display_url} is corrupt: {'; '.join(problems)}",
+                hint="restore it from a backup (or try `sqlite3 FILE .recover`)",
+            )
+
+    def doctor_facts(self) -> dict[str, Any]:
+        files = [self.path, self.path.with_name(self.path.name + "-wal")]
+        sizes = [{"file": str(f.resolve()), "bytes": f.stat().st_size} for f in files if f.exists()]
+        return {"path": str(self.path.resolve()), "sizes": sizes}
 
     # --- replication (issue 10) --------------------------------------------------------------
 

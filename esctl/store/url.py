@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import unquote
 
 from esctl.errors import ConfigError
 
@@ -23,7 +23,12 @@ class StoreLocation:
 
     @property
     def display(self) -> str:
-        return redact(self.target) if self.backend == "postgresql" else f"sqlite:///{self.target}"
+        """For messages: a PostgreSQL URL without its password; a SQLite store by its resolved
+        absolute path (`sqlite:////abs/events.db`), so a message read in another directory says
+        which file it means."""
+        if self.backend == "postgresql":
+            return redact(self.target)
+        return f"sqlite:///{Path(self.target).resolve()}"
 
 
 def parse_store_url(url: str) -> StoreLocation:
@@ -42,6 +47,12 @@ def parse_store_url(url: str) -> StoreLocation:
             )
         return StoreLocation("sqlite", path[1:])
     if url.startswith(("postgresql://", "postgres://")):
+        if _authority(url).count("@") > 1:
+            raise ConfigError(
+                f"store URL {redact(url)} has more than one @ before its host: "
+                "escape @ in a password as %40",
+                hint="postgresql://user:p%40ss@host/db (or use password_env / PGPASSWORD)",
+            )
         return StoreLocation("postgresql", url)
     if url.lower().endswith(SQLITE_SUFFIXES) and "=" not in url:
         return StoreLocation("sqlite", str(Path(url)))
@@ -57,21 +68,74 @@ _CONNINFO_PASSWORD = re.compile(r"(password\s*=\s*)('(?:[^'\\]|\\.)*'|\S+)", re.
 _QUERY_PASSWORD = re.compile(r"([?&]password=)[^&]*", re.IGNORECASE)
 
 
+def _authority(url: str) -> str:
+    """The `user:password@host:port` part of a URL, as libpq could read it: up to the first `/`
+    after the last `@` (a password may hold `/` or `:`), never past the query."""
+    rest = url.split("://", 1)[1] if "://" in url else url
+    before_query = rest.split("?", 1)[0]
+    last_at = before_query.rfind("@")
+    end = before_query.find("/", last_at + 1)
+    return before_query if end < 0 else before_query[:end]
+
+
+def has_password(url: str) -> bool:
+    """Whether a store URL or conninfo holds a password itself."""
+    return bool(secrets_of(url))
+
+
+def secrets_of(url: str) -> list[str]:
+    """The passwords a URL or conninfo holds (as written and percent-decoded), and their pieces
+    around `@`, `/` and `:` (what libpq may print when it misreads an unescaped password)."""
+    found: list[str] = []
+    if "://" in url:
+        authority = _authority(url)
+        if "@" in authority:
+            userinfo = authority.rpartition("@")[0]
+            found.append(userinfo.partition(":")[2] if ":" in userinfo else "")
+            if authority.count("@") > 1:  # misread: everything before the last @ is secret
+                found.append(userinfo)
+        found += [m.group(1) for m in re.finditer(r"[?&]password=([^&]*)", url, re.IGNORECASE)]
+    else:
+        for match in _CONNINFO_PASSWORD.finditer(url):
+            value = match.group(2)
+            if value.startswith("'") and value.endswith("'"):
+                value = re.sub(r"\\(.)", r"\1", value[1:-1])
+            found.append(value)
+    pieces = [p for s in found for p in re.split(r"[@/:]", s) if len(p) >= 4]
+    result = {v for s in [*found, *pieces] for v in (s, unquote(s)) if v}
+    return sorted(result, key=len, reverse=True)
+
+
+_URI_IN_TEXT = re.compile(r"postgres(?:ql)?://[^\s\"']*", re.IGNORECASE)
+
+
+def scrub(text: str, *secrets_from: str, extra: tuple[str, ...] = ()) -> str:
+    """A driver message safe to print: any URI in it redacted, and every password of the given
+    URLs/conninfos (and `extra` secrets) replaced by `***` (libpq error texts echo conninfo)."""
+    text = _URI_IN_TEXT.sub(lambda m: redact(m.group(0)), text)
+    secrets = {s for url in secrets_from for s in secrets_of(url)} | set(extra)
+    # A secret of one or two characters would garble the message and is shown nowhere else.
+    for secret in sorted((s for s in secrets if len(s) >= 3), key=len, reverse=True):
+        text = text.replace(secret, "***")
+    return text
+
+
 def redact(url: str) -> str:
-    """The URL or conninfo with any password replaced by `***`."""
+    """The URL or conninfo with any password replaced by `***`; when the authority holds more
+    than one `@` (an unescaped `@` in a password), nothing before the last `@` is shown.
+
+    Split by hand, not with urllib: a malformed IPv6 host or a password holding `/` must not
+    make the password part of the "path"."""
     if "://" not in url:
         return _CONNINFO_PASSWORD.sub(r"\1***", url)
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return re.sub(r"//([^/@:]*):[^@/]*@", r"//\1:***@", url)
-    netloc = parts.netloc
-    if "@" not in netloc and "password" not in parts.query.lower():
-        return url
-    if "@" in netloc:
-        userinfo, _, hosts = netloc.rpartition("@")
-        if ":" in userinfo:
-            user = userinfo.split(":", 1)[0]
-            netloc = f"{user}:***@{hosts}"
-    query = _QUERY_PASSWORD.sub(r"\1***", "?" + parts.query)[1:] if parts.query else ""
-    return urlunsplit((parts.scheme, netloc, parts.path, query, parts.fragment))
+    scheme, _, rest = url.partition("://")
+    authority = _authority(url)
+    tail = _QUERY_PASSWORD.sub(r"\1***", rest[len(authority) :])
+    if "@" not in authority:
+        return f"{scheme}://{authority}{tail}"
+    userinfo, _, hosts = authority.rpartition("@")
+    if authority.count("@") > 1:
+        return f"{scheme}://***@{hosts}{tail}"
+    if ":" in userinfo:
+        userinfo = userinfo.split(":", 1)[0] + ":***"
+    return f"{scheme}://{userinfo}@{hosts}{tail}"

@@ -4,6 +4,7 @@ against an unreachable server and against a real one."""
 
 from __future__ import annotations
 
+import json
 import socket
 import uuid
 from pathlib import Path
@@ -13,7 +14,7 @@ import pytest
 
 from esctl.cli.introspect import command_tree
 from esctl.schema import init_store
-from tests.conftest import Target, run_cli, seed_events, write_config
+from tests.conftest import Target, run_cli, run_process, seed_events, write_config
 from tests.reliability.conftest import record, write_jsonl
 
 pytestmark = pytest.mark.reliability
@@ -80,14 +81,55 @@ def _profiles(
     url_without_password: str, conninfo_host: str, port: int | None
 ) -> dict[str, dict[str, str]]:
     port_part = f" port={port}" if port else ""
+    user = urlsplit(url_without_password).username or "postgres"
     return {
         "in-url": {"store": _with_password(url_without_password, SENTINEL)},
         "in-conninfo": {
-            "store": f"host={conninfo_host}{port_part} password={SENTINEL} dbname=postgres"
+            "store": f"host={conninfo_host}{port_part} user={user} password={SENTINEL} "
+            "dbname=postgres"
         },
         "password-env": {"store": url_without_password, "password_env": "ESCTL_REL_SECRET"},
         "pgpassword": {"store": url_without_password},
     }
+
+
+# What each command must show when it really ran, by its first words: (exit codes allowed against
+# the real server, text one of which stdout+stderr must hold on success). Against an unreachable
+# server every store command must exit 5 with "Error: store … unavailable"; config commands work.
+EXPECTED: dict[str, tuple[set[int], tuple[str, ...]]] = {
+    "init": ({0}, ("schema version", '"schema_version": ')),
+    "init --dry-run": ({0}, ("is current (version", '"dry_run": true')),
+    "doctor": ({0}, ("all present", '"ok": true')),
+    "config show": ({0}, ("store",)),
+    "config profiles": ({0}, ("in-url",)),
+    "config path": ({0}, ("secrets.yaml",)),
+    "config init": ({0}, ("starter-",)),
+    "append": ({0}, ("Order-1",)),
+    "read Order-1": ({0}, ("Order-1",)),
+    "read --all": ({0}, ("Order-1",)),
+    "events show": ({4}, ()),
+    "tail": ({0}, ("Order-1",)),
+    "streams list": ({0}, ("Order-1",)),
+    "streams show": ({0}, ("Order-1",)),
+    "stats": ({0}, ("head_position",)),
+    "checkpoints list": ({0}, ("checkpoint", "[]")),
+    "checkpoints show": ({4}, ()),
+    "checkpoints set": ({0}, ("sub",)),
+    "checkpoints delete": ({0}, ("sub",)),
+    "snapshots list": ({0}, ("Order-1", "snapshot", "[]")),
+    "snapshots show": ({0, 4}, ("Order-1",)),  # 4 until the walk's first rebuild
+    "snapshots rebuild": ({0}, ("rebuilt", "Order-1")),
+    "snapshots verify": ({0}, ("Verified", "[]")),
+    "bench": ({0}, ("append",)),
+}
+
+
+def _expected(args: list[str]) -> tuple[set[int], tuple[str, ...]]:
+    for size in (2, 1):
+        key = " ".join(args[:size])
+        if key in EXPECTED:
+            return EXPECTED[key]
+    raise AssertionError(f"no expectation for {args}")
 
 
 def _walk(
@@ -96,9 +138,15 @@ def _walk(
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     verbose: list[bool],
+    *,
+    reachable: bool,
+    shown: dict[str, str],
 ) -> int:
+    """Every command, for every profile, format and verbosity: the sentinel never shows, and each
+    run did what it should (exit code and output), so an esctl that dies early cannot pass."""
     monkeypatch.setenv("ESCTL_REL_SECRET", SENTINEL)
     monkeypatch.setenv("PGPASSWORD", SENTINEL)
+    config.chmod(0o600)  # the permission warning has its own test
     runs = 0
     for profile in profiles:
         for loud in verbose:
@@ -108,8 +156,21 @@ def _walk(
                     result = run_cli(*flags, *args)
                     runs += 1
                     seen = result.stdout + result.stderr
-                    assert SENTINEL not in seen, (profile, loud, fmt, args, seen[-3000:])
-                    assert "Pa55word" not in seen, (profile, args)
+                    where = (profile, loud, fmt, args, result.exit_code, seen[-3000:])
+                    assert SENTINEL not in seen, where
+                    assert "Pa55word" not in seen, where
+                    codes, markers = _expected(args)
+                    if not reachable and args[0] != "config":
+                        assert result.exit_code == 5, where
+                        assert f"Error: store {shown[profile]} unavailable: " in result.stderr, (
+                            where
+                        )
+                        continue
+                    assert result.exit_code in codes, where
+                    if result.exit_code == 0:
+                        assert any(m in seen for m in markers), where
+                    else:
+                        assert result.stderr.startswith("Error: "), where
     return runs
 
 
@@ -123,7 +184,21 @@ def test_no_secret_in_any_output_against_an_unreachable_server(
     for profile in profiles.values():
         profile["connect_timeout"] = "1"  # type: ignore[assignment]
     config = write_config(tmp_path / "secrets.yaml", profiles)
-    runs = _walk(config, list(profiles), tmp_path, monkeypatch, verbose=[False, True])
+    shown = {
+        "in-url": f"postgresql://app:***@127.0.0.1:{port}/postgres",
+        "in-conninfo": f"host=127.0.0.1 port={port} user=app password=*** dbname=postgres",
+        "password-env": f"postgresql://app@127.0.0.1:{port}/postgres",
+        "pgpassword": f"postgresql://app@127.0.0.1:{port}/postgres",
+    }
+    runs = _walk(
+        config,
+        list(profiles),
+        tmp_path,
+        monkeypatch,
+        verbose=[False, True],
+        reachable=False,
+        shown=shown,
+    )
     record("secrets: every command vs an unreachable server", runs=runs, leaks=0)
 
 
@@ -143,7 +218,101 @@ def test_no_secret_in_any_output_against_a_real_server(
     for profile in profiles.values():
         profile["schema"] = pg_target.schema
     config = write_config(tmp_path / "secrets.yaml", profiles)
-    runs = _walk(config, list(profiles), tmp_path, monkeypatch, verbose=[True])
+    runs = _walk(
+        config, list(profiles), tmp_path, monkeypatch, verbose=[True], reachable=True, shown={}
+    )
     ok = run_cli("-c", str(config), "-p", "in-url", "read", "Order-1", "-o", "jsonl")
     assert ok.exit_code == 0, ok.stderr  # the walk really reached the server
     record("secrets: every command vs the real server (-v)", runs=runs, leaks=0)
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+HOSTILE_URLS = [
+    # (store, exit code, what stderr says, how config show prints the store)
+    (
+        "postgresql://app:{S}@[::1/postgres",
+        2,
+        "Error: bad store URL postgresql://app:***@[::1/postgres: end of string reached when "
+        'looking for matching "]" in IPv6 host address in URI: "postgresql://app:***@[::1/postgres"',
+        "postgresql://app:***@[::1/postgres",
+    ),
+    (
+        "postgresql://app:x@{S}@127.0.0.1:{port}/postgres",
+        2,
+        "Error: store URL postgresql://***@127.0.0.1:{port}/postgres has more than one @ before "
+        "its host: escape @ in a password as %40",
+        "postgresql://***@127.0.0.1:{port}/postgres",
+    ),
+    (  # libpq reads `password=…` as the value of the empty host and echoes it
+        "host= password={S} dbname=postgres",
+        5,
+        "Error: store host= password=*** dbname=postgres unavailable: failed to resolve host "
+        "'password=***'",
+        "host= password=*** dbname=postgres",
+    ),
+    (  # a `/` in an unescaped password: urllib would call the password part of the path
+        "postgresql://app:ab/{S}@127.0.0.1:{port}/postgres",
+        5,
+        "Error: store postgresql://app:***@127.0.0.1:{port}/postgres unavailable: ",
+        "postgresql://app:***@127.0.0.1:{port}/postgres",
+    ),
+    (
+        "postgresql://app@127.0.0.1:{port}/postgres?password={S}&sslmode=bogus",
+        5,
+        "Error: store postgresql://app@127.0.0.1:{port}/postgres?password=***&sslmode=bogus "
+        'unavailable: connection is bad: invalid sslmode value: "bogus"',
+        "postgresql://app@127.0.0.1:{port}/postgres?password=***&sslmode=bogus",
+    ),
+]
+
+
+@pytest.mark.parametrize(("store", "code", "error", "shown"), HOSTILE_URLS)
+def test_hostile_store_urls_never_show_the_password(
+    tmp_path: Path, store: str, code: int, error: str, shown: str
+) -> None:
+    port = _closed_port()
+    values = {"S": SENTINEL, "port": port}
+    config = write_config(
+        tmp_path / "hostile.yaml",
+        {"h": {"store": store.format(**values), "connect_timeout": 1}},
+    )
+    config.chmod(0o600)
+    for args in (["doctor"], ["-v", "init"], ["read", "--all", "-o", "json"], ["-v", "stats"]):
+        result = run_process("-c", str(config), "-p", "h", *args)
+        seen = result.stdout + result.stderr
+        assert SENTINEL not in seen and "Pa55word" not in seen, (args, seen)
+        assert result.returncode == code, (args, seen)
+        assert error.format(**values) in result.stderr, (args, result.stderr)
+    show = run_process("-c", str(config), "-p", "h", "config", "show", "-o", "json")
+    assert show.returncode == 0, show.stderr
+    assert json.loads(show.stdout)["store"] == shown.format(**values)
+    assert SENTINEL not in show.stdout + show.stderr
+
+
+def test_a_world_readable_config_with_a_password_is_warned_about_by_every_command(
+    tmp_path: Path,
+) -> None:
+    port = _closed_port()
+    config = write_config(
+        tmp_path / "open.yaml",
+        {"p": {"store": f"postgresql://app:{SENTINEL}@127.0.0.1:{port}/db", "connect_timeout": 1}},
+    )
+    config.chmod(0o644)
+    warning = (
+        f"Warning: config file {config} holds a password (profile 'p', store) and other users can "
+        f"read it (mode 644); run `chmod 600 {config}`\n"
+    )
+    for args, code in ((["config", "show"], 0), (["doctor"], 5), (["-q", "stats"], 5)):
+        result = run_process("-c", str(config), "-p", "p", *args)
+        assert result.returncode == code, (args, result.stderr)
+        assert result.stderr.startswith(warning), (args, result.stderr)
+        assert result.stderr.count("Warning: config file") == 1, result.stderr
+        assert SENTINEL not in result.stdout + result.stderr
+    config.chmod(0o600)
+    quiet = run_process("-c", str(config), "-p", "p", "config", "show")
+    assert quiet.returncode == 0 and "Warning" not in quiet.stderr, quiet.stderr
