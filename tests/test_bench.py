@@ -120,8 +120,9 @@ def test_cli_bench_json_has_what_a_comparison_needs(initialised: Target, tmp_pat
     assert append["phase"] == "append" and append["events"] == 60
     assert set(append["errors"]) == {"conflict", "timeout", "other"}
     assert set(append["latency_ms"]) == {"samples", "p50", "p95", "p99", "p99_9", "max"}
+    # mb_per_second is rounded to 3 decimals: at a tiny rate that is more than 1% of it.
     assert append["mb_per_second"] == pytest.approx(
-        60 * 100 / 1_000_000 / append["seconds"], rel=0.01
+        60 * 100 / 1_000_000 / append["seconds"], rel=0.01, abs=0.0006
     )
     if initialised.backend == "postgresql":
         assert [p["phase"] for p in report["phases"]] == ["append", "raw COPY"]
