@@ -99,13 +99,18 @@ def bin_dir() -> Path:
 
 
 def _alive(pid: int) -> bool:
+    """True while `pid` runs; a zombie (exited, not yet reaped by its new parent) is not alive."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True  # no /proc (macOS): signal 0 is all we know
+    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
 
 
 def _read_pid(path: Path) -> int | None:

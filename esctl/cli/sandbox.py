@@ -160,20 +160,12 @@ def _prepare_store(info: SandboxInfo, seeds: list[str], out: Renderer) -> None:
 
 
 def _announce(details: dict[str, Any], out: Renderer, *, shell: bool, foreground: bool) -> None:
-    """The URL (or export lines, or JSON) on stdout, at once; how to use and stop it on stderr."""
+    """How to use and stop it on stderr, then the URL (or export lines, or JSON) on stdout: a
+    script that waits for the first line of stdout finds the messages already written."""
     from esctl.output import dumps
 
     url = str(details["url"])
-    exports = (
-        f"export ESCTL_STORE={shlex.quote(url)}\nexport ESCTL_SANDBOX_PID={details['esctl_pid']}\n"
-    )
-    if out.format in ("json", "jsonl"):
-        out.stdout.write(dumps(details) + "\n")
-    elif shell:
-        out.stdout.write(exports)
-    else:
-        out.stdout.write(url + "\n")
-    out.stdout.flush()
+    pid = details["esctl_pid"]
     where = details["data_dir"] if details["persistent"] else f"{details['data_dir']}, temporary"
     out.message(
         f"PostgreSQL {details['server_version']} sandbox on {details['host']}:{details['port']} "
@@ -184,7 +176,12 @@ def _announce(details: dict[str, Any], out: Renderer, *, shell: bool, foreground
     if foreground:
         out.message("Ctrl-C (or SIGTERM) stops it.")
     else:
-        out.message(
-            f"Running in the background as pid {details['esctl_pid']}; "
-            f"kill {details['esctl_pid']} stops it."
-        )
+        out.message(f"Running in the background as pid {pid}; kill {pid} stops it.")
+    out.stderr.flush()
+    if out.format in ("json", "jsonl"):
+        out.stdout.write(dumps(details) + "\n")
+    elif shell:
+        out.stdout.write(f"export ESCTL_STORE={shlex.quote(url)}\nexport ESCTL_SANDBOX_PID={pid}\n")
+    else:
+        out.stdout.write(url + "\n")
+    out.stdout.flush()
