@@ -98,7 +98,7 @@ def bin_dir() -> Path:
 # --- the directory, the user, the port ---------------------------------------------------------
 
 
-def _alive(pid: int) -> bool:
+def process_alive(pid: int) -> bool:
     """True while `pid` runs; a zombie (exited, not yet reaped by its new parent) is not alive."""
     try:
         os.kill(pid, 0)
@@ -132,7 +132,7 @@ def remove_stale_sandboxes(temp_root: Path | None = None) -> list[Path]:
             continue
         owner = _read_pid(path / OWNER_FILE)
         server = _read_pid(path / "pgdata" / "postmaster.pid")
-        if owner is None or _alive(owner) or (server is not None and _alive(server)):
+        if owner is None or process_alive(owner) or (server is not None and process_alive(server)):
             continue
         shutil.rmtree(path, ignore_errors=True)
         removed.append(path)

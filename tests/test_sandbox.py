@@ -23,7 +23,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from esctl.sandbox import _alive, free_port, remove_stale_sandboxes
+from esctl.sandbox import free_port, process_alive, remove_stale_sandboxes
 from tests.conftest import run_cli, run_process
 
 pytestmark = pytest.mark.postgres
@@ -88,7 +88,7 @@ def port_open(port: int) -> bool:
 def wait_gone(pid: int, port: int, timeout: float = 15.0) -> float:
     """Seconds until the server process is gone and its port closed; fails after `timeout`."""
     started = time.monotonic()
-    while _alive(pid) or port_open(port):
+    while process_alive(pid) or port_open(port):
         if time.monotonic() - started > timeout:
             pytest.fail(f"postgres (pid {pid}, port {port}) still running after {timeout} s")
         time.sleep(0.05)
@@ -201,6 +201,17 @@ def test_sigkill_leaves_no_server_and_the_next_sandbox_removes_the_directory(
     assert sandbox_dirs(temp_root) == []
 
 
+def test_a_server_killed_under_it_is_exit_5_and_cleaned_up(temp_root: Path) -> None:
+    box = start(temp_root, "-o", "json", "--no-init")
+    info = json.loads(box.first_line)
+    os.kill(info["server_pid"], signal.SIGKILL)
+    code = box.process.wait(60)
+    assert code == 5, box.stderr
+    assert "Error: the sandbox server stopped unexpectedly" in box.stderr
+    assert sandbox_dirs(temp_root) == []
+    assert postgres_processes_under(temp_root) == []
+
+
 def test_data_dir_keeps_the_data_and_a_detached_run_reuses_it(temp_root: Path) -> None:
     data_dir = temp_root / "kept" / "pgdata"
     first = start(temp_root, "-o", "json", "--data-dir", str(data_dir))
@@ -239,11 +250,49 @@ def test_data_dir_keeps_the_data_and_a_detached_run_reuses_it(temp_root: Path) -
         read = esctl(url, "read", "Order-9", "-o", "jsonl")
         assert read.returncode == 0, read.stderr
         assert json.loads(read.stdout)["data"] == {"kept": True}
+        # A second sandbox on a data directory in use is refused; the running one is untouched.
+        clash = run_process("sandbox", "--data-dir", str(data_dir))
+        assert clash.returncode == 5
+        assert f"Error: cannot start the sandbox: {data_dir} is in use by another server" in (
+            clash.stderr
+        )
+        assert esctl(url, "read", "Order-9").returncode == 0
     finally:
         os.kill(pid, signal.SIGTERM)
     wait_gone(pid, port, timeout=30)
     assert (data_dir / "PG_VERSION").is_file() and not (data_dir / "postmaster.pid").exists()
     assert sandbox_dirs(temp_root) == []  # --data-dir makes no temporary directory
+
+
+def postgres_processes_under(root: Path) -> list[int]:
+    """Pids of running processes whose command line names a path under `root`."""
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+            except OSError:
+                continue
+            if str(root) in cmdline and process_alive(int(entry.name)):
+                pids.append(int(entry.name))
+    return pids
+
+
+def test_a_closed_stdout_stops_the_sandbox(temp_root: Path) -> None:
+    """`esctl sandbox | true`: nobody can learn the URL, so the server is stopped and removed."""
+    result = subprocess.run(
+        f"{shlex.quote(sys.executable)} -m esctl sandbox --no-init | true; "
+        'echo "exit=${PIPESTATUS[0]}"',
+        shell=True,
+        executable="/bin/bash",
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "TMPDIR": str(temp_root)},
+    )
+    assert result.stdout == "exit=141\n", result.stderr
+    assert sandbox_dirs(temp_root) == []
+    assert postgres_processes_under(temp_root) == []
 
 
 # --- refused before any server starts ----------------------------------------------------------

@@ -38,6 +38,7 @@ def sandbox(
         Path | None,
         typer.Option(
             "--data-dir",
+            metavar="DIR",
             help="Keep the data here and reuse it next time (default: a temporary directory, "
             "removed on exit).",
             file_okay=False,
