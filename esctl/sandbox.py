@@ -317,7 +317,8 @@ class Sandbox:
                     "--encoding",
                     "UTF8",
                     "--no-locale",
-                    "--no-sync",  # a throwaway cluster: no fsync of every file at creation
+                    # A throwaway cluster: no fsync of every file at creation.
+                    *(["--no-sync"] if self.temp_dir is not None else []),
                 ],
                 stdin=subprocess.DEVNULL,
                 capture_output=True,
@@ -349,7 +350,8 @@ class Sandbox:
                 "-c",
                 "unix_socket_directories=",
                 "-c",
-                "fsync=off",  # throwaway data; with --data-dir a crash may lose the last writes
+                # Throwaway data needs no fsync; a kept --data-dir must survive a machine crash.
+                f"fsync={'on' if self.temp_dir is None else 'off'}",
             ],
             stdin=subprocess.DEVNULL,
             stdout=self._log,
