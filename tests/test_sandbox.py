@@ -25,6 +25,7 @@ import pytest
 
 from esctl.sandbox import free_port, process_alive, remove_stale_sandboxes
 from tests.conftest import run_cli, run_process
+from tests.reliability.conftest import record
 
 pytestmark = pytest.mark.postgres
 
@@ -185,7 +186,7 @@ def test_sigterm_stops_it_too_and_shell_form_is_for_eval(temp_root: Path) -> Non
 
 
 def test_sigkill_leaves_no_server_and_the_next_sandbox_removes_the_directory(
-    temp_root: Path, record_property: pytest.RecordProperty
+    temp_root: Path,
 ) -> None:
     box = start(temp_root, "-o", "json", "--no-init")
     info = json.loads(box.first_line)
@@ -193,7 +194,7 @@ def test_sigkill_leaves_no_server_and_the_next_sandbox_removes_the_directory(
     box.process.wait(10)
     # The server got its parent-death signal (SIGINT: fast shutdown) and stops by itself.
     seconds = wait_gone(info["server_pid"], info["port"], timeout=15)
-    record_property("postgres gone after SIGKILL of esctl sandbox (s)", round(seconds, 2))
+    record("sandbox SIGKILL", postgres_gone_after_s=round(seconds, 2))
     # Its temporary directory is left behind; the next `esctl sandbox` removes it first.
     [left] = sandbox_dirs(temp_root)
     assert Path(info["data_dir"]).parent == left
