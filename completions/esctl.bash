@@ -7,9 +7,10 @@
 # options that take a value. Global options are accepted after the command name too.
 _esctl_spec() {
     case "$1" in
-        '') subs='init doctor append read tail stats bench config events streams checkpoints snapshots'; opts='--profile -p --store -s --config -c --output -o --tz --no-color --quiet -q --verbose -v --primary --version --help -h'; vopts='--profile -p --store -s --config -c --output -o --tz' ;;
+        '') subs='init doctor sandbox append read tail stats bench config events streams checkpoints snapshots'; opts='--profile -p --store -s --config -c --output -o --tz --no-color --quiet -q --verbose -v --primary --version --help -h'; vopts='--profile -p --store -s --config -c --output -o --tz' ;;
         'init') subs=''; opts='--dry-run'; vopts='' ;;
         'doctor') subs=''; opts=''; vopts='' ;;
+        'sandbox') subs=''; opts='--port --data-dir --keep --no-init --seed --shell --env --detach -d'; vopts='--port --data-dir --seed' ;;
         'append') subs=''; opts='--stream --expected-version -e --commit-every --dry-run --limit -n'; vopts='--stream --expected-version -e --commit-every --limit -n' ;;
         'read') subs=''; opts='--all --from-version --backwards --from-position --category --type -t --since --until --limit -n'; vopts='--from-version --from-position --category --type -t --since --until --limit -n' ;;
         'tail') subs=''; opts='--category --all --type -t --from-start --from-position --checkpoint --max --idle-timeout'; vopts='--category --type -t --from-position --checkpoint --max --idle-timeout' ;;
@@ -42,6 +43,9 @@ _esctl_spec() {
 # Candidates for the value of option $2 of command path $1.
 _esctl_option_value() {
     case "$1:$2" in
+        'sandbox:--port') COMPREPLY=() ;;
+        'sandbox:--data-dir') COMPREPLY=() ;;
+        'sandbox:--seed') COMPREPLY=() ;;
         'append:--stream') COMPREPLY=() ;;
         'append:--expected-version'|'append:-e') COMPREPLY=() ;;
         'append:--commit-every') COMPREPLY=() ;;

@@ -2,8 +2,8 @@
 #
 # Install: copy this file to ~/.config/fish/completions/esctl.fish
 
-set -g __esctl_paths 'init' 'doctor' 'append' 'read' 'tail' 'stats' 'bench' 'config' 'config show' 'config profiles' 'config path' 'config init' 'events' 'events show' 'streams' 'streams list' 'streams show' 'checkpoints' 'checkpoints list' 'checkpoints show' 'checkpoints set' 'checkpoints delete' 'snapshots' 'snapshots list' 'snapshots show' 'snapshots rebuild' 'snapshots verify'
-set -g __esctl_value_options '--profile' '-p' '--store' '-s' '--config' '-c' '--output' '-o' '--tz' 'append --stream' 'append --expected-version' 'append -e' 'append --commit-every' 'append --limit' 'append -n' 'read --from-version' 'read --from-position' 'read --category' 'read --type' 'read -t' 'read --since' 'read --until' 'read --limit' 'read -n' 'tail --category' 'tail --type' 'tail -t' 'tail --from-position' 'tail --checkpoint' 'tail --max' 'tail --idle-timeout' 'bench --events' 'bench --streams' 'bench --batch-size' 'bench --writers' 'bench --payload-bytes' 'bench --rate' 'bench --warmup' 'bench --duration' 'bench --seed' 'bench --compare' 'config init --path' 'streams list --category' 'streams list --after' 'streams list --limit' 'streams list -n' 'checkpoints list --lag-threshold' 'checkpoints list --stale-after' 'checkpoints list --fail-on' 'checkpoints list --limit' 'checkpoints list -n' 'checkpoints show --pending' 'checkpoints show --lag-threshold' 'checkpoints show --stale-after' 'checkpoints set --position' 'checkpoints set --to-time' 'checkpoints set --shift-by' 'snapshots list --stream-type' 'snapshots list --limit' 'snapshots list -n' 'snapshots rebuild --stream-type' 'snapshots rebuild --reducer' 'snapshots rebuild -r' 'snapshots rebuild --limit' 'snapshots rebuild -n' 'snapshots verify --stream-type' 'snapshots verify --reducer' 'snapshots verify -r' 'snapshots verify --limit' 'snapshots verify -n'
+set -g __esctl_paths 'init' 'doctor' 'sandbox' 'append' 'read' 'tail' 'stats' 'bench' 'config' 'config show' 'config profiles' 'config path' 'config init' 'events' 'events show' 'streams' 'streams list' 'streams show' 'checkpoints' 'checkpoints list' 'checkpoints show' 'checkpoints set' 'checkpoints delete' 'snapshots' 'snapshots list' 'snapshots show' 'snapshots rebuild' 'snapshots verify'
+set -g __esctl_value_options '--profile' '-p' '--store' '-s' '--config' '-c' '--output' '-o' '--tz' 'sandbox --port' 'sandbox --data-dir' 'sandbox --seed' 'append --stream' 'append --expected-version' 'append -e' 'append --commit-every' 'append --limit' 'append -n' 'read --from-version' 'read --from-position' 'read --category' 'read --type' 'read -t' 'read --since' 'read --until' 'read --limit' 'read -n' 'tail --category' 'tail --type' 'tail -t' 'tail --from-position' 'tail --checkpoint' 'tail --max' 'tail --idle-timeout' 'bench --events' 'bench --streams' 'bench --batch-size' 'bench --writers' 'bench --payload-bytes' 'bench --rate' 'bench --warmup' 'bench --duration' 'bench --seed' 'bench --compare' 'config init --path' 'streams list --category' 'streams list --after' 'streams list --limit' 'streams list -n' 'checkpoints list --lag-threshold' 'checkpoints list --stale-after' 'checkpoints list --fail-on' 'checkpoints list --limit' 'checkpoints list -n' 'checkpoints show --pending' 'checkpoints show --lag-threshold' 'checkpoints show --stale-after' 'checkpoints set --position' 'checkpoints set --to-time' 'checkpoints set --shift-by' 'snapshots list --stream-type' 'snapshots list --limit' 'snapshots list -n' 'snapshots rebuild --stream-type' 'snapshots rebuild --reducer' 'snapshots rebuild -r' 'snapshots rebuild --limit' 'snapshots rebuild -n' 'snapshots verify --stream-type' 'snapshots verify --reducer' 'snapshots verify -r' 'snapshots verify --limit' 'snapshots verify -n'
 
 # The command path typed so far ("" for esctl, "config show", …); global options may be anywhere.
 function __esctl_path
@@ -47,6 +47,7 @@ end
 complete -c esctl -f
 complete -c esctl -n '__esctl_at \'\'' -a 'init' -d 'Create or upgrade the store\'s schema. Idempotent: a current schema is…'
 complete -c esctl -n '__esctl_at \'\'' -a 'doctor' -d 'Check the connection, server version, schema version, objects and rea…'
+complete -c esctl -n '__esctl_at \'\'' -a 'sandbox' -d 'Start a throwaway PostgreSQL on 127.0.0.1 with the esctl schema, unti…'
 complete -c esctl -n '__esctl_at \'\'' -a 'append' -d 'Validate events from JSON files, then append them: atomic, idempotent…'
 complete -c esctl -n '__esctl_at \'\'' -a 'read' -d 'Read one stream in version order, or the global log with --all.'
 complete -c esctl -n '__esctl_at \'\'' -a 'tail' -d 'Follow events live in commit order, from the end by default.'
@@ -69,6 +70,13 @@ complete -c esctl -l primary -d 'Send reads to the primary even if the profile h
 complete -c esctl -l version -d 'Print the version.'
 complete -c esctl -l help -s h -d 'Show this message and exit.'
 complete -c esctl -n '__esctl_at \'init\'' -l dry-run -d 'Show what would be done and change nothing.'
+complete -c esctl -n '__esctl_at \'sandbox\'' -l port -r -d 'TCP port on 127.0.0.1 (default: a free one). [1<=x<=65535]'
+complete -c esctl -n '__esctl_at \'sandbox\'' -l data-dir -r -d 'Keep the data here and reuse it next time (default: a temporary direc…'
+complete -c esctl -n '__esctl_at \'sandbox\'' -l keep -d 'Do not remove the temporary data directory on exit.'
+complete -c esctl -n '__esctl_at \'sandbox\'' -l no-init -d 'Do not create the esctl schema.'
+complete -c esctl -n '__esctl_at \'sandbox\'' -l seed -r -d 'Append the events of FILE (as `esctl append` does) once the schema is…'
+complete -c esctl -n '__esctl_at \'sandbox\'' -l shell -l env -d 'Print `export ESCTL_STORE=…` and `export ESCTL_SANDBOX_PID=…` lines o…'
+complete -c esctl -n '__esctl_at \'sandbox\'' -l detach -s d -d 'Run in the background: return once the server is ready; `kill $ESCTL_…'
 complete -c esctl -n '__esctl_at \'append\'' -l stream -r -d 'Put every event in this stream.'
 complete -c esctl -n '__esctl_at \'append\'' -l expected-version -s e -r -d 'Version each stream must have before the first event of the input. [d…'
 complete -c esctl -n '__esctl_at \'append\'' -l commit-every -r -d 'Commit every N events instead of all at once (huge imports). [x>=1]'

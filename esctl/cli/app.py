@@ -245,6 +245,7 @@ def _register() -> None:
     from esctl.cli import checkpoints as checkpoints_cli
     from esctl.cli import config as config_cli
     from esctl.cli import read as read_cli
+    from esctl.cli import sandbox as sandbox_cli
     from esctl.cli import schema as schema_cli
     from esctl.cli import snapshots as snapshots_cli
     from esctl.cli import streams as streams_cli
@@ -256,6 +257,7 @@ def _register() -> None:
         schema_cli.doctor
     )
     app.add_typer(config_cli.app, name="config", rich_help_panel=PANEL_SETUP)
+    command("sandbox", rich_help_panel=PANEL_SETUP, epilog=sandbox_cli.SANDBOX_EXAMPLES)(sandbox_cli.sandbox)  # fmt: skip
 
     command("append", rich_help_panel=PANEL_WRITE, epilog=append_cli.APPEND_EXAMPLES)(
         append_cli.append

@@ -54,6 +54,7 @@ def every_command(tmp_path: Path) -> list[list[str]]:
         ["snapshots", "rebuild", "--all"],
         ["snapshots", "verify", "--all"],
         ["bench", "append", "--events", "20", "--batch-size", "10", "--warmup", "0"],
+        ["sandbox", "--seed", str(tmp_path / "missing.jsonl")],  # refused: starts no server
     ]
 
 
