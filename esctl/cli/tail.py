@@ -59,7 +59,7 @@ def tail(
     ] = None,
     idle_timeout: Annotated[
         float | None,
-        typer.Option("--idle-timeout", min=0, help="Stop after SEC seconds without an event."),
+        typer.Option("--idle-timeout", min=0, help="Stop after SECONDS without an event."),
     ] = None,
 ) -> None:
     """Follow events live in commit order, from the end by default.
