@@ -174,52 +174,27 @@ def _reducers(app_state: AppState, reducer: str | None, selection: Selection) ->
 
 @contextmanager
 def _progress(out: Renderer, total: int | None, what: str) -> Iterator[Callable[[str], None]]:
-    """A progress bar on stderr with streams/s and ETA (only on a terminal), and a function that
-    prints a line above it (failures must not hide behind the bar)."""
-    if not out.interactive:
+    """A transient bar on stderr with streams/s and ETA (only on a terminal), and a function that
+    counts one stream and prints its failure line, if any, above the bar (failures must not hide
+    behind it)."""
+    from esctl.cli.progress import progress_bars
 
-        def print_line(line: str) -> None:
-            if line:
-                out.err_console.print(line, markup=False, soft_wrap=True, style="red")
+    with progress_bars(out, "streams") as bars:
+        if bars is None:
 
-        yield print_line
-        return
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        ProgressColumn,
-        Task,
-        TextColumn,
-        TimeRemainingColumn,
-    )
-    from rich.text import Text
+            def print_line(line: str) -> None:
+                if line:
+                    out.err_console.print(line, markup=False, soft_wrap=True, style="red")
 
-    class RateColumn(ProgressColumn):
-        def render(self, task: Task) -> Text:
-            speed = task.speed
-            return Text(f"{speed:,.0f} streams/s" if speed else "", style="cyan")
-
-    with Progress(
-        TextColumn(what),
-        BarColumn(),
-        MofNCompleteColumn(),
-        RateColumn(),
-        TextColumn("ETA"),
-        TimeRemainingColumn(),
-        console=out.err_console,
-        redirect_stdout=False,
-        redirect_stderr=False,
-    ) as progress:
-        task = progress.add_task(what, total=total)
+            yield print_line
+            return
 
         def advance(line: str) -> None:
             if line:
-                progress.console.print(line, markup=False, soft_wrap=True, style="red")
-            progress.advance(task)
+                bars.print(line)
+            bars.advance(what, total=total)
 
         yield advance
-    return
 
 
 def _ticking(
