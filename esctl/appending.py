@@ -37,6 +37,7 @@ from esctl.events import InputSummary, NewEvent, Validator, read_events, validat
 from esctl.inputs import InputSource
 from esctl.models import RecordedEvent
 from esctl.store.base import EventRow, Session, Store
+from esctl.words import noun_for, number, plural
 
 LOOKUP_CHUNK = 500
 CAREFUL_BATCH = 1000
@@ -588,10 +589,13 @@ def _partial(error: EsctlError, committed: int, summary: InputSummary) -> EsctlE
     safe = (
         "re-running the same command is safe: stored events are skipped as duplicates"
         if not summary.without_id
-        else f"re-running would append {summary.without_id} events without event_id again; "
+        else f"re-running would append {plural(summary.without_id, 'event')} without event_id again; "
         "give every event an event_id to make re-runs safe"
     )
-    error.message += f" ({committed} of {summary.events} events were committed before this failure)"
+    error.message += (
+        f" ({number(committed)} of {plural(summary.events, 'event')} "
+        f"{noun_for(committed, 'was')} committed before this failure)"
+    )
     error.hint = f"{safe}" + (f"; {error.hint}" if error.hint else "")
     return error
 

@@ -105,7 +105,9 @@ def append(
     line = f"{verb} {plural(result.appended, 'event')} to {plural(receiving, 'stream')}"
     if result.duplicates:
         dups = result.duplicates
-        line += f"; {number(dups)} {noun_for(dups, 'was')} already stored (duplicates, not appended)"
+        line += (
+            f"; {number(dups)} {noun_for(dups, 'was')} already stored (duplicates, not appended)"
+        )
     out.message(line + ".")
     if dry_run:
         out.note("Dry run: nothing was written.")

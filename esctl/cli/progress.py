@@ -52,6 +52,9 @@ class Bars:
         self.unit = unit
         self.clock = clock
         self.tasks: dict[str, Any] = {}
+        # A phase runs from the end of the one before (the first from when the bars appeared), so
+        # the time before its first item counts, as it does in the command's summary line.
+        self.mark = clock()
 
     def update(
         self,
@@ -66,13 +69,15 @@ class Bars:
         `done_bytes` of `size` bytes: the bar then moves by bytes, against a total that never moves)."""
         in_bytes = size is not None and done_bytes is not None
         if phase not in self.tasks:
-            self.finish()
+            if self.tasks:
+                self.finish()
+                self.mark = self.clock()
             self.tasks[phase] = self.progress.add_task(
                 phase.capitalize(),
                 total=size if in_bytes else total,
                 count=0,
                 bytes=in_bytes,
-                started=self.clock(),
+                started=self.mark,
                 ended=None,
             )
         task = self.tasks[phase]

@@ -17,6 +17,7 @@ from esctl.cli.options import DryRunOpt, LimitOpt, examples
 from esctl.cli.state import AppState, state
 from esctl.errors import CheckFailed
 from esctl.output import Column, Renderer, dumps
+from esctl.words import noun_for, number, plural
 
 if TYPE_CHECKING:
     from esctl.reducers import ReducerChoice
@@ -67,10 +68,6 @@ def _age(seconds: Any) -> str:
         if seconds >= size:
             return f"{seconds / size:.1f}{unit}"
     return f"{seconds:.0f}s"
-
-
-def _plural(count: int, noun: str) -> str:
-    return f"{count:,} {noun}{'' if count == 1 else 's'}"
 
 
 def _state_cell(value: Any) -> str:
@@ -294,12 +291,12 @@ def rebuild(
         out.rows(rows, [Column("result"), Column("streams", justify="right")])
     rate = summary.streams / seconds if seconds > 0 else 0.0
     out.message(
-        f"Replayed {_plural(summary.events, 'event')} of {_plural(summary.streams, 'stream')} in {seconds:.1f}s "
+        f"Replayed {plural(summary.events, 'event')} of {plural(summary.streams, 'stream')} in {seconds:.1f}s "
         f"({rate:,.0f} streams/s)." + (" Dry run: nothing was written." if dry_run else "")
     )
     if summary.failed:
         raise CheckFailed(
-            f"{summary.failed} of {summary.streams} streams failed to rebuild",
+            f"{number(summary.failed)} of {plural(summary.streams, 'stream')} failed to rebuild",
             hint="each failure is printed above; fix the reducer or the events and run again",
         )
 
@@ -367,11 +364,11 @@ def verify(
     bad = checked - counts["ok"]
     kinds = ", ".join(f"{kind} {counts[kind]}" for kind in sorted(counts) if kind != "ok")
     out.message(
-        f"Verified {_plural(checked, 'stream')}: {bad:,} drifted"
+        f"Verified {plural(checked, 'stream')}: {bad:,} drifted"
         + (f" ({kinds})." if kinds else ".")
     )
     if bad:
         raise CheckFailed(
-            f"{bad} of {checked} snapshots drift from their events",
+            f"{number(bad)} of {plural(checked, 'snapshot')} {noun_for(bad, 'drifts', 'drift')} from their events",
             hint="esctl snapshots rebuild with the same selection repairs them",
         )
