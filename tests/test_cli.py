@@ -251,3 +251,24 @@ def test_tail_end_note_is_singular_for_one_event(initialised: Target, tmp_path: 
     assert result.exit_code == 0, result.stderr
     assert result.stderr.splitlines()[-1] == "1 event."
     assert len(result.stdout.splitlines()) == 1
+
+
+def test_bench_names_the_server_and_prints_readable_parameters(initialised: Target) -> None:
+    import re
+
+    result = run_cli("bench", "read", "--events", "30", "--batch-size", "10", "--seed", "1234")
+    assert result.exit_code == 0, result.stderr
+    server = r"PostgreSQL \d+(\.\d+)*" if initialised.backend == "postgresql" else r"SQLite 3\.\d+"
+    assert re.search(rf"esctl bench — {server}\b", result.stdout), result.stdout
+    note = " ".join(result.stderr.split())
+    assert "Parameters: events 30, streams 100, batch size 10, writers 1, " in note, note
+    assert "payload 256 bytes, tail rate 1,000 events/s, warm-up 0 events, seed 1234." in note
+    assert "{" not in result.stderr and "'events'" not in result.stderr
+
+
+def test_server_label() -> None:
+    from esctl.bench import server_label
+
+    assert server_label("postgresql", "18.1 (Debian 18.1-1.pgdg13+2)") == "PostgreSQL 18.1"
+    assert server_label("postgresql", "16.4") == "PostgreSQL 16.4"
+    assert server_label("sqlite", "SQLite 3.46.1") == "SQLite 3.46.1"

@@ -137,7 +137,7 @@ def bench(
     if compare is not None:
         _compare(out, *compare)
         return
-    from esctl.bench import PHASES, run_bench
+    from esctl.bench import PHASES, parameter_line, run_bench
     from esctl.bench.workload import Parameters
 
     params = Parameters(
@@ -163,7 +163,7 @@ def bench(
             errors = figures["errors"]
             figures["errors"] = "/".join(str(errors[c]) for c in ("conflict", "timeout", "other"))
             rows.append({**figures, **figures["latency_ms"]})
-        out.rows(rows, PHASE_COLUMNS, title=f"esctl bench — {report.server_version}")
+        out.rows(rows, PHASE_COLUMNS, title=f"esctl bench — {report.server}")
         if out.format == "table":
             out.note(
                 "Latency in ms: per batch (append, raw COPY), per page (read), per event from "
@@ -178,7 +178,7 @@ def bench(
     for note in report.notes:
         out.note(note)
     where = "kept" if report.kept else "removed"
-    out.note(f"Ran in a {report.place} ({where}); parameters: {params.to_dict()}")
+    out.note(f"Ran in a {report.place} ({where}). Parameters: {parameter_line(params)}.")
 
 
 def _compare(out: Renderer, old_path: str, new_path: str) -> None:
