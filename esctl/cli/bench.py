@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import StrEnum
@@ -203,27 +202,15 @@ def _compare(out: Renderer, old_path: str, new_path: str) -> None:
 
 @contextmanager
 def _progress(out: Renderer) -> Iterator[Any]:
-    """A live progress bar per phase on a terminal only."""
-    if not out.interactive:
-        yield None
-        return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+    """A transient bar per phase on a terminal only (the helper of every esctl progress bar)."""
+    from esctl.cli.progress import progress_bars
 
-    columns = (
-        TextColumn("{task.description:>9}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[rate]} events/s"),
-    )
-    with Progress(*columns, console=out.err_console, transient=True) as bar:
-        tasks: dict[str, Any] = {}
-        started: dict[str, float] = {}
+    with progress_bars(out, "events") as bars:
+        if bars is None:
+            yield None
+            return
 
         def update(phase: str, done: int, total: int | None) -> None:
-            if phase not in tasks:
-                tasks[phase] = bar.add_task(phase, total=total, rate="-")
-                started[phase] = time.monotonic()
-            elapsed = max(time.monotonic() - started[phase], 1e-6)
-            bar.update(tasks[phase], completed=done, rate=f"{done / elapsed:,.0f}")
+            bars.update(phase, count=done, total=total)
 
         yield update

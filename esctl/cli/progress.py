@@ -73,11 +73,11 @@ class Bars:
                 self.finish()
                 self.mark = self.clock()
             self.tasks[phase] = self.progress.add_task(
-                phase.capitalize(),
+                phase[:1].upper() + phase[1:],
                 total=size if in_bytes else total,
                 count=0,
                 bytes=in_bytes,
-                started=self.mark,
+                started=self.clock() if count == 0 else self.mark,  # 0: the phase says it starts
                 ended=None,
             )
         task = self.tasks[phase]
