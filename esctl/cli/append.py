@@ -123,8 +123,10 @@ def _progress(out: Renderer, sources: Sequence[InputSource]) -> Iterator[Progres
     plain counter for standard input."""
     from esctl.cli.progress import progress_bars
 
-    sizes = [source.size for source in sources]
-    size = None if any(s is None for s in sizes) else sum(s or 0 for s in sizes)
+    # Bytes only for regular files: a pipe (`<(…)`, /dev/stdin) has no size and cannot tell().
+    regular = all(source.live is None and source.path.is_file() for source in sources)
+    size = sum(source.size or 0 for source in sources) if regular else None
+    size = size or None
     with progress_bars(out, "events") as bars:
         if bars is None:
             yield None
