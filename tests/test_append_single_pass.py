@@ -104,7 +104,7 @@ def test_stdin_is_appended_in_one_pass_and_read_again_for_duplicates(
     assert again.exit_code == 0, again.stderr
     rows = json.loads(again.stdout)
     assert sum(r["duplicates"] for r in rows) == 1200 and sum(r["appended"] for r in rows) == 0
-    assert "1200 were already stored" in again.stderr
+    assert "1,200 were already stored" in again.stderr
     bad = run_cli("append", "-", input=lines + '{"stream_id": "Order-1", "data": {}}\n')
     assert bad.exit_code == 6
     assert "  <stdin>:1201: field 'event_type': missing" in bad.stderr
