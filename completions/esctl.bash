@@ -7,20 +7,19 @@
 # options that take a value. Global options are accepted after the command name too.
 _esctl_spec() {
     case "$1" in
-        '') subs='init doctor sandbox append read tail stats bench config events streams checkpoints snapshots'; opts='--profile -p --store -s --config -c --output -o --tz --no-color --quiet -q --verbose -v --primary --version --help -h'; vopts='--profile -p --store -s --config -c --output -o --tz' ;;
+        '') subs='init doctor sandbox config append read tail stats events streams checkpoints snapshots bench'; opts='--profile -p --store -s --config -c --output -o --tz --no-color --quiet -q --verbose -v --primary --version --help -h'; vopts='--profile -p --store -s --config -c --output -o --tz' ;;
         'init') subs=''; opts='--dry-run'; vopts='' ;;
         'doctor') subs=''; opts=''; vopts='' ;;
         'sandbox') subs=''; opts='--port --data-dir --keep --no-init --seed --shell --env --detach -d'; vopts='--port --data-dir --seed' ;;
-        'append') subs=''; opts='--stream --expected-version -e --commit-every --dry-run --limit -n'; vopts='--stream --expected-version -e --commit-every --limit -n' ;;
-        'read') subs=''; opts='--all --from-version --backwards --from-position --category --type -t --since --until --limit -n'; vopts='--from-version --from-position --category --type -t --since --until --limit -n' ;;
-        'tail') subs=''; opts='--category --all --type -t --from-start --from-position --checkpoint --max --idle-timeout'; vopts='--category --type -t --from-position --checkpoint --max --idle-timeout' ;;
-        'stats') subs=''; opts='--exact'; vopts='' ;;
-        'bench') subs=''; opts='--events --streams --batch-size --writers --payload-bytes --rate --warmup --duration --keep --seed --compare'; vopts='--events --streams --batch-size --writers --payload-bytes --rate --warmup --duration --seed --compare' ;;
         'config') subs='show profiles path init'; opts=''; vopts='' ;;
         'config show') subs=''; opts=''; vopts='' ;;
         'config profiles') subs=''; opts=''; vopts='' ;;
         'config path') subs=''; opts=''; vopts='' ;;
         'config init') subs=''; opts='--path --force'; vopts='--path' ;;
+        'append') subs=''; opts='--stream --expected-version -e --commit-every --dry-run --limit -n'; vopts='--stream --expected-version -e --commit-every --limit -n' ;;
+        'read') subs=''; opts='--all --from-version --backwards --from-position --category --type -t --since --until --limit -n'; vopts='--from-version --from-position --category --type -t --since --until --limit -n' ;;
+        'tail') subs=''; opts='--category --all --type -t --from-start --from-position --checkpoint --max --idle-timeout'; vopts='--category --type -t --from-position --checkpoint --max --idle-timeout' ;;
+        'stats') subs=''; opts='--exact'; vopts='' ;;
         'events') subs='show'; opts=''; vopts='' ;;
         'events show') subs=''; opts=''; vopts='' ;;
         'streams') subs='list show'; opts=''; vopts='' ;;
@@ -36,6 +35,7 @@ _esctl_spec() {
         'snapshots show') subs=''; opts=''; vopts='' ;;
         'snapshots rebuild') subs=''; opts='--stream-type --all --reducer -r --dry-run --limit -n'; vopts='--stream-type --reducer -r --limit -n' ;;
         'snapshots verify') subs=''; opts='--stream-type --all --reducer -r --limit -n'; vopts='--stream-type --reducer -r --limit -n' ;;
+        'bench') subs=''; opts='--events --streams --batch-size --writers --payload-bytes --rate --warmup --duration --keep --seed --compare'; vopts='--events --streams --batch-size --writers --payload-bytes --rate --warmup --duration --seed --compare' ;;
         *) subs=''; opts=''; vopts='' ;;
     esac
 }
@@ -46,6 +46,7 @@ _esctl_option_value() {
         'sandbox:--port') COMPREPLY=() ;;
         'sandbox:--data-dir') COMPREPLY=() ;;
         'sandbox:--seed') COMPREPLY=() ;;
+        'config init:--path') COMPREPLY=() ;;
         'append:--stream') COMPREPLY=() ;;
         'append:--expected-version'|'append:-e') COMPREPLY=() ;;
         'append:--commit-every') COMPREPLY=() ;;
@@ -63,17 +64,6 @@ _esctl_option_value() {
         'tail:--checkpoint') _esctl_dynamic ;;
         'tail:--max') COMPREPLY=() ;;
         'tail:--idle-timeout') COMPREPLY=() ;;
-        'bench:--events') COMPREPLY=() ;;
-        'bench:--streams') COMPREPLY=() ;;
-        'bench:--batch-size') COMPREPLY=() ;;
-        'bench:--writers') COMPREPLY=() ;;
-        'bench:--payload-bytes') COMPREPLY=() ;;
-        'bench:--rate') COMPREPLY=() ;;
-        'bench:--warmup') COMPREPLY=() ;;
-        'bench:--duration') COMPREPLY=() ;;
-        'bench:--seed') COMPREPLY=() ;;
-        'bench:--compare') COMPREPLY=() ;;
-        'config init:--path') COMPREPLY=() ;;
         'streams list:--category') COMPREPLY=() ;;
         'streams list:--after') COMPREPLY=() ;;
         'streams list:--limit'|'streams list:-n') COMPREPLY=() ;;
@@ -95,6 +85,16 @@ _esctl_option_value() {
         'snapshots verify:--stream-type') COMPREPLY=() ;;
         'snapshots verify:--reducer'|'snapshots verify:-r') COMPREPLY=() ;;
         'snapshots verify:--limit'|'snapshots verify:-n') COMPREPLY=() ;;
+        'bench:--events') COMPREPLY=() ;;
+        'bench:--streams') COMPREPLY=() ;;
+        'bench:--batch-size') COMPREPLY=() ;;
+        'bench:--writers') COMPREPLY=() ;;
+        'bench:--payload-bytes') COMPREPLY=() ;;
+        'bench:--rate') COMPREPLY=() ;;
+        'bench:--warmup') COMPREPLY=() ;;
+        'bench:--duration') COMPREPLY=() ;;
+        'bench:--seed') COMPREPLY=() ;;
+        'bench:--compare') COMPREPLY=() ;;
         *':--profile'|*':-p') _esctl_dynamic ;;
         *':--store'|*':-s') COMPREPLY=() ;;
         *':--config'|*':-c') COMPREPLY=() ;;
@@ -109,7 +109,6 @@ _esctl_argument() {
     case "$1:$2" in
         'read:0') _esctl_dynamic ;;
         'tail:0') _esctl_dynamic ;;
-        'bench:0') COMPREPLY=($(compgen -W 'append read tail all' -- "$cur")) ;;
         'streams show:0') _esctl_dynamic ;;
         'checkpoints show:0') _esctl_dynamic ;;
         'checkpoints set:0') _esctl_dynamic ;;
@@ -117,6 +116,7 @@ _esctl_argument() {
         'snapshots show:0') _esctl_dynamic ;;
         'snapshots rebuild:'*) _esctl_dynamic ;;
         'snapshots verify:'*) _esctl_dynamic ;;
+        'bench:0') COMPREPLY=($(compgen -W 'append read tail all' -- "$cur")) ;;
         *) COMPREPLY=() ;;
     esac
 }

@@ -34,9 +34,10 @@ from typing import Any
 
 from esctl.errors import ConcurrencyError, Conflict, EsctlError, UsageError
 from esctl.events import InputSummary, NewEvent, Validator, read_events, validate_inputs
-from esctl.inputs import InputSource, fraction_read
+from esctl.inputs import InputSource
 from esctl.models import RecordedEvent
 from esctl.store.base import EventRow, Session, Store
+from esctl.words import noun_for, number, plural
 
 LOOKUP_CHUNK = 500
 CAREFUL_BATCH = 1000
@@ -157,14 +158,9 @@ class _Progress:
     def __init__(self, report: ProgressFn | None) -> None:
         self.report = report
 
-    def phase(
-        self,
-        name: str,
-        total: int | None,
-        estimate: Callable[[int], int | None] | None = None,
-    ) -> Callable[[int], None] | None:
-        """A counter for one phase; `estimate` gives the total from the count so far when it is
-        not known in advance (the single pass: from the part of the input read)."""
+    def phase(self, name: str, total: int | None) -> Callable[[int], None] | None:
+        """A counter for one phase; `total` is None when it is not known in advance (the single
+        pass: the bar then shows bytes read of the input size, which never moves)."""
         report = self.report
         if report is None:
             return None
@@ -174,7 +170,7 @@ class _Progress:
             nonlocal seen, high
             seen += count
             if seen > high:
-                report(name, seen - high, total if estimate is None else estimate(seen))
+                report(name, seen - high, total)
                 high = seen
 
         def rewind(to: int) -> None:
@@ -205,12 +201,7 @@ def append_events(
 
     if not dry_run and commit_every is None:
         validator = Validator(sources, stream=stream)
-
-        def estimate(seen: int) -> int | None:
-            fraction = fraction_read(sources)
-            return max(seen, round(seen / fraction)) if fraction else None
-
-        tick = phases.phase("appending", None, estimate)
+        tick = phases.phase("appending", None)
         appender = _Appender(store, validator.summary, expected, tick)
         appender.single_pass(validator, events)
         return AppendResult(appender.ordered_results(), validator.summary.events)
@@ -598,10 +589,13 @@ def _partial(error: EsctlError, committed: int, summary: InputSummary) -> EsctlE
     safe = (
         "re-running the same command is safe: stored events are skipped as duplicates"
         if not summary.without_id
-        else f"re-running would append {summary.without_id} events without event_id again; "
+        else f"re-running would append {plural(summary.without_id, 'event')} without event_id again; "
         "give every event an event_id to make re-runs safe"
     )
-    error.message += f" ({committed} of {summary.events} events were committed before this failure)"
+    error.message += (
+        f" ({number(committed)} of {plural(summary.events, 'event')} "
+        f"{noun_for(committed, 'was')} committed before this failure)"
+    )
     error.hint = f"{safe}" + (f"; {error.hint}" if error.hint else "")
     return error
 

@@ -22,6 +22,7 @@ from esctl.errors import ConcurrencyError, InvalidInput, NotFound, UsageError
 from esctl.models import RecordedEvent, parse_time
 from esctl.output import iso_time
 from esctl.store.base import Row, Session, Store
+from esctl.words import noun_for
 
 # Counting more events than this per checkpoint costs seconds on a large store; past it, lag is
 # reported as an estimate from positions (never less than the cap).
@@ -280,7 +281,7 @@ class MoveTarget:
             assert self.time is not None
             return f"last event before {iso_time(self.time)}"
         if self.kind == "shift":
-            return f"shift by {self.shift:+d} events"
+            return f"shift by {self.shift:+,d} {noun_for(abs(self.shift), 'event')}"
         return self.kind
 
 

@@ -28,6 +28,7 @@ from typing import Any
 from esctl.errors import InvalidInput
 from esctl.inputs import InputSource, Item, Problem, iter_items, strict_decode
 from esctl.models import category_of
+from esctl.words import number, plural
 
 MAX_NAME = 255
 MAX_PROBLEMS = 50
@@ -430,7 +431,7 @@ class Validator:
         if not problems and not ids_stored:
             problems += _duplicate_ids(self.sources, self._keys, self.stream)
         if problems:
-            count = f"{len(problems)} problem" + ("s" if len(problems) > 1 else "")
+            count = plural(len(problems), "problem")
             raise InvalidInput(f"the input has {count}; nothing was written", problems=problems)
         if self.summary.events == 0:
             raise InvalidInput("the input holds no events; nothing was written")
@@ -486,7 +487,7 @@ class Validator:
                     return event
         if len(problems) >= MAX_PROBLEMS:
             raise InvalidInput(
-                f"the input has at least {len(problems)} problems (stopped reading); "
+                f"the input has at least {number(len(problems))} problems (stopped reading); "
                 "nothing was written",
                 problems=problems,
             )

@@ -104,7 +104,7 @@ def test_stdin_is_appended_in_one_pass_and_read_again_for_duplicates(
     assert again.exit_code == 0, again.stderr
     rows = json.loads(again.stdout)
     assert sum(r["duplicates"] for r in rows) == 1200 and sum(r["appended"] for r in rows) == 0
-    assert "1200 were already stored" in again.stderr
+    assert "1,200 were already stored" in again.stderr
     bad = run_cli("append", "-", input=lines + '{"stream_id": "Order-1", "data": {}}\n')
     assert bad.exit_code == 6
     assert "  <stdin>:1201: field 'event_type': missing" in bad.stderr
@@ -139,8 +139,9 @@ def test_progress_is_not_counted_twice_when_the_careful_path_reads_again(
         result = append_events(store, sources, progress=progress)
     assert (result.appended, result.duplicates) == (1500, 1000)
     assert seen == {"appending": 2500}
-    # The single pass estimates its total from the part of the file read: exact at the end.
-    assert totals[-1] == 2500 and all(t is not None and t >= 1000 for t in totals)
+    # The single pass reports no total (an estimate moved as it read): the CLI's bar shows the
+    # bytes read of the file's size instead, a total that never moves.
+    assert totals and all(t is None for t in totals)
     seen.clear()
     with open_sources([str(path)]) as sources:
         append_events(store, sources, progress=progress, commit_every=1000)

@@ -77,13 +77,13 @@ def test_list_with_no_checkpoints(initialised: Target) -> None:
 @pytest.mark.parametrize(
     ("flags", "code", "error"),
     [
-        (["--fail-on", "lagging"], 1, "Error: 1 checkpoint(s) lagging: behind\n"),
-        (["--fail-on", "stalled"], 1, "Error: 1 checkpoint(s) stalled: stuck\n"),
-        (["--fail-on", "ahead-of-head"], 1, "Error: 1 checkpoint(s) ahead-of-head: restored\n"),
+        (["--fail-on", "lagging"], 1, "Error: 1 checkpoint lagging: behind\n"),
+        (["--fail-on", "stalled"], 1, "Error: 1 checkpoint stalled: stuck\n"),
+        (["--fail-on", "ahead-of-head"], 1, "Error: 1 checkpoint ahead-of-head: restored\n"),
         (
             ["--fail-on", "stalled", "--fail-on", "lagging"],
             1,
-            "Error: 2 checkpoint(s) lagging/stalled: behind, stuck\n",
+            "Error: 2 checkpoints lagging/stalled: behind, stuck\n",
         ),
         (["--fail-on", "lagging", "--lag-threshold", "100"], 0, ""),
         (["--fail-on", "stalled", "--stale-after", "3h"], 0, ""),
@@ -134,7 +134,7 @@ def test_show_prints_the_row_and_pending_events(seeded: Target) -> None:
     }
     table = run_cli("checkpoints", "show", "stuck")
     assert table.exit_code == 0
-    assert "Next 3 pending event(s)" in table.stdout and "Order-" in table.stdout
+    assert "Next 3 pending events" in table.stdout and "Order-" in table.stdout
     jsonl = run_cli("checkpoints", "show", "stuck", "-o", "jsonl")
     (line,) = jsonl.stdout.splitlines()  # one object on one line: the row and its pending events
     shown = json.loads(line)
@@ -159,7 +159,7 @@ def test_set_is_a_dry_run_without_execute(seeded: Target) -> None:
     result = run_cli("checkpoints", "set", "behind", "--to-end")
     assert result.exit_code == 0
     assert result.stdout == (
-        "Would move checkpoint behind: position 2 → 20 (end); 18 event(s) will be skipped.\n"
+        "Would move checkpoint behind: position 2 → 20 (end); 18 events will be skipped.\n"
     )
     assert result.stderr == "Dry run: nothing was changed. Add --execute to apply.\n"
     assert saved(seeded, "behind") == before
@@ -169,7 +169,7 @@ def test_set_is_a_dry_run_without_execute(seeded: Target) -> None:
     assert plan == {
         "subscription_id": "behind",
         "action": "set",
-        "target": "shift by -1 events",
+        "target": "shift by -1 event",
         "old_position": 2,
         "old_transaction_id": None,
         "new_position": 1,
@@ -187,7 +187,7 @@ def test_set_with_execute_moves_it(seeded: Target) -> None:
     result = run_cli("checkpoints", "set", "stuck", "--position", "5", "--execute")
     assert result.exit_code == 0, result.stderr
     assert result.stdout == (
-        "Moved checkpoint stuck: position 17 → 5 (position 5); 12 event(s) will be re-delivered.\n"
+        "Moved checkpoint stuck: position 17 → 5 (position 5); 12 events will be re-delivered.\n"
     )
     assert result.stderr == ""
     assert saved(seeded, "stuck")["last_position"] == 5  # type: ignore[index]

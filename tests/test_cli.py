@@ -174,3 +174,101 @@ def test_a_malformed_postgresql_url_is_a_usage_error(url: str) -> None:
         assert result.returncode == 2, result.stderr
         assert result.stderr.startswith("Error: bad store URL ")
         assert "hunter2" not in result.stderr
+
+
+# --- numbers and grammar in messages ------------------------------------------------------------
+
+
+def test_plural_and_number_helpers() -> None:
+    from esctl.words import noun_for, number, plural
+
+    assert plural(1, "event") == "1 event"
+    assert plural(0, "event") == "0 events"
+    assert plural(300_000, "event") == "300,000 events"
+    assert number(1234567) == "1,234,567"
+    assert noun_for(1, "was") == "was" and noun_for(2, "was") == "were"
+    assert plural(2, "entry") == "2 entries"
+
+
+def _event(stream: str, n: int, event_id: str | None = None) -> str:
+    import json
+
+    event: dict[str, Any] = {"stream_id": stream, "event_type": "Noted", "data": {"n": n}}
+    if event_id:
+        event["event_id"] = event_id
+    return json.dumps(event)
+
+
+def test_append_message_counts_in_words_and_only_streams_that_receive_events(
+    initialised: Target, tmp_path: Path
+) -> None:
+    ids = [f"00000000-0000-4000-8000-00000000000{i}" for i in range(1, 5)]
+    first = tmp_path / "first.jsonl"
+    first.write_text(_event("A-1", 1, ids[0]) + "\n" + _event("B-1", 1, ids[1]) + "\n")
+    one = run_cli("append", str(first))
+    assert one.exit_code == 0, one.stderr
+    assert "Appended 2 events to 2 streams." in one.stderr
+    # The same two events again plus one new event for a third stream: one stream receives one.
+    again = tmp_path / "again.jsonl"
+    lines = [_event("A-1", 1, ids[0]), _event("B-1", 1, ids[1]), _event("C-1", 1, ids[2])]
+    again.write_text("\n".join(lines) + "\n")
+    dry = run_cli("append", str(again), "--dry-run")
+    assert dry.exit_code == 0, dry.stderr
+    assert (
+        "Would append 1 event to 1 stream; 2 were already stored (duplicates, not appended)."
+        in dry.stderr
+    ), dry.stderr
+    single = tmp_path / "single.jsonl"
+    single.write_text(_event("A-1", 2, ids[3]) + "\n")
+    result = run_cli("append", str(single))
+    assert result.exit_code == 0, result.stderr
+    assert "Appended 1 event to 1 stream." in result.stderr
+    assert " 1 events" not in result.stderr and " 1 streams" not in result.stderr
+
+
+def test_append_message_uses_thousands_separators(initialised: Target, tmp_path: Path) -> None:
+    source = tmp_path / "many.jsonl"
+    source.write_text("".join(_event(f"S-{i % 3}", i) + "\n" for i in range(1200)))
+    result = run_cli("append", str(source))
+    assert result.exit_code == 0, result.stderr
+    assert "Appended 1,200 events to 3 streams." in result.stderr
+
+
+def test_misplaced_read_options_error_is_grammatical(initialised: Target) -> None:
+    one = run_cli("read", "A-1", "--category", "A")
+    assert one.exit_code == 2
+    assert one.stderr.splitlines()[0] == "Error: --category works only with --all"
+    two = run_cli("read", "A-1", "--category", "A", "--type", "Noted")
+    assert two.exit_code == 2
+    assert two.stderr.splitlines()[0] == "Error: --category and --type work only with --all"
+
+
+def test_tail_end_note_is_singular_for_one_event(initialised: Target, tmp_path: Path) -> None:
+    source = tmp_path / "one.jsonl"
+    source.write_text(_event("A-1", 1) + "\n")
+    assert run_cli("append", str(source)).exit_code == 0
+    result = run_cli("tail", "--all", "--from-start", "--idle-timeout", "0.5", "-o", "jsonl")
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr.splitlines()[-1] == "1 event."
+    assert len(result.stdout.splitlines()) == 1
+
+
+def test_bench_names_the_server_and_prints_readable_parameters(initialised: Target) -> None:
+    import re
+
+    result = run_cli("bench", "read", "--events", "30", "--batch-size", "10", "--seed", "1234")
+    assert result.exit_code == 0, result.stderr
+    server = r"PostgreSQL \d+(\.\d+)*" if initialised.backend == "postgresql" else r"SQLite 3\.\d+"
+    assert re.search(rf"esctl bench — {server}\b", result.stdout), result.stdout
+    note = " ".join(result.stderr.split())
+    assert "Parameters: events 30, streams 100, batch size 10, writers 1, " in note, note
+    assert "payload 256 bytes, tail rate 1,000 events/s, warm-up 0 events, seed 1234." in note
+    assert "{" not in result.stderr and "'events'" not in result.stderr
+
+
+def test_server_label() -> None:
+    from esctl.bench import server_label
+
+    assert server_label("postgresql", "18.1 (Debian 18.1-1.pgdg13+2)") == "PostgreSQL 18.1"
+    assert server_label("postgresql", "16.4") == "PostgreSQL 16.4"
+    assert server_label("sqlite", "SQLite 3.46.1") == "SQLite 3.46.1"

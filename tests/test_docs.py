@@ -14,6 +14,9 @@ import sys
 import time
 from pathlib import Path
 
+from typer.testing import CliRunner
+
+from esctl.cli.app import DOCS_URL, PANELS, app
 from esctl.cli.introspect import command_tree
 from tests.conftest import run_cli
 from tests.test_completion import load_script
@@ -58,7 +61,52 @@ def test_help_overview_is_grouped_by_task() -> None:
     overview = result.stdout.split("Options")[0]
     positions = [overview.find(task) for task in ("Set up", "Write", "Read", "Operate", "Measure")]
     assert -1 not in positions and positions == sorted(positions)
-    assert "Exit codes" in result.stdout and "docs/cli.md" in result.stdout
+    assert "Exit codes" in result.stdout
+    # A pip user has no docs/cli.md: the help points at the guide's URL instead.
+    assert DOCS_URL in result.stdout and "docs/cli.md" not in result.stdout
+    # The panels come in the overview's order too.
+    panels = [result.stdout.find(f"─ {task} ─") for task in PANELS]
+    assert -1 not in panels and panels == sorted(panels)
+
+
+def _all_help_pages() -> dict[str, str]:
+    pages = {}
+    for command in command_tree().walk():
+        result = CliRunner().invoke(app, [*command.path, "--help"], env={"COLUMNS": "250"})
+        assert result.exit_code == 0, command.name
+        pages[command.name] = result.stdout
+    return pages
+
+
+def test_live_help_uses_the_metavars_of_the_reference() -> None:
+    pages = _all_help_pages()
+    for name, page in pages.items():
+        for raw in ("<str>", "<int", "<float", "INT RANGE", "x>=", "{FILE", "{STREAM", "{NAME"):
+            assert raw not in page, f"{name} --help shows {raw!r}"
+    for command in command_tree().walk():
+        page = " ".join(pages[command.name].split())
+        usage = command.usage.split(" ", 1 + len(command.path))[-1]
+        assert usage in page, f"{command.name}: {usage!r} not in --help"
+        for option in command.options:
+            if option.metavar:
+                assert f"{option.names[0]} " in page and f" {option.metavar} " in page
+    tail = " ".join(pages["esctl tail"].split())
+    assert "--idle-timeout SECONDS" in tail and "--max N" in tail
+    assert "Usage: esctl append [OPTIONS] FILE..." in " ".join(pages["esctl append"].split())
+    read = next(c for c in command_tree().walk() if c.name == "esctl read")
+    assert {o.names[0]: o.metavar for o in read.options}["--since"] == "TIME"
+
+
+def test_help_paragraphs_are_wrapped_by_the_formatter_not_the_docstring() -> None:
+    # At 200 columns a paragraph of under 200 characters is one line: no break mid-sentence.
+    result = CliRunner().invoke(app, ["tail", "--help"], env={"COLUMNS": "200"})
+    assert result.exit_code == 0
+    lines = [line.strip() for line in result.stdout.splitlines()]
+    assert any(
+        line.startswith("No event is skipped") and "--checkpoint, tail resumes" in line
+        for line in lines
+    ), result.stdout
+    assert "With" not in [line.split()[-1] for line in lines if line.split()]
 
 
 # --- the README's quick start, run literally --------------------------------------------------

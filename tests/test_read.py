@@ -192,7 +192,7 @@ def test_cli_read_errors(cli_store: Target) -> None:
     assert both.stderr.splitlines()[0] == "Error: give a STREAM or --all (not both)"
     misplaced = run_cli("read", "Order-1", "--category", "Order")
     assert misplaced.exit_code == 2
-    assert misplaced.stderr.splitlines()[0] == "Error: --category work with --all only"
+    assert misplaced.stderr.splitlines()[0] == "Error: --category works only with --all"
     bad_time = run_cli("read", "--all", "--since", "soon")
     assert bad_time.exit_code == 2
     assert bad_time.stderr.splitlines()[0] == "Error: --since: 'soon' is not a time"

@@ -23,6 +23,45 @@ from esctl.errors import UsageError
 PHASES = ("append", "read", "tail")
 
 
+def server_label(backend: str, version: str) -> str:
+    """`PostgreSQL 18.1` from backend `postgresql` and version `18.1 (Debian 18.1-1)`."""
+    name = {"postgresql": "PostgreSQL", "sqlite": "SQLite"}.get(backend, backend)
+    if version.lower().startswith(name.lower()):
+        return version
+    return f"{name} {version.split(' (')[0]}"
+
+
+PARAMETER_WORDS = {
+    "events": ("events", ""),
+    "streams": ("streams", ""),
+    "batch_size": ("batch size", ""),
+    "writers": ("writers", ""),
+    "payload_bytes": ("payload", " bytes"),
+    "rate": ("tail rate", " events/s"),
+    "warmup": ("warm-up", " events"),
+    "duration": ("duration", " s"),
+    "seed": ("seed", ""),
+}
+
+
+def parameter_line(params: Parameters) -> str:
+    """The parameters for people: `events 10,000, streams 100, batch size 100, …`."""
+    parts = []
+    for key, value in params.to_dict().items():
+        if value is None:
+            continue
+        name, unit = PARAMETER_WORDS.get(key, (key.replace("_", " "), ""))
+        shown = (
+            str(value)
+            if key == "seed"
+            else f"{value:,}"
+            if isinstance(value, int)
+            else f"{value:g}"
+        )
+        parts.append(f"{name} {shown}{unit}")
+    return ", ".join(parts)
+
+
 @dataclass
 class BenchReport:
     """Every figure of one run, with what is needed to compare two runs."""
@@ -35,6 +74,11 @@ class BenchReport:
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     kept: bool = False
     notes: list[str] = field(default_factory=list)
+
+    @property
+    def server(self) -> str:
+        """The server for people: `PostgreSQL 18.1`, `SQLite 3.46.1` (JSON keeps the raw version)."""
+        return server_label(self.backend, self.server_version)
 
     def phase(self, name: str) -> PhaseResult | None:
         return next((p for p in self.phases if p.phase == name), None)

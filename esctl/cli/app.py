@@ -35,6 +35,10 @@ PANEL_WRITE = "Write"
 PANEL_READ = "Read"
 PANEL_OPERATE = "Operate"
 PANEL_MEASURE = "Measure"
+# The order `esctl --help` lists its panels in (the overview in the help text follows it too).
+PANELS = (PANEL_SETUP, PANEL_WRITE, PANEL_READ, PANEL_OPERATE, PANEL_MEASURE)
+# Where a user who installed with pip finds the guide (the README is the package's long description).
+DOCS_URL = "https://pypi.org/project/esctl/"
 
 
 def hoist_global_options(args: list[str]) -> list[str]:
@@ -73,8 +77,19 @@ def report_error(error: EsctlError) -> None:
 class EsctlGroup(TyperGroup):
     """The root command: hoists global options and maps errors to exit codes."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        from esctl.cli.helpformat import polish
+
+        super().__init__(*args, **kwargs)
+        polish(self, PANELS)
+
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
-        return super().parse_args(ctx, hoist_global_options(list(args)))
+        args = hoist_global_options(list(args))
+        if "--help" in args or "-h" in args:
+            from esctl.cli.helpformat import quiet_ranges
+
+            quiet_ranges()
+        return super().parse_args(ctx, args)
 
     def invoke(self, ctx: Any) -> Any:
         from esctl.cli.state import AppState
@@ -155,8 +170,8 @@ app = typer.Typer(
     "5 store unavailable, 6 invalid input, 7 schema missing, 8 read-only.\n\n"
     "[bold]Examples[/bold]: esctl init && esctl append examples/orders.jsonl && esctl read --all"
     "\n\n"
-    "[bold]See also[/bold]: docs/cli.md (every command and option), README.md, "
-    "completions/ (bash, zsh, fish).",
+    f"[bold]See also[/bold]: esctl COMMAND --help (every option, with examples); the guide: "
+    f"{DOCS_URL}",
     no_args_is_help=True,
     add_completion=False,  # completions/ ships faster scripts than Typer's own (see README)
     pretty_exceptions_enable=False,

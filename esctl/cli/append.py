@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from esctl.cli.options import DryRunOpt, LimitOpt, examples
 from esctl.cli.state import state
 from esctl.output import Column, Renderer
+from esctl.words import noun_for, number, plural
+
+if TYPE_CHECKING:
+    from esctl.inputs import InputSource
 
 APPEND_EXAMPLES = examples(
     "esctl append examples/orders.jsonl",
@@ -79,7 +82,7 @@ def append(
     expected = ExpectedVersion.parse(expected_version)
     store = app.open_store(write=not dry_run)
     out = app.out
-    with open_sources(files) as sources, _progress(out) as progress:
+    with open_sources(files) as sources, _progress(out, sources) as progress:
         result = append_events(
             store,
             sources,
@@ -98,9 +101,13 @@ def append(
         more_hint="use --limit N to see more streams, or -o jsonl for all",
     )
     verb = "Would append" if dry_run else "Appended"
-    line = f"{verb} {result.appended} events to {len(result.streams)} streams"
+    receiving = sum(1 for s in result.streams if s.appended)  # streams that get an event
+    line = f"{verb} {plural(result.appended, 'event')} to {plural(receiving, 'stream')}"
     if result.duplicates:
-        line += f"; {result.duplicates} were already stored (duplicates, not appended)"
+        dups = result.duplicates
+        line += (
+            f"; {number(dups)} {noun_for(dups, 'was')} already stored (duplicates, not appended)"
+        )
     out.message(line + ".")
     if dry_run:
         out.note("Dry run: nothing was written.")
@@ -110,53 +117,32 @@ ProgressFn = Callable[[str, int, int | None], None]
 
 
 @contextmanager
-def _progress(out: Renderer) -> Iterator[ProgressFn | None]:
-    """A progress bar (events, events/s, ETA) on a terminal only; refreshed at most 10 times/s."""
-    if not out.interactive:
-        yield None
-        return
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeRemainingColumn,
-    )
+def _progress(out: Renderer, sources: Sequence[InputSource]) -> Iterator[ProgressFn | None]:
+    """Append's bars (on a terminal only): bytes read of the input size while reading the input
+    the first time (validation, the single pass), events of the exact total after validation, a
+    plain counter for standard input."""
+    from esctl.cli.progress import progress_bars
 
-    columns = (
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[rate]} events/s"),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, console=out.err_console, transient=True) as bar:
-        tasks: dict[str, object] = {}
+    # Bytes only for regular files: a pipe (`<(…)`, /dev/stdin) has no size and cannot tell().
+    regular = all(source.live is None and source.path.is_file() for source in sources)
+    size = sum(source.size or 0 for source in sources) if regular else None
+    size = size or None
+    with progress_bars(out, "events") as bars:
+        if bars is None:
+            yield None
+            return
         counts: dict[str, int] = {}
-        totals: dict[str, int] = {}
-        started = time.monotonic()
-        shown = 0.0
 
         def update(phase: str, done: int, total: int | None) -> None:
-            nonlocal shown, started
-            if phase not in tasks:
-                tasks[phase] = bar.add_task(phase.capitalize(), total=total, rate="-")
-                if total is not None:
-                    totals[phase] = total
-                counts[phase] = 0
-                started = time.monotonic()
-            counts[phase] += done
-            now = time.monotonic()
-            if now - shown > 0.1:
-                shown = now
-                rate = counts[phase] / max(now - started, 1e-6)
-                # The single pass estimates its total as it reads. A new total resets rich's speed
-                # samples (so the ETA), so pass it only when it moved by more than 2 %.
-                known = totals.get(phase)
-                more: dict[str, int] = {}
-                if total is not None and (known is None or abs(total - known) > known / 50):
-                    more = {"total": total}
-                    totals[phase] = total
-                bar.update(tasks[phase], completed=counts[phase], rate=f"{rate:,.0f}", **more)  # type: ignore[arg-type]
+            first_read = not counts or phase == next(iter(counts))  # the input read the first time
+            counts[phase] = counts.get(phase, 0) + done
+            in_bytes = first_read and total is None and size is not None
+            bars.update(
+                phase,
+                count=counts[phase],
+                total=total,
+                done_bytes=sum(s.position() for s in sources) if in_bytes else None,
+                size=size if in_bytes else None,
+            )
 
         yield update

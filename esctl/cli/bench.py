@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from enum import StrEnum
@@ -137,7 +136,7 @@ def bench(
     if compare is not None:
         _compare(out, *compare)
         return
-    from esctl.bench import PHASES, run_bench
+    from esctl.bench import PHASES, parameter_line, run_bench
     from esctl.bench.workload import Parameters
 
     params = Parameters(
@@ -163,7 +162,7 @@ def bench(
             errors = figures["errors"]
             figures["errors"] = "/".join(str(errors[c]) for c in ("conflict", "timeout", "other"))
             rows.append({**figures, **figures["latency_ms"]})
-        out.rows(rows, PHASE_COLUMNS, title=f"esctl bench — {report.server_version}")
+        out.rows(rows, PHASE_COLUMNS, title=f"esctl bench — {report.server}")
         if out.format == "table":
             out.note(
                 "Latency in ms: per batch (append, raw COPY), per page (read), per event from "
@@ -178,7 +177,7 @@ def bench(
     for note in report.notes:
         out.note(note)
     where = "kept" if report.kept else "removed"
-    out.note(f"Ran in a {report.place} ({where}); parameters: {params.to_dict()}")
+    out.note(f"Ran in a {report.place} ({where}). Parameters: {parameter_line(params)}.")
 
 
 def _compare(out: Renderer, old_path: str, new_path: str) -> None:
@@ -203,27 +202,15 @@ def _compare(out: Renderer, old_path: str, new_path: str) -> None:
 
 @contextmanager
 def _progress(out: Renderer) -> Iterator[Any]:
-    """A live progress bar per phase on a terminal only."""
-    if not out.interactive:
-        yield None
-        return
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+    """A transient bar per phase on a terminal only (the helper of every esctl progress bar)."""
+    from esctl.cli.progress import progress_bars
 
-    columns = (
-        TextColumn("{task.description:>9}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TextColumn("{task.fields[rate]} events/s"),
-    )
-    with Progress(*columns, console=out.err_console, transient=True) as bar:
-        tasks: dict[str, Any] = {}
-        started: dict[str, float] = {}
+    with progress_bars(out, "events") as bars:
+        if bars is None:
+            yield None
+            return
 
         def update(phase: str, done: int, total: int | None) -> None:
-            if phase not in tasks:
-                tasks[phase] = bar.add_task(phase, total=total, rate="-")
-                started[phase] = time.monotonic()
-            elapsed = max(time.monotonic() - started[phase], 1e-6)
-            bar.update(tasks[phase], completed=done, rate=f"{done / elapsed:,.0f}")
+            bars.update(phase, count=done, total=total)
 
         yield update

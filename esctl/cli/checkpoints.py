@@ -13,6 +13,7 @@ from esctl.cli.options import ExecuteOpt, LimitOpt, examples
 from esctl.cli.state import AppState, state
 from esctl.errors import CheckFailed, UsageError
 from esctl.output import Column, plain
+from esctl.words import number, plural
 
 app = typer.Typer(
     help="Inspect subscription checkpoints, their lag and status, and move them safely.",
@@ -144,9 +145,9 @@ def list_checkpoints(
         failing = matching(states, wanted)
         if failing:
             names = ", ".join(s.subscription_id for s in failing[:10])
-            more = f" and {len(failing) - 10} more" if len(failing) > 10 else ""
+            more = f" and {number(len(failing) - 10)} more" if len(failing) > 10 else ""
             raise CheckFailed(
-                f"{len(failing)} checkpoint(s) {'/'.join(sorted(wanted))}: {names}{more}"
+                f"{plural(len(failing), 'checkpoint')} {'/'.join(sorted(wanted))}: {names}{more}"
             )
 
 
@@ -194,7 +195,7 @@ def show(
         out.rows(
             [e.to_dict() for e in events],
             EVENT_COLUMNS,
-            title=f"Next {len(events)} pending event(s)",
+            title=f"Next {plural(len(events), 'pending event')}",
         )
     else:
         out.note("No pending events: the subscription is caught up.")
@@ -323,9 +324,9 @@ def _summary(plan: Any) -> str:
     approx = "about " if plan.estimated else ""
     effect = ""
     if plan.redelivered:
-        effect = f"; {approx}{plan.redelivered:,} event(s) will be re-delivered"
+        effect = f"; {approx}{plural(plan.redelivered, 'event')} will be re-delivered"
     elif plan.skipped:
-        effect = f"; {approx}{plan.skipped:,} event(s) will be skipped"
+        effect = f"; {approx}{plural(plan.skipped, 'event')} will be skipped"
     if plan.action == "create":
         verb = "Created" if done else "Would create"
         return f"{verb} checkpoint {name} at position {plan.new_position} ({plan.target}){effect}."

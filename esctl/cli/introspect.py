@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from esctl.cli.helpformat import option_metavar, usage_args
+
 # What a shell should offer for a value: nothing special, a fixed list, a path, or a call back into
 # esctl (a parameter with an `autocompletion=` function: profiles, streams, subscriptions).
 ValueKind = Literal["any", "choice", "file", "dir", "dynamic"]
@@ -114,7 +116,7 @@ def _spec(command: Any, context: Any, path: tuple[str, ...]) -> CommandSpec:
             arguments.append(_argument(param, context))
         else:
             options.append(_option(param, context))
-    usage = " ".join(command.collect_usage_pieces(context))
+    usage = usage_args(command.collect_usage_pieces(context))
     return CommandSpec(
         path=path,
         summary=summary.strip(),
@@ -177,26 +179,8 @@ def _option(param: Any, context: Any) -> OptionSpec:
 
 
 def _option_metavar(param: Any, context: Any) -> str:
-    """What an option's value is called in help: its metavar, else its type's name (public Click
-    API only, so a Typer upgrade does not break the docs)."""
-    if param.metavar:
-        return str(param.metavar)
-    choices = getattr(param.type, "choices", None)
-    if choices:
-        return "|".join(str(getattr(c, "value", c)) for c in choices)
-    name = str(getattr(param.type, "name", "") or "").upper()
-    return _TYPE_NAMES.get(name, name)
-
-
-_TYPE_NAMES = {
-    "STR": "TEXT",
-    "INT RANGE": "N",
-    "INTEGER": "N",
-    "INT": "N",
-    "FLOAT": "NUMBER",
-    "FLOAT RANGE": "NUMBER",
-    "BOOL": "BOOLEAN",
-}
+    """What an option's value is called in help (the same rule `--help` follows)."""
+    return option_metavar(param)
 
 
 def _argument(param: Any, context: Any) -> ArgumentSpec:

@@ -13,6 +13,7 @@ from esctl.cli.options import LimitOpt, examples
 from esctl.cli.state import state
 from esctl.errors import UsageError
 from esctl.output import Renderer
+from esctl.words import noun_for, plural
 
 READ_EXAMPLES = examples(
     "esctl read Order-5f1c",
@@ -86,9 +87,11 @@ def read(
             if value
         ]
         if misplaced:
-            raise UsageError(f"{', '.join(misplaced)} work with --all only")
+            raise UsageError(
+                f"{' and '.join(misplaced)} {noun_for(len(misplaced), 'works', 'work')} only with --all"
+            )
     elif from_version is not None or backwards:
-        raise UsageError("--from-version and --backwards work with a STREAM only")
+        raise UsageError("--from-version and --backwards work only with a STREAM")
     app = state(ctx)
     out = app.out
     limit = out.default_limit(limit)
@@ -161,7 +164,7 @@ def _write_json_lines(out: Renderer, chunks: Iterator[bytes], limit: int | None)
         binary.flush()
     out.stdout.flush()
     if cut:
-        out.note(f"Showing the first {limit} rows; use --limit N to see more.")
+        out.note(f"Showing the first {plural(limit or 0, 'row')}; use --limit N to see more.")
 
 
 @events_app.command("show", epilog=SHOW_EXAMPLES)

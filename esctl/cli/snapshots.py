@@ -18,6 +18,7 @@ from esctl.cli.state import AppState, state
 from esctl.display import age, escape_controls
 from esctl.errors import CheckFailed
 from esctl.output import Column, Renderer, dumps
+from esctl.words import noun_for, number, plural
 
 if TYPE_CHECKING:
     from esctl.reducers import ReducerChoice
@@ -60,8 +61,6 @@ ReducerOpt = Annotated[
 ]
 
 
-def _plural(count: int, noun: str) -> str:
-    return f"{count:,} {noun}{'' if count == 1 else 's'}"
 
 
 def _state_cell(value: Any) -> str:
@@ -165,52 +164,27 @@ def _reducers(app_state: AppState, reducer: str | None, selection: Selection) ->
 
 @contextmanager
 def _progress(out: Renderer, total: int | None, what: str) -> Iterator[Callable[[str], None]]:
-    """A progress bar on stderr with streams/s and ETA (only on a terminal), and a function that
-    prints a line above it (failures must not hide behind the bar)."""
-    if not out.interactive:
+    """A transient bar on stderr with streams/s and ETA (only on a terminal), and a function that
+    counts one stream and prints its failure line, if any, above the bar (failures must not hide
+    behind it)."""
+    from esctl.cli.progress import progress_bars
 
-        def print_line(line: str) -> None:
-            if line:
-                out.err_console.print(escape_controls(line), soft_wrap=True, style="red")
+    with progress_bars(out, "streams") as bars:
+        if bars is None:
 
-        yield print_line
-        return
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        ProgressColumn,
-        Task,
-        TextColumn,
-        TimeRemainingColumn,
-    )
-    from rich.text import Text
+            def print_line(line: str) -> None:
+                if line:
+                    out.err_console.print(escape_controls(line), soft_wrap=True, style="red")
 
-    class RateColumn(ProgressColumn):
-        def render(self, task: Task) -> Text:
-            speed = task.speed
-            return Text(f"{speed:,.0f} streams/s" if speed else "", style="cyan")
-
-    with Progress(
-        TextColumn(what),
-        BarColumn(),
-        MofNCompleteColumn(),
-        RateColumn(),
-        TextColumn("ETA"),
-        TimeRemainingColumn(),
-        console=out.err_console,
-        redirect_stdout=False,
-        redirect_stderr=False,
-    ) as progress:
-        task = progress.add_task(what, total=total)
+            yield print_line
+            return
 
         def advance(line: str) -> None:
             if line:
-                progress.console.print(escape_controls(line), soft_wrap=True, style="red")
-            progress.advance(task)
+                bars.print(escape_controls(line))
+            bars.advance(what, total=total)
 
         yield advance
-    return
 
 
 def _ticking(
@@ -310,12 +284,12 @@ def rebuild(
         out.rows(rows, [Column("result", kind="status"), Column("streams", justify="right")])
     rate = summary.streams / seconds if seconds > 0 else 0.0
     out.message(
-        f"Replayed {_plural(summary.events, 'event')} of {_plural(summary.streams, 'stream')} in {seconds:.1f}s "
+        f"Replayed {plural(summary.events, 'event')} of {plural(summary.streams, 'stream')} in {seconds:.1f}s "
         f"({rate:,.0f} streams/s)." + (" Dry run: nothing was written." if dry_run else "")
     )
     if summary.failed:
         raise CheckFailed(
-            f"{summary.failed} of {summary.streams} streams failed to rebuild",
+            f"{number(summary.failed)} of {plural(summary.streams, 'stream')} failed to rebuild",
             hint="each failure is printed above; fix the reducer or the events and run again",
         )
 
@@ -383,11 +357,11 @@ def verify(
     bad = checked - counts["ok"]
     kinds = ", ".join(f"{kind} {counts[kind]}" for kind in sorted(counts) if kind != "ok")
     out.message(
-        f"Verified {_plural(checked, 'stream')}: {bad:,} drifted"
+        f"Verified {plural(checked, 'stream')}: {bad:,} drifted"
         + (f" ({kinds})." if kinds else ".")
     )
     if bad:
         raise CheckFailed(
-            f"{bad} of {checked} snapshots drift from their events",
+            f"{number(bad)} of {plural(checked, 'snapshot')} {noun_for(bad, 'drifts', 'drift')} from their events",
             hint="esctl snapshots rebuild with the same selection repairs them",
         )

@@ -14,6 +14,7 @@ from esctl.cli.state import state
 from esctl.errors import UsageError
 from esctl.models import RecordedEvent
 from esctl.output import Renderer, csv_value
+from esctl.words import plural
 
 TAIL_EXAMPLES = examples(
     "esctl tail --all",
@@ -59,7 +60,7 @@ def tail(
     ] = None,
     idle_timeout: Annotated[
         float | None,
-        typer.Option("--idle-timeout", min=0, help="Stop after SEC seconds without an event."),
+        typer.Option("--idle-timeout", min=0, help="Stop after SECONDS without an event."),
     ] = None,
 ) -> None:
     """Follow events live in commit order, from the end by default.
@@ -108,7 +109,7 @@ def tail(
     out.note(f"Following {what} after {where} (Ctrl-C to stop).")
     with stop_on_signals(follower):
         delivered = follower.run(_emitter(out), max_events=max_events, idle_timeout=idle_timeout)
-    out.note(f"{delivered} events.")
+    out.note(f"{plural(delivered, 'event')}.")
 
 
 def _emitter(out: Renderer) -> Callable[[RecordedEvent], None]:
