@@ -21,12 +21,24 @@ class OutputFailed(EsctlError):
 
 
 def write_whole(stream: IO[str] | None, text: str) -> None:
-    """Write `text` and flush it, or raise BrokenPipeError / OutputFailed."""
+    """Write `text` and flush it, or raise BrokenPipeError / OutputFailed.
+
+    On a real descriptor the bytes go out with os.write in a loop, each short write continued
+    until all is written or the kernel reports why not: Python's buffered writer can report a
+    flush as done after a short write (seen on a full tmpfs), dropping the rest of the line."""
     if stream is None:  # Python sets sys.stdout to None when fd 1 was closed at start
         raise OutputFailed("cannot write output: stdout is closed")
     try:
-        stream.write(text)
-        stream.flush()
+        fd = _descriptor(stream)
+        if fd is None:
+            stream.write(text)
+            stream.flush()
+            return
+        stream.flush()  # anything written through the stream before goes first
+        data = memoryview(text.encode(_encoding(stream), _errors(stream)))
+        while data:
+            written = os.write(fd, data)
+            data = data[written:]
     except BrokenPipeError:
         discard(stream)
         raise
@@ -34,6 +46,21 @@ def write_whole(stream: IO[str] | None, text: str) -> None:
         discard(stream)
         reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
         raise OutputFailed(f"cannot write output: {reason}") from None
+
+
+def _descriptor(stream: IO[str]) -> int | None:
+    try:
+        return stream.fileno()
+    except (OSError, ValueError):  # an in-memory stream (tests): no descriptor
+        return None
+
+
+def _encoding(stream: IO[str]) -> str:
+    return getattr(stream, "encoding", None) or "utf-8"
+
+
+def _errors(stream: IO[str]) -> str:
+    return getattr(stream, "errors", None) or "strict"
 
 
 def discard(stream: IO[str]) -> None:

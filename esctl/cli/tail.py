@@ -141,9 +141,10 @@ def tail(
             f"stream {stream}" if stream else f"category {category}" if category else "all events"
         )
         where = f"checkpoint {checkpoint!r}" if resumed else f"position {cursor.global_position}"
-        out.note(f"Following {what} after {where} (Ctrl-C to stop).")
         try:
             with stop_on_signals(follower):
+                # Said once the handlers are in place: a signal from here on is a clean stop.
+                out.note(f"Following {what} after {where} (Ctrl-C to stop).")
                 delivered = follower.run(
                     _emitter(out), max_events=max_events, idle_timeout=idle_timeout
                 )
