@@ -113,8 +113,9 @@ def live_holders(session: Session) -> dict[str, Holder]:
 def acquire(store: Store, name: str, *, ttl: float = TTL) -> Lease:
     """Take the lease on `name`, or raise ConcurrencyError (exit 3) naming its live holder.
     A dead holder's lease is taken over (compare-and-set on its token)."""
-    from esctl.checkpoints import server_now
+    from esctl.checkpoints import check_subscription_name, server_now
 
+    check_subscription_name(name)
     token = uuid.uuid4().hex
     with store.writing() as session:
         now = server_now(session)

@@ -78,8 +78,8 @@ def tail(
 ) -> None:
     """Follow events live in commit order, from the end by default.
 
-    No event is skipped or repeated, even with concurrent writers; Ctrl-C or SIGTERM ends it
-    cleanly (exit 0). With --checkpoint, tail resumes where that subscription stopped
+    No event is skipped, and none is repeated within a run, even with concurrent writers; Ctrl-C
+    or SIGTERM ends it cleanly (exit 0). With --checkpoint, tail resumes where that subscription stopped
     (--from-start/--from-position/--since apply only when it does not exist yet; the first run
     creates it at once) and saves its place after each batch of up to 500 events is written out
     whole. A failed write (full disk, closed stdout) is exit 1 and the checkpoint stays before
@@ -175,15 +175,18 @@ def _emitter(out: Renderer) -> Callable[[RecordedEvent], None]:
 
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")
-        writer.writerow([c.key for c in EVENT_COLUMNS])
-        header = [buffer.getvalue()]
+
+        def csv_line(values: list[str]) -> None:
+            buffer.seek(0)
+            buffer.truncate()
+            writer.writerow(values)
+            write_whole(stdout, buffer.getvalue())
+
+        csv_line([c.key for c in EVENT_COLUMNS])
 
         def csv_row(event: RecordedEvent) -> None:
             row = event.to_dict()
-            buffer.seek(0)
-            buffer.truncate()
-            writer.writerow([csv_value(row.get(c.key)) for c in EVENT_COLUMNS])
-            write_whole(stdout, header.pop() + buffer.getvalue() if header else buffer.getvalue())
+            csv_line([csv_value(row.get(c.key)) for c in EVENT_COLUMNS])
 
         return csv_row
 

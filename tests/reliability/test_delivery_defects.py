@@ -215,3 +215,36 @@ def test_doctor_expects_the_lease_table(initialised_target: Target, tmp_path: Pa
     report: dict[str, Any] = json.loads(broken.stdout)
     assert broken.returncode != 0
     assert any("esctl_leases" in m for m in report["missing"]), report
+
+
+def test_simultaneous_consumers_get_exactly_one_lease(initialised_target: Target) -> None:
+    import threading
+
+    from esctl import leases
+    from esctl.errors import ConcurrencyError
+
+    contenders = 8
+    barrier = threading.Barrier(contenders)
+    won: list[leases.Lease] = []
+    refused: list[str] = []
+    errors: list[BaseException] = []
+
+    def contend() -> None:
+        try:
+            with initialised_target.open() as store:
+                barrier.wait(timeout=30)
+                try:
+                    won.append(leases.acquire(store, "race"))
+                except ConcurrencyError as error:
+                    refused.append(error.message)
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=contend) for _ in range(contenders)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert not errors, errors
+    assert (len(won), len(refused)) == (1, contenders - 1)
+    assert all("is being consumed by pid" in message for message in refused)
