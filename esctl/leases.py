@@ -37,10 +37,15 @@ class Holder:
     expires_at: datetime
 
     def describe(self) -> str:
-        return f"{self.host}:{self.pid}"
+        return f"{_printable(self.host)}:{self.pid}"
 
     def sentence(self) -> str:
-        return f"pid {self.pid} on {self.host}, since {iso_time(self.since)}"
+        return f"pid {self.pid} on {_printable(self.host)}, since {iso_time(self.since)}"
+
+
+def _printable(text: str) -> str:
+    """A host name from the table (any program may have written it) with no control characters."""
+    return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in text)
 
 
 @dataclass(frozen=True)
@@ -63,6 +68,8 @@ def _holder(row: Row) -> Holder:
 
 
 def _pid_gone(pid: int) -> bool:
+    if pid <= 0:  # no process has such an id (and kill() would mean a process group)
+        return True
     try:
         os.kill(pid, 0)
     except ProcessLookupError:

@@ -248,3 +248,44 @@ def test_simultaneous_consumers_get_exactly_one_lease(initialised_target: Target
     assert not errors, errors
     assert (len(won), len(refused)) == (1, contenders - 1)
     assert all("is being consumed by pid" in message for message in refused)
+
+
+def test_checkpoint_deleted_under_a_consumer_stops_it(
+    initialised_target: Target, tmp_path: Path
+) -> None:
+    env = profile_env(initialised_target, tmp_path)
+    tail = TailProcess(env, "--all", "--checkpoint", "gone")
+    deleted = run_esctl("checkpoints", "delete", "gone", "--execute", "--force", env=env)
+    assert deleted.returncode == 0, deleted.stderr
+    assert deleted.stdout.startswith("Deleted checkpoint gone")
+    insert(initialised_target, 1, "next")  # delivered, then its save finds the row gone
+    code, err = tail.finish(timeout=60)
+    assert code == 3, err
+    assert "checkpoint 'gone' was moved while this consumer ran" in err
+    assert "it was deleted" in err
+    with initialised_target.open() as store:
+        assert load_stored(store, "gone") is None  # not recreated behind the operator's back
+
+
+def test_hostile_lease_holder_is_shown_literally(
+    initialised_target: Target, tmp_path: Path
+) -> None:
+    env = profile_env(initialised_target, tmp_path)
+    now = datetime.now(UTC)
+    with initialised_target.open() as store, store.writing() as session:
+        session.execute(
+            "INSERT INTO {leases} (subscription_id, holder_host, holder_pid, token, since, "
+            "expires_at) VALUES (%s, %s, %s, %s, %s, %s)",
+            [
+                "h",
+                "evil\x1b[2J\x07host",
+                0,
+                "t",
+                session.time_param(now),
+                session.time_param(now + timedelta(minutes=5)),
+            ],
+        )
+    held = run_esctl("tail", "--checkpoint", "h", "--idle-timeout", "0", env=env)
+    assert held.returncode == 3
+    assert "by pid 0 on evil\\x1b[2J\\x07host" in held.stderr, held.stderr
+    assert "\x1b" not in held.stderr and "\x07" not in held.stderr
