@@ -96,9 +96,9 @@ class Writer:
 
 
 def drain(env: dict[str, str], name: str) -> list[str]:
-    """The final run: ends by --idle-timeout; every event it printed."""
+    """The final run: drains what is there, ends by --idle-timeout; every event it printed."""
     result = run_esctl(
-        "tail", "--all", "--checkpoint", name, "--idle-timeout", "1", "-o", "jsonl", env=env
+        "tail", "--all", "--checkpoint", name, "--idle-timeout", "0.2", "-o", "jsonl", env=env
     )
     assert result.returncode == 0, result.stderr
     return [json.loads(line)["event_id"] for line in result.stdout.splitlines()]
@@ -323,11 +323,11 @@ def test_lost_connection(cell: Any, tmp_path: Path) -> None:
         fault = "lost connection (pg_terminate_backend)"
         assert terminate_backends(target, app_name) >= 1
     else:  # no connection to lose: the file stays locked by another writer for a while
-        fault = "store locked (BEGIN EXCLUSIVE 1.5s)"
+        fault = "store locked (BEGIN EXCLUSIVE 1s)"
         path = target.url.removeprefix("sqlite:///")
         locker = sqlite3.connect(path, timeout=30, isolation_level=None)
         locker.execute("BEGIN EXCLUSIVE")
-        time.sleep(1.5)
+        time.sleep(1.0)
         locker.execute("COMMIT")
         locker.close()
     written = writer.join()
