@@ -18,7 +18,7 @@ _esctl_spec() {
         'config init') subs=''; opts='--path --force'; vopts='--path' ;;
         'append') subs=''; opts='--stream --expected-version -e --commit-every --dry-run --limit -n'; vopts='--stream --expected-version -e --commit-every --limit -n' ;;
         'read') subs=''; opts='--all --from-version --backwards --from-position --category --type -t --since --until --limit -n'; vopts='--from-version --from-position --category --type -t --since --until --limit -n' ;;
-        'tail') subs=''; opts='--category --all --type -t --from-start --from-position --checkpoint --max --idle-timeout'; vopts='--category --type -t --from-position --checkpoint --max --idle-timeout' ;;
+        'tail') subs=''; opts='--category --all --type -t --from-start --from-position --since --checkpoint --max --idle-timeout'; vopts='--category --type -t --from-position --since --checkpoint --max --idle-timeout' ;;
         'stats') subs=''; opts='--exact'; vopts='' ;;
         'events') subs='show'; opts=''; vopts='' ;;
         'events show') subs=''; opts=''; vopts='' ;;
@@ -28,8 +28,8 @@ _esctl_spec() {
         'checkpoints') subs='list show set delete'; opts=''; vopts='' ;;
         'checkpoints list') subs=''; opts='--lag-threshold --stale-after --fail-on --exact --limit -n'; vopts='--lag-threshold --stale-after --fail-on --limit -n' ;;
         'checkpoints show') subs=''; opts='--pending --lag-threshold --stale-after --exact'; vopts='--pending --lag-threshold --stale-after' ;;
-        'checkpoints set') subs=''; opts='--position --to-start --to-end --to-time --shift-by --execute'; vopts='--position --to-time --shift-by' ;;
-        'checkpoints delete') subs=''; opts='--execute'; vopts='' ;;
+        'checkpoints set') subs=''; opts='--position --to-start --to-end --to-time --shift-by --execute --force'; vopts='--position --to-time --shift-by' ;;
+        'checkpoints delete') subs=''; opts='--execute --force'; vopts='' ;;
         'snapshots') subs='list show rebuild verify'; opts=''; vopts='' ;;
         'snapshots list') subs=''; opts='--stream-type --limit -n'; vopts='--stream-type --limit -n' ;;
         'snapshots show') subs=''; opts=''; vopts='' ;;
@@ -61,6 +61,7 @@ _esctl_option_value() {
         'tail:--category') COMPREPLY=() ;;
         'tail:--type'|'tail:-t') COMPREPLY=() ;;
         'tail:--from-position') COMPREPLY=() ;;
+        'tail:--since') COMPREPLY=() ;;
         'tail:--checkpoint') _esctl_dynamic ;;
         'tail:--max') COMPREPLY=() ;;
         'tail:--idle-timeout') COMPREPLY=() ;;

@@ -19,6 +19,7 @@ from typing import Any, Literal
 
 from esctl.cursor import START, Cursor, checkpoint_cursor, cursor_before_position
 from esctl.errors import ConcurrencyError, InvalidInput, NotFound, UsageError
+from esctl.leases import Holder, live_holder, live_holders
 from esctl.models import RecordedEvent, parse_time
 from esctl.output import iso_time
 from esctl.store.base import Row, Session, Store
@@ -53,6 +54,7 @@ class CheckpointState:
     age_seconds: float | None
     status: Status
     conditions: frozenset[Status] = field(default_factory=frozenset)
+    lease: Holder | None = None  # the running consumer (`tail --checkpoint`) holding it
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -65,6 +67,8 @@ class CheckpointState:
             "updated_at": self.updated_at,
             "age_seconds": None if self.age_seconds is None else round(self.age_seconds, 3),
             "status": self.status,
+            "lease_holder": self.lease.describe() if self.lease else None,
+            "lease_since": self.lease.since if self.lease else None,
         }
 
 
@@ -87,7 +91,14 @@ def list_checkpoints(store: Store, thresholds: Thresholds | None = None) -> list
         now = server_now(session)
         head = head_position(session)
         rows = session.fetchall(_SELECT_ROW + " ORDER BY subscription_id")
-        states = [_state(store, session, row, head, now, thresholds) for row in rows]
+        holders = live_holders(session)
+        states = [
+            replace(
+                _state(store, session, row, head, now, thresholds),
+                lease=holders.get(row["subscription_id"]),
+            )
+            for row in rows
+        ]
     return sorted(states, key=lambda s: (-s.lag, s.subscription_id))
 
 
@@ -105,6 +116,7 @@ def show_checkpoint(
             server_now(session),
             thresholds or Thresholds(),
         )
+        state = replace(state, lease=live_holder(session, name))
         events = events_after(store, session, checkpoint_cursor(session, row), pending)
     return state, events
 
@@ -158,10 +170,13 @@ def server_now(session: Session) -> datetime:
     return _utc(session.fetchval("SELECT CURRENT_TIMESTAMP"))
 
 
-def _utc(value: Any) -> datetime:
+def utc_time(value: Any) -> datetime:
     """A stored time as an aware datetime; SQLite's CURRENT_TIMESTAMP text is UTC, no offset."""
     parsed = parse_time(value)
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+_utc = utc_time
 
 
 def head_position(session: Session) -> int:
@@ -327,10 +342,12 @@ class MovePlan:
 
 
 def plan_move(
-    store: Store, name: str, target: MoveTarget, *, count_cap: int | None = LAG_COUNT_CAP
+    store: Store, name: str, target: MoveTarget, *, count_cap: int | None = None
 ) -> MovePlan:
     """The plan for `checkpoints set`. A subscription with no checkpoint is created (as Kafka's
-    reset-offsets does for a new group), except by `--shift-by`, which needs a position."""
+    reset-offsets does for a new group), except by `--shift-by`, which needs a position.
+    Re-delivered and skipped events are counted exactly (one checkpoint: the cap of `list`,
+    `LAG_COUNT_CAP`, does not apply to a plan an operator reads before `--execute`)."""
     with store.reading() as session:
         row = _fetch_row(session, name)
         if row is None and target.kind == "shift":
@@ -351,6 +368,9 @@ def plan_move(
             skipped, estimated = count_events(store, session, after=old, upto=new, cap=count_cap)
         if row is not None and int(row["last_position"]) > head_position(session):
             notes.insert(0, "the old position is past the head (ahead-of-head)")
+        holder = live_holder(session, name)
+        if holder is not None:
+            notes.insert(0, _leased_note(holder))
     return MovePlan(
         subscription_id=name,
         action="set" if row is not None else "create",
@@ -370,6 +390,10 @@ def plan_delete(store: Store, name: str) -> MovePlan:
     """The plan for `checkpoints delete` (exit 4 if there is no such checkpoint)."""
     with store.reading() as session:
         row = _require_row(session, name)
+        holder = live_holder(session, name)
+    notes = ["its subscriber starts from its own default position when it next runs"]
+    if holder is not None:
+        notes.insert(0, _leased_note(holder))
     return MovePlan(
         subscription_id=name,
         action="delete",
@@ -378,7 +402,14 @@ def plan_delete(store: Store, name: str) -> MovePlan:
         old_transaction_id=_transaction_id(row["last_transaction_id"]),
         new_position=None,
         new_transaction_id=None,
-        notes=("its subscriber starts from its own default position when it next runs",),
+        notes=tuple(notes),
+    )
+
+
+def _leased_note(holder: Holder) -> str:
+    return (
+        f"a running consumer holds it ({holder.sentence()}): --execute is refused unless "
+        "--force, and with --force that consumer stops (exit 3) at its next save"
     )
 
 
@@ -455,36 +486,97 @@ def load_cursor(store: Store, name: str) -> Cursor | None:
         return checkpoint_cursor(session, row, live=True) if row is not None else None
 
 
-def save_cursor(store: Store, name: str, cursor: Cursor) -> None:
-    """Upsert the checkpoint of a consumer that owns it (`tail --checkpoint`): position and
-    transaction id together, unconditionally. Moves by an operator go through `execute()`."""
+def load_stored(store: Store, name: str) -> tuple[Cursor, Cursor] | None:
+    """For the consumer that owns `name`: (the cursor to resume from, the pair stored in the row
+    as it is, which its next save compares against); None when there is no such checkpoint."""
+    with store.reading() as session:
+        row = _fetch_row(session, name)
+        if row is None:
+            return None
+        stored = Cursor(_transaction_id(row["last_transaction_id"]) or 0, int(row["last_position"]))
+        return checkpoint_cursor(session, row, live=True), stored
+
+
+def create_cursor(store: Store, name: str, cursor: Cursor) -> bool:
+    """Create the checkpoint at `cursor` (a consumer's first run); False if it exists already."""
     check_subscription_name(name)
     with store.writing() as session:
         tx_sql, tx = store.transaction_id_sql(cursor.transaction_id)
-        session.execute(
+        created = session.execute(
             "INSERT INTO {checkpoints} (subscription_id, last_position, last_transaction_id, "  # noqa: S608 - bound values
-            f"updated_at) VALUES (%s, %s, {tx_sql}, %s) ON CONFLICT (subscription_id) DO UPDATE "
-            "SET last_position = excluded.last_position, "
-            "last_transaction_id = excluded.last_transaction_id, updated_at = excluded.updated_at",
+            f"updated_at) VALUES (%s, %s, {tx_sql}, %s) ON CONFLICT (subscription_id) DO NOTHING",
             [name, cursor.global_position, tx, session.time_param(server_now(session))],
         )
+    return created == 1
 
 
-def execute(store: Store, plan: MovePlan) -> MovePlan:
+def save_owned(store: Store, session: Session, name: str, cursor: Cursor, stored: Cursor) -> None:
+    """The consumer's save: a compare-and-set against the pair it last saved (`stored`). A
+    checkpoint moved or deleted under it raises ConcurrencyError (exit 3); nothing is written."""
+    tx_sql, tx = store.transaction_id_sql(cursor.transaction_id)
+    guard, guard_params = _guard(store, name, stored.global_position, stored.transaction_id)
+    changed = session.execute(
+        "UPDATE {checkpoints} SET last_position = %s, "  # noqa: S608 - bound values
+        f"last_transaction_id = {tx_sql}, updated_at = %s WHERE {guard}",
+        [cursor.global_position, tx, session.time_param(server_now(session)), *guard_params],
+    )
+    if changed != 1:
+        raise moved_under(session, name, stored)
+
+
+def check_unmoved(store: Store, session: Session, name: str, stored: Cursor) -> None:
+    """ConcurrencyError (exit 3) if the checkpoint no longer holds `stored`."""
+    guard, guard_params = _guard(store, name, stored.global_position, stored.transaction_id)
+    if session.fetchval(f"SELECT count(*) FROM {{checkpoints}} WHERE {guard}", guard_params) != 1:  # noqa: S608
+        raise moved_under(session, name, stored)
+
+
+def moved_under(session: Session, name: str, stored: Cursor) -> ConcurrencyError:
+    current = _fetch_row(session, name)
+    found = (
+        "it was deleted" if current is None else f"it is now at position {current['last_position']}"
+    )
+    return ConcurrencyError(
+        f"checkpoint {name!r} was moved while this consumer ran (it had saved position "
+        f"{stored.global_position}; {found}): stopping without overwriting the move",
+        hint=f"run `esctl tail --checkpoint {name}` again to resume from where it was moved to",
+    )
+
+
+def _guard(
+    store: Store, name: str, position: int | None, tx_id: int | None
+) -> tuple[str, list[Any]]:
+    """`WHERE` the checkpoint row holds exactly (position, transaction id)."""
+    old_sql, old_tx = store.transaction_id_sql(tx_id)
+    # `IS NOT DISTINCT FROM` needs SQLite 3.39; spelled out, the guard works everywhere.
+    guard = "subscription_id = %s AND last_position = %s AND "
+    params: list[Any] = [name, position]
+    if old_tx is None:
+        guard += "last_transaction_id IS NULL"
+    else:
+        guard += f"last_transaction_id = {old_sql}"
+        params.append(old_tx)
+    return guard, params
+
+
+def execute(store: Store, plan: MovePlan, *, force: bool = False) -> MovePlan:
     """Write a plan atomically, compare-and-set on the old value: a checkpoint moved, created or
-    deleted since the plan was made raises ConcurrencyError (exit 3) and nothing is written."""
+    deleted since the plan was made raises ConcurrencyError (exit 3) and nothing is written.
+    A checkpoint a running consumer holds the lease on is refused (exit 3) unless `force`."""
     with store.writing() as session:
+        holder = live_holder(session, plan.subscription_id)
+        if holder is not None and not force:
+            raise ConcurrencyError(
+                f"checkpoint {plan.subscription_id!r} is held by a running consumer "
+                f"({holder.sentence()}): nothing was written",
+                hint="stop that consumer first, or add --force (it then stops with exit 3 at "
+                "its next save instead of overwriting the move)",
+            )
         now = session.time_param(server_now(session))
         new_sql, new_tx = store.transaction_id_sql(plan.new_transaction_id)
-        old_sql, old_tx = store.transaction_id_sql(plan.old_transaction_id)
-        # `IS NOT DISTINCT FROM` needs SQLite 3.39; spelled out, the guard works everywhere.
-        guard = "subscription_id = %s AND last_position = %s AND "
-        guard_params = [plan.subscription_id, plan.old_position]
-        if old_tx is None:
-            guard += "last_transaction_id IS NULL"
-        else:
-            guard += f"last_transaction_id = {old_sql}"
-            guard_params.append(old_tx)
+        guard, guard_params = _guard(
+            store, plan.subscription_id, plan.old_position, plan.old_transaction_id
+        )
         if plan.action == "create":
             changed = session.execute(
                 "INSERT INTO {checkpoints} (subscription_id, last_position, "  # noqa: S608 - bound values

@@ -4,8 +4,11 @@ It reads with the commit-order cursor (`esctl.cursor`) through the store's live 
 (`live_batch`, `live_head`, `wait_for_events`): on PostgreSQL only rows whose transaction is below
 the snapshot's xmin horizon, woken by LISTEN/NOTIFY with a poll as the fallback; on SQLite by
 polling. A lost connection is reopened with backoff and reading resumes at the same cursor, so
-nothing is missed or repeated. With a checkpoint, the cursor is saved only after the events
-before it have been written out."""
+nothing is missed or repeated. With a checkpoint (`esctl.consumer.CheckpointOwner`), the cursor
+is saved only after the events before it have been written out whole: an `emit` that raises (a
+short write, a full disk, a closed pipe) leaves the checkpoint at the last event written, so
+delivery is at least once. What can be delivered twice after a crash (SIGKILL, power loss) is what
+was written since the last save: at most one batch (`BATCH_SIZE` events)."""
 
 from __future__ import annotations
 
@@ -14,15 +17,18 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from types import FrameType
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
-from esctl.checkpoints import save_cursor
 from esctl.cursor import START, Cursor, cursor_before_position
-from esctl.errors import StoreUnavailable
+from esctl.errors import ConcurrencyError, StoreUnavailable
 from esctl.models import RecordedEvent
 from esctl.reading import EventFilter
 from esctl.store.base import Row, Store
+
+if TYPE_CHECKING:
+    from esctl.consumer import CheckpointOwner
 
 BATCH_SIZE = 500
 POLL_INTERVAL = 1.0  # the fallback when no NOTIFY arrives (PostgreSQL)
@@ -42,10 +48,12 @@ class LiveBatch(NamedTuple):
 
 @dataclass(frozen=True)
 class StartAt:
-    """Where a tail without a saved checkpoint starts: the end (default), the start, or a position."""
+    """Where a tail without a saved checkpoint starts: the end (default), the start, a position,
+    or the first event (in commit order) created at or after a time."""
 
     from_start: bool = False
     from_position: int | None = None
+    since: datetime | None = None
 
 
 class _Wakeup(Exception):
@@ -61,6 +69,13 @@ def start_cursor(store: Store, start: StartAt) -> Cursor:
         # (the caller's filter keeps lower positions out).
         with store.reading() as session:
             return cursor_before_position(session, start.from_position - 1, live=True)
+    if start.since is not None:
+        from esctl.checkpoints import nth_event
+
+        with store.reading() as session:
+            first = nth_event(store, session, 0, created_from=start.since)
+            if first is not None:  # just before it: it and everything after it is delivered
+                return nth_event(store, session, 1, upto=first, descending=True) or START
     return store.live_head()
 
 
@@ -73,8 +88,7 @@ class Follower:
         event_filter: EventFilter,
         cursor: Cursor,
         *,
-        checkpoint: str | None = None,
-        checkpoint_store: Store | None = None,
+        owner: CheckpointOwner | None = None,
         batch_size: int = BATCH_SIZE,
         poll_interval: float = POLL_INTERVAL,
         reconnect_for: float = RECONNECT_FOR,
@@ -83,18 +97,18 @@ class Follower:
         self.store = store
         self.event_filter = event_filter
         self.cursor = cursor
-        self.checkpoint = checkpoint
-        # Reads may come from a replica; the checkpoint is always written to the primary.
-        self.checkpoint_store = checkpoint_store or store
+        # Reads may come from a replica; the owner writes the checkpoint to the primary.
+        self.owner = owner
         self.batch_size = batch_size
         self.poll_interval = poll_interval
         self.reconnect_for = reconnect_for
         self.warn = warn
         self.delivered = 0
         self.reconnects = 0
-        self._saved: Cursor | None = cursor
         self._stopping = False
         self._waiting = False
+        self._moved = False  # the checkpoint was moved under us: never save again
+        self.signal: int | None = None  # the signal that stopped the run, if one did
 
     def stop(self) -> None:
         """End the run at the next safe point (between events); the checkpoint is saved first."""
@@ -140,7 +154,9 @@ class Follower:
                     last_event = time.monotonic()
                     pending_wait = PENDING_RECHECK
                 self._save()
-                if len(batch.rows) >= self.batch_size:
+                self._heartbeat()
+                full = len(batch.rows) >= self.batch_size
+                if full:
                     wait = 0.0
                 elif batch.pending:
                     # Back off while a long transaction elsewhere holds the horizon.
@@ -148,7 +164,7 @@ class Follower:
                     pending_wait = min(pending_wait * 2, self.poll_interval)
                 else:
                     wait = self.poll_interval
-                if idle_timeout is not None:
+                if idle_timeout is not None and not full:  # drain what is there first
                     idle_left = idle_timeout - (time.monotonic() - last_event)
                     if idle_left <= 0:
                         break
@@ -169,15 +185,28 @@ class Follower:
             self._waiting = False
 
     def _save(self, *, final: bool = False) -> None:
-        if self.checkpoint is None or self.cursor == self._saved:
+        if self.owner is None or self._moved or self.cursor == self.owner.stored:
             return
         try:
-            save_cursor(self.checkpoint_store, self.checkpoint, self.cursor)
-            self._saved = self.cursor
+            self.owner.save(self.cursor)
+        except ConcurrencyError:
+            self._moved = True
+            raise
         except StoreUnavailable as error:
             if final:
                 raise
-            self.warn(f"could not save checkpoint {self.checkpoint!r} yet: {error.message}")
+            self.warn(f"could not save checkpoint {self.owner.name!r} yet: {error.message}")
+
+    def _heartbeat(self) -> None:
+        if self.owner is None or self._moved:
+            return
+        try:
+            self.owner.heartbeat()
+        except ConcurrencyError:
+            self._moved = True
+            raise
+        except StoreUnavailable as error:
+            self.warn(f"could not renew the lease on {self.owner.name!r} yet: {error.message}")
 
     def _reconnect(self, error: StoreUnavailable, failing_since: float | None) -> float:
         """Drop the connections and back off; raise once `reconnect_for` has passed."""
@@ -206,6 +235,7 @@ def stop_on_signals(follower: Follower) -> Iterator[None]:
     """SIGINT (Ctrl-C) and SIGTERM end the follower cleanly instead of killing it mid-write."""
 
     def handler(signum: int, frame: FrameType | None) -> None:
+        follower.signal = signum
         follower.stop()
         if follower._waiting:  # a blocking wait: end it now rather than at its timeout
             raise _Wakeup

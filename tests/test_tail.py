@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 from esctl.checkpoints import load_cursor as load_checkpoint
-from esctl.checkpoints import save_cursor as save_checkpoint
+from esctl.consumer import CheckpointOwner
 from esctl.cursor import Cursor
 from esctl.reading import EventFilter
 from esctl.store.base import Store
@@ -74,15 +74,23 @@ def test_checkpoint_saved_after_output_and_resumed(store: Store) -> None:
         # While an event is being written out, the checkpoint is still before it.
         seen.append((len(seen), load_checkpoint(store, "sub")))
 
-    follower = Follower(store, EventFilter(), Cursor(), checkpoint="sub")
+    owner, cursor, resumed = CheckpointOwner.claim(store, "sub", lambda: Cursor())
+    assert (cursor, resumed) == (Cursor(), False)
+    # Created at the start before anything was delivered.
+    assert load_checkpoint(store, "sub") == Cursor()
+    follower = Follower(store, EventFilter(), cursor, owner=owner)
     follower.run(emit, max_events=2)
-    assert [c for _, c in seen] == [None, None]
+    owner.close()
+    assert [c for _, c in seen] == [Cursor(), Cursor()]
     saved = load_checkpoint(store, "sub")
     assert saved is not None and saved.global_position == written_positions(store)[1]
     rest: list[int] = []
-    Follower(store, EventFilter(), saved, checkpoint="sub").run(
+    owner, cursor, resumed = CheckpointOwner.claim(store, "sub", lambda: Cursor())
+    assert (cursor, resumed) == (saved, True)
+    Follower(store, EventFilter(), cursor, owner=owner).run(
         lambda e: rest.append(e.global_position), idle_timeout=0.3
     )
+    owner.close()
     assert rest == written_positions(store)[2:]
 
 
@@ -103,7 +111,11 @@ def test_checkpoint_written_by_the_seed_subscriber_resumes_after_its_position(
         lambda e: got.append(e.global_position), max_events=9, idle_timeout=0.3
     )
     assert got == positions[2:]
-    save_checkpoint(store, "legacy", Cursor(0, positions[3]))
+    with store.writing() as session:  # the seed's subscriber moves it: position only
+        session.execute(
+            "UPDATE {checkpoints} SET last_position = %s WHERE subscription_id = %s",
+            [positions[3], "legacy"],
+        )
     saved = load_checkpoint(store, "legacy")
     assert saved is not None and saved.global_position == positions[3]
     # The event's own transaction id is used (PostgreSQL); SQLite has none.
@@ -171,16 +183,46 @@ def wait_until_following(process: subprocess.Popen[str]) -> None:
 def test_sigterm_ends_tail_cleanly_with_a_consistent_checkpoint(initialised: Target) -> None:
     with initialised.open() as store:
         seed_events(store, EVENTS)
+        expected = written_ids(store)
     process = tail_process("--checkpoint", "term", "--from-start")
     wait_until_following(process)
     assert process.stdout is not None
     printed = [process.stdout.readline() for _ in EVENTS]
-    time.sleep(0.3)  # now waiting for more
+    # Not a sleep: wait until the batch is saved, i.e. the tail is waiting for more.
+    deadline = time.monotonic() + 20
+    last = json.loads(printed[-1])["global_position"]
+    with initialised.open() as store:
+        while (saved := load_checkpoint(store, "term")) is None or saved.global_position != last:
+            assert time.monotonic() < deadline, "the checkpoint was never saved"
+            time.sleep(0.05)
     process.send_signal(signal.SIGTERM)
     out, err = process.communicate(timeout=20)
     assert process.returncode == 0, err
-    assert out == ""
+    # The whole output, after the process ended: each event exactly once, nothing after SIGTERM.
+    assert ids("".join(printed) + out) == expected
+    assert err.rstrip().endswith("4 events.")
     with initialised.open() as store:
         saved = load_checkpoint(store, "term")
         assert saved is not None
-        assert saved.global_position == json.loads(printed[-1])["global_position"]
+        assert saved.global_position == last
+    # A resume delivers nothing more: ended by --idle-timeout, its whole output checked.
+    again = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "esctl",
+            "tail",
+            "-o",
+            "jsonl",
+            "--checkpoint",
+            "term",
+            "--idle-timeout",
+            "0.5",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert again.returncode == 0, again.stderr
+    assert again.stdout == ""
+    assert again.stderr.rstrip().endswith("0 events.")

@@ -142,6 +142,13 @@ class TailProcess:
             assert time.monotonic() < deadline, f"tail printed {len(self.ids)} events"
             time.sleep(0.05)
 
+    def finish(self, timeout: float = 120) -> tuple[int, str]:
+        """Wait for the tail to end by itself (--max/--idle-timeout): its whole output is in."""
+        self.process.wait(timeout=timeout)
+        self._reader.join(timeout=10)
+        assert self.process.stderr is not None
+        return self.process.returncode, self.process.stderr.read()
+
     def stop(self, sig: int = signal.SIGTERM) -> tuple[int, str]:
         self.process.send_signal(sig)
         self.process.wait(timeout=30)
@@ -161,13 +168,15 @@ def commit_order(store: Store) -> list[str]:
 def test_16_plain_insert_writers_lose_nothing(
     pg_store: Store, pg_target: Target, tmp_path: Path
 ) -> None:
-    tail = TailProcess(tail_config(pg_target, tmp_path), "--all")
+    expected = 16 * 12 * 2
+    tail = TailProcess(tail_config(pg_target, tmp_path), "--all", "--max", str(expected))
     written = run_writers(pg_target, threads=16, transactions=12, per_transaction=2, tag="a")
-    assert len(written) == 16 * 12 * 2
-    tail.wait_for(lambda got: len(got) >= len(written))
-    time.sleep(0.3)  # a duplicate would show up now
-    code, err = tail.stop()
+    assert len(written) == expected
+    # The tail ends by itself after `expected` events: its whole output is checked, so a
+    # duplicate (which would push a written event out of those `expected`) cannot hide.
+    code, err = tail.finish()
     assert code == 0, err
+    assert err.rstrip().endswith(f"{expected} events.")
     assert sorted(tail.ids) == sorted(written), "missing or repeated events"
     assert tail.ids == commit_order(pg_store), "not in commit order"
 
@@ -238,10 +247,10 @@ def test_killed_tail_resumes_from_its_checkpoint(
     first.stop(signal.SIGKILL)
     writers.join()
     assert len(first.ids) < len(written)
-    second = TailProcess(env, "--all", "--checkpoint", "killed")
-    second.wait_for(lambda got: set(first.ids) | set(got) >= set(written))
-    time.sleep(0.3)
-    code, err = second.stop()
+    # Everything is written now: the resume drains it and ends by --idle-timeout, so its whole
+    # output is checked (no sleep bounds it).
+    second = TailProcess(env, "--all", "--checkpoint", "killed", "--idle-timeout", "1")
+    code, err = second.finish()
     assert code == 0, err
     union = first.ids + second.ids
     assert set(union) == set(written)
@@ -252,7 +261,8 @@ def test_tail_reconnects_after_its_connection_is_terminated(
     pg_store: Store, pg_target: Target, tmp_path: Path
 ) -> None:
     app_name = f"esctl-test-{uuid.uuid4().hex[:12]}"
-    tail = TailProcess(tail_config(pg_target, tmp_path, app_name), "--all")
+    total = 2 * 4 * 10 * 2  # the two run_writers below; the tail ends by itself after them
+    tail = TailProcess(tail_config(pg_target, tmp_path, app_name), "--all", "--max", str(total))
     before = run_writers(pg_target, threads=4, transactions=10, per_transaction=2, tag="t1")
     tail.wait_for(lambda got: len(got) >= len(before))
     with psycopg.connect(pg_target.url, autocommit=True) as admin:
@@ -262,9 +272,7 @@ def test_tail_reconnects_after_its_connection_is_terminated(
         ).fetchall()
     assert killed, "tail's connections were not found"
     after = run_writers(pg_target, threads=4, transactions=10, per_transaction=2, tag="t2")
-    tail.wait_for(lambda got: len(got) >= len(before) + len(after))
-    time.sleep(0.3)
-    code, err = tail.stop()
+    code, err = tail.finish()
     assert code == 0, err
     assert "reconnecting" in err
     assert sorted(tail.ids) == sorted(before + after)

@@ -60,6 +60,14 @@ StaleAfterOpt = Annotated[
         help="No update for this long while lag > 0 is stalled (90, 30s, 10m, 2h, 1d).",
     ),
 ]
+ForceOpt = Annotated[
+    bool,
+    typer.Option(
+        "--force",
+        help="With --execute: change it even while a running consumer holds it (that consumer "
+        "stops with exit 3 at its next save).",
+    ),
+]
 ExactOpt = Annotated[
     bool,
     typer.Option(
@@ -88,7 +96,7 @@ def _lag_cell(row: Any) -> str:
 
 CHECKPOINT_COLUMNS = [
     # Never cut: subscription, position, lag, status. Left out first in a narrow terminal: the
-    # update time (the age says it), then the head (the same on every row), then the age.
+    # lease holder, the update time (the age says it), the head (the same on every row), the age.
     Column("subscription_id", "subscription"),
     Column("last_position", "position", justify="right"),
     Column("head_position", "head", justify="right", priority=2),
@@ -96,6 +104,7 @@ CHECKPOINT_COLUMNS = [
     Column("updated_at", "updated", priority=3),
     Column("age_seconds", "age", justify="right", priority=1),
     Column("status", "status"),
+    Column("lease_holder", "leased by", priority=4),
 ]
 
 # The shared event columns live in esctl/cli/event_columns.py once `read` lands; until then, these.
@@ -119,6 +128,8 @@ def list_checkpoints(
     lag > 0), ahead-of-head (position past the last event, e.g. after a restore; lag is negative).
     Sorted by lag, most behind first. Lag is counted, not head - position; past 100,000 events it
     is estimated from positions (shown as ~N, `lag_estimated` in JSON) unless --exact.
+    "leased by" (`lease_holder`, `lease_since` in JSON) is the running `tail --checkpoint` that
+    holds the checkpoint: HOST:PID, and since when; empty (null) when none runs.
     """
     from esctl.checkpoints import list_checkpoints as list_all
     from esctl.checkpoints import matching
@@ -234,12 +245,14 @@ def set_checkpoint(
         ),
     ] = None,
     execute: ExecuteOpt = False,
+    force: ForceOpt = False,
 ) -> None:
     """Move a checkpoint. A dry run that prints old → new unless --execute.
 
     Exactly one target. With --execute the write is a compare-and-set on the old value: if the
     checkpoint moved meanwhile, nothing is written and the exit code is 3. A subscription without
-    a checkpoint is created (except by --shift-by, which needs one: exit 4).
+    a checkpoint is created (except by --shift-by, which needs one: exit 4). A checkpoint held by
+    a running `tail --checkpoint` is refused (exit 3, naming it) unless --force.
     """
     from esctl.checkpoints import MoveTarget, plan_move
     from esctl.timeparse import parse_time_arg
@@ -272,7 +285,7 @@ def set_checkpoint(
         target = MoveTarget("shift", shift=shift_by or 0)
     app_state = state(ctx)
     store = app_state.open_store(write=execute)
-    _apply(app_state, store, plan_move(store, name, target), execute)
+    _apply(app_state, store, plan_move(store, name, target), execute, force)
 
 
 @app.command("delete", epilog=DELETE_EXAMPLES)
@@ -285,22 +298,26 @@ def delete(
         ),
     ],
     execute: ExecuteOpt = False,
+    force: ForceOpt = False,
 ) -> None:
-    """Delete a checkpoint. A dry run unless --execute; exit 4 if it does not exist."""
+    """Delete a checkpoint. A dry run unless --execute; exit 4 if it does not exist.
+
+    A checkpoint held by a running `tail --checkpoint` is refused (exit 3) unless --force.
+    """
     from esctl.checkpoints import plan_delete
 
     app_state = state(ctx)
     store = app_state.open_store(write=execute)
-    _apply(app_state, store, plan_delete(store, name), execute)
+    _apply(app_state, store, plan_delete(store, name), execute, force)
 
 
-def _apply(app_state: AppState, store: Any, plan: Any, execute: bool) -> None:
+def _apply(app_state: AppState, store: Any, plan: Any, execute: bool, force: bool) -> None:
     """Print the plan; with --execute write it first (compare-and-set)."""
     from esctl.checkpoints import execute as execute_plan
 
     out = app_state.out
     if execute and not plan.changes_nothing:
-        plan = execute_plan(store, plan)
+        plan = execute_plan(store, plan, force=force)
     if out.format != "table":
         out.record(plan.to_dict())
     else:  # the plan is the data of a dry run: stdout, like `init --dry-run`'s SQL

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from collections.abc import Callable
 from typing import Annotated
 
@@ -10,10 +11,12 @@ import typer
 from esctl.cli.completion import complete_stream, complete_subscription
 from esctl.cli.event_columns import EVENT_COLUMNS, event_line
 from esctl.cli.options import examples
+from esctl.cli.sink import OutputFailed, write_whole
 from esctl.cli.state import state
 from esctl.errors import UsageError
 from esctl.models import RecordedEvent
-from esctl.output import Renderer, csv_value
+from esctl.output import Renderer, csv_value, dumps
+from esctl.timeparse import parse_time_arg
 from esctl.words import plural
 
 TAIL_EXAMPLES = examples(
@@ -22,6 +25,7 @@ TAIL_EXAMPLES = examples(
     "esctl tail --category Order --type OrderPlaced -o jsonl",
     "esctl tail --all --checkpoint audit-export --from-start -o jsonl >> audit.jsonl",
     "esctl tail --all --from-position 1 --max 100 --idle-timeout 5 -o jsonl",
+    "esctl tail --all --since 2h --checkpoint replay -o jsonl",
 )
 
 
@@ -47,11 +51,21 @@ def tail(
         int | None,
         typer.Option("--from-position", min=0, help="Start at the event at this position."),
     ] = None,
+    since: Annotated[
+        str | None,
+        typer.Option(
+            "--since",
+            metavar="TIME",
+            help="Start at the first event created at or after TIME (ISO 8601, UTC if no "
+            "offset; or 2h = 2 hours ago).",
+        ),
+    ] = None,
     checkpoint: Annotated[
         str | None,
         typer.Option(
             "--checkpoint",
-            help="Resume from and save to this subscription (saved after output is written).",
+            help="Resume from and save to this subscription (saved after output is written "
+            "whole; held with a lease while tail runs).",
             autocompletion=complete_subscription,
         ),
     ] = None,
@@ -65,73 +79,117 @@ def tail(
 ) -> None:
     """Follow events live in commit order, from the end by default.
 
-    No event is skipped or repeated, even with concurrent writers; Ctrl-C or SIGTERM ends it
-    cleanly (exit 0). With
-    --checkpoint, tail resumes where that subscription stopped (--from-start/--from-position
-    apply only when it does not exist yet) and saves its place after each batch is written out.
+    No event is skipped, and none is repeated within a run, even with concurrent writers; Ctrl-C
+    or SIGTERM ends it cleanly (exit 0). With --checkpoint, tail resumes where that subscription stopped
+    (--from-start/--from-position/--since apply only when it does not exist yet; the first run
+    creates it at once) and saves its place after each batch of up to 500 events is written out
+    whole. A failed write (full disk, closed stdout) is exit 1 and the checkpoint stays before
+    the event that was not written. Delivery is at least once: after a crash (SIGKILL, power
+    loss) the events written since the last save, at most 500, are delivered again. A running
+    tail holds a lease on its checkpoint: a second tail on it is refused (exit 3), and if the
+    checkpoint is moved under it (checkpoints set --force) it stops with exit 3.
     Output is flushed per event; -o json is written as JSON lines.
     """
-    from esctl.checkpoints import load_cursor
     from esctl.reading import EventFilter
     from esctl.tailing import Follower, StartAt, start_cursor, stop_on_signals
 
     if sum([stream is not None, category is not None, all_]) > 1:
         raise UsageError("give at most one of STREAM, --category and --all")
-    if from_start and from_position is not None:
-        raise UsageError("give --from-start or --from-position, not both")
+    if sum([from_start, from_position is not None, since is not None]) > 1:
+        raise UsageError("give at most one of --from-start, --from-position and --since")
     app = state(ctx)
     out = app.out
+    if out.stdout is None:  # `>&-`: refuse before any connection could take descriptor 1
+        raise OutputFailed("cannot write output: stdout is closed")
+    start = StartAt(
+        from_start=from_start,
+        from_position=from_position,
+        since=parse_time_arg(since, "--since") if since is not None else None,
+    )
     # The checkpoint lives on the primary: read from there, and saved there (a read-only
     # profile refuses --checkpoint here, before any connection).
     primary = app.open_store(write=True) if checkpoint else None
     store = app.open_store()  # the read_store (a replica) when the profile has one
-    cursor = load_cursor(primary, checkpoint) if primary and checkpoint else None
-    resumed = cursor is not None
-    if resumed and (from_start or from_position is not None):
-        out.note(f"Checkpoint {checkpoint!r} exists: resuming there (--from-* apply to a new one).")
-    if cursor is None:
-        cursor = start_cursor(store, StartAt(from_start=from_start, from_position=from_position))
-    follower = Follower(
-        store,
-        EventFilter(
-            stream_id=stream,
-            category=category,
-            types=tuple(types or ()),
-            from_position=None if resumed else from_position,
-        ),
-        cursor,
-        checkpoint=checkpoint,
-        checkpoint_store=primary,
-        warn=out.warning,
-    )
-    what = f"stream {stream}" if stream else f"category {category}" if category else "all events"
-    where = f"checkpoint {checkpoint!r}" if resumed else f"position {cursor.global_position}"
-    out.note(f"Following {what} after {where} (Ctrl-C to stop).")
-    with stop_on_signals(follower):
-        delivered = follower.run(_emitter(out), max_events=max_events, idle_timeout=idle_timeout)
+    owner = None
+    resumed = False
+    if primary is not None and checkpoint is not None:
+        from esctl.consumer import CheckpointOwner
+
+        owner, cursor, resumed = CheckpointOwner.claim(
+            primary, checkpoint, lambda: start_cursor(store, start)
+        )
+    else:
+        cursor = start_cursor(store, start)
+    try:
+        if resumed and (from_start or from_position is not None or since is not None):
+            out.note(
+                f"Checkpoint {checkpoint!r} exists: resuming there (--from-*/--since apply to a "
+                "new one)."
+            )
+        follower = Follower(
+            store,
+            EventFilter(
+                stream_id=stream,
+                category=category,
+                types=tuple(types or ()),
+                from_position=None if resumed else from_position,
+            ),
+            cursor,
+            owner=owner,
+            warn=out.warning,
+        )
+        what = (
+            f"stream {stream}" if stream else f"category {category}" if category else "all events"
+        )
+        where = f"checkpoint {checkpoint!r}" if resumed else f"position {cursor.global_position}"
+        try:
+            with stop_on_signals(follower):
+                # Said once the handlers are in place: a signal from here on is a clean stop.
+                out.note(f"Following {what} after {where} (Ctrl-C to stop).")
+                delivered = follower.run(
+                    _emitter(out), max_events=max_events, idle_timeout=idle_timeout
+                )
+        except OutputFailed as error:
+            if owner is not None:
+                error.message += (
+                    f"; checkpoint {checkpoint!r} stays at position "
+                    f"{owner.stored.global_position} (the last event written whole)"
+                )
+            raise
+    finally:
+        if owner is not None:
+            owner.close()
+    if follower.signal == signal.SIGINT and out.stderr.isatty():
+        out.stderr.write("\n")  # after the terminal's `^C`, the summary starts on its own line
+        out.stderr.flush()
     out.note(f"{plural(delivered, 'event')}.")
 
 
 def _emitter(out: Renderer) -> Callable[[RecordedEvent], None]:
-    """Write one event and flush, in the chosen format."""
-    if out.format in ("json", "jsonl"):
-        return lambda event: out.json_line(event.to_dict())
+    """Write one event whole and flush it, in the chosen format (or raise: see `write_whole`)."""
     stdout = out.stdout
+    if out.format in ("json", "jsonl"):
+        return lambda event: write_whole(stdout, dumps(event.to_dict()) + "\n")
     if out.format == "csv":
         import csv
+        import io
 
-        writer = csv.writer(stdout, lineterminator="\n")
-        writer.writerow([c.key for c in EVENT_COLUMNS])
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+
+        def csv_line(values: list[str]) -> None:
+            buffer.seek(0)
+            buffer.truncate()
+            writer.writerow(values)
+            write_whole(stdout, buffer.getvalue())
+
+        csv_line([c.key for c in EVENT_COLUMNS])
 
         def csv_row(event: RecordedEvent) -> None:
             row = event.to_dict()
-            writer.writerow([csv_value(row.get(c.key)) for c in EVENT_COLUMNS])
-            stdout.flush()
+            csv_line([csv_value(row.get(c.key)) for c in EVENT_COLUMNS])
 
         return csv_row
 
-    def text_line(event: RecordedEvent) -> None:
-        stdout.write(event_line(event.to_dict()) + "\n")
-        stdout.flush()
-
-    return text_line
+    zone = out.zone
+    return lambda event: write_whole(stdout, event_line(event.to_dict(), zone) + "\n")

@@ -37,7 +37,10 @@ EventRow = tuple[
 ]
 
 # The schema version this esctl writes; `init` migrates older stores up to it.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
+
+# `esctl_leases` (migration 3): who runs a `tail --checkpoint NAME` now (see esctl/leases.py).
+LEASE_COLUMNS = ["subscription_id", "holder_host", "holder_pid", "token", "since", "expires_at"]
 
 
 class Session(Protocol):

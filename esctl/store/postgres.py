@@ -215,6 +215,7 @@ class PostgresStore(Store):
             "snapshots": sql.Identifier(schema, "snapshots"),
             "checkpoints": sql.Identifier(schema, "subscription_checkpoints"),
             "esctl_schema": sql.Identifier(schema, "esctl_schema"),
+            "leases": sql.Identifier(schema, "esctl_leases"),
             "notify_function": sql.Identifier(schema, "esctl_notify_events"),
         }
         self._composed: dict[str, sql.Composed] = {}

@@ -4,7 +4,7 @@ quoted identifiers by `PostgresStore.compose`."""
 
 from __future__ import annotations
 
-from esctl.store.base import Migration
+from esctl.store.base import LEASE_COLUMNS, Migration
 
 MIGRATIONS = [
     Migration(
@@ -70,6 +70,22 @@ $$""",
             "FOR EACH STATEMENT EXECUTE FUNCTION {notify_function}()",
         ],
     ),
+    Migration(
+        3,
+        "esctl additions: esctl_leases (the lease a running `tail --checkpoint` holds)",
+        [
+            # A table of its own: the seed's subscription_checkpoints keeps its columns, and its
+            # subscriber's plain INSERT/UPDATE of a checkpoint keeps working.
+            """CREATE TABLE IF NOT EXISTS {leases} (
+    subscription_id VARCHAR(255) PRIMARY KEY,
+    holder_host TEXT NOT NULL,
+    holder_pid BIGINT NOT NULL,
+    token TEXT NOT NULL,
+    since TIMESTAMPTZ NOT NULL,
+    expires_at TIMESTAMPTZ NOT NULL
+)""",
+        ],
+    ),
 ]
 
 # Built outside any transaction with CREATE INDEX CONCURRENTLY, so writers are never blocked;
@@ -100,6 +116,7 @@ EXPECTED_COLUMNS = {
         "last_transaction_id",
     ],
     "esctl_schema": ["version", "description", "applied_at", "esctl_version"],
+    "esctl_leases": LEASE_COLUMNS,
 }
 EXPECTED_INDEXES = [
     "unique_stream_version",

@@ -21,7 +21,16 @@ from esctl.errors import (
     SchemaMissing,
     StoreUnavailable,
 )
-from esctl.store.base import EventRow, Migration, NodeStatus, Row, SchemaReport, Session, Store
+from esctl.store.base import (
+    LEASE_COLUMNS,
+    EventRow,
+    Migration,
+    NodeStatus,
+    Row,
+    SchemaReport,
+    Session,
+    Store,
+)
 from esctl.store.url import StoreLocation
 
 if TYPE_CHECKING:
@@ -33,6 +42,7 @@ TABLES = {
     "snapshots": '"snapshots"',
     "checkpoints": '"subscription_checkpoints"',
     "esctl_schema": '"esctl_schema"',
+    "leases": '"esctl_leases"',
 }
 
 EXPECTED_COLUMNS = {
@@ -56,6 +66,7 @@ EXPECTED_COLUMNS = {
         "last_transaction_id",
     ],
     "esctl_schema": ["version", "description", "applied_at", "esctl_version"],
+    "esctl_leases": LEASE_COLUMNS,
 }
 EXPECTED_INDEXES = [
     "idx_events_stream_id",
@@ -113,6 +124,20 @@ MIGRATIONS = [
         2,
         "esctl additions: subscription_checkpoints.last_transaction_id",
         ["ALTER TABLE subscription_checkpoints ADD COLUMN last_transaction_id INTEGER"],
+    ),
+    Migration(
+        3,
+        "esctl additions: esctl_leases (the lease a running `tail --checkpoint` holds)",
+        [
+            """CREATE TABLE IF NOT EXISTS esctl_leases (
+    subscription_id TEXT PRIMARY KEY,
+    holder_host TEXT NOT NULL,
+    holder_pid INTEGER NOT NULL,
+    token TEXT NOT NULL,
+    since TEXT NOT NULL,
+    expires_at TEXT NOT NULL
+)"""
+        ],
     ),
 ]
 

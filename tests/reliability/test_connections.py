@@ -125,7 +125,10 @@ def test_checkpointed_tail_survives_repeated_termination(
 ) -> None:
     app_name = unique_app_name()
     env = profile_env(pg_initialised, tmp_path, app_name=app_name)
-    tail = TailProcess(env, "--all", "--from-start", "--checkpoint", "survivor")
+    total = 4 * 4 * 5 * 2  # four waves of run_writers; the tail ends by itself after them
+    tail = TailProcess(
+        env, "--all", "--from-start", "--checkpoint", "survivor", "--max", str(total)
+    )
     written: list[str] = []
     terminations = 0
     for wave in range(3):
@@ -136,9 +139,8 @@ def test_checkpointed_tail_survives_repeated_termination(
         tail.wait_for(lambda got, n=expected: len(got) >= n)
         terminations += terminate_backends(pg_initialised, app_name)
     written += run_writers(pg_initialised, threads=4, transactions=5, per_transaction=2, tag="end")
-    tail.wait_for(lambda got: len(got) >= len(written))
-    time.sleep(0.3)
-    code, err = tail.stop()
+    assert len(written) == total
+    code, err = tail.finish()
     assert code == 0, err
     assert err.count("reconnecting") >= 3, err
     lost = set(written) - set(tail.ids)

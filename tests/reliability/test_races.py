@@ -174,8 +174,14 @@ def test_appenders_and_plain_inserts_vs_two_checkpointed_consumers(
     initialised_target: Target, tmp_path: Path
 ) -> None:
     env = profile_env(initialised_target, tmp_path)
+    expected = (
+        APPENDERS * APPEND_RUNS * APPEND_BATCH
+        + INSERTERS * INSERT_TRANSACTIONS * INSERT_PER_TRANSACTION
+    )
+    # Each consumer ends by itself after `expected` events (no sleep bounds the check): a
+    # duplicate would push a written event out of its output, which is compared whole.
     consumers = [
-        TailProcess(env, "--all", "--from-start", "--checkpoint", name)
+        TailProcess(env, "--all", "--from-start", "--checkpoint", name, "--max", str(expected))
         for name in ("consumer-a", "consumer-b")
     ]
     written: list[str] = []
@@ -202,16 +208,9 @@ def test_appenders_and_plain_inserts_vs_two_checkpointed_consumers(
     for worker in workers:
         worker.join()
     assert not errors, errors
-    expected = (
-        APPENDERS * APPEND_RUNS * APPEND_BATCH
-        + INSERTERS * INSERT_TRANSACTIONS * INSERT_PER_TRANSACTION
-    )
     assert len(written) == len(set(written)) == expected
-    for consumer in consumers:
-        consumer.wait_for(lambda got: len(got) >= expected)
-    time.sleep(0.5)  # a duplicate or a straggler would show up now
     for name, consumer in zip(("consumer-a", "consumer-b"), consumers, strict=True):
-        code, err = consumer.stop()
+        code, err = consumer.finish()
         assert code == 0, err
         got = consumer.ids
         lost = set(written) - set(got)
@@ -230,3 +229,11 @@ def test_appenders_and_plain_inserts_vs_two_checkpointed_consumers(
     listed = run_esctl("checkpoints", "list", "-o", "json", env=env)
     states = {c["subscription_id"]: c for c in json.loads(listed.stdout)}
     assert {states[n]["lag"] for n in ("consumer-a", "consumer-b")} == {0}, states
+    # And a resume, ended by --idle-timeout, prints nothing at all (no straggler, no repeat).
+    for name in ("consumer-a", "consumer-b"):
+        again = run_esctl(
+            "tail", "--checkpoint", name, "--idle-timeout", "0.5", "-o", "jsonl", env=env
+        )
+        assert again.returncode == 0, again.stderr
+        assert again.stdout == ""
+        assert again.stderr.rstrip().endswith("0 events.")

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import os
 import subprocess
-import time
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -76,7 +75,11 @@ def test_restart_during_append_read_and_tail(own_server: tuple[str, Any], tmp_pa
     with target.open() as store:
         init_store(store)
     tail_env = profile_env(target, tmp_path)
-    tail = TailProcess(tail_env, "--all", "--from-start", "--checkpoint", "through-restart")
+    total = 2 * 4 * 5 * 2  # the two run_writers below
+    # Ends by itself after `total` events: its whole output is checked (no sleep bounds it).
+    tail = TailProcess(
+        tail_env, "--all", "--from-start", "--checkpoint", "through-restart", "--max", str(total)
+    )
     written = run_writers(target, threads=4, transactions=5, per_transaction=2, tag="before")
     tail.wait_for(lambda got: len(got) >= len(written))
 
@@ -108,9 +111,8 @@ def test_restart_during_append_read_and_tail(own_server: tuple[str, Any], tmp_pa
     assert not [e for e in all_events(target) if e["stream_id"] == "During-1"], "a partial write"
 
     written += run_writers(target, threads=4, transactions=5, per_transaction=2, tag="after")
-    tail.wait_for(lambda got: len(got) >= len(written), timeout=120)
-    time.sleep(0.3)
-    code, err = tail.stop()
+    assert len(written) == total
+    code, err = tail.finish(timeout=120)
     assert code == 0, err
     assert "reconnecting" in err
     lost = set(written) - set(tail.ids)
