@@ -103,6 +103,19 @@ def csv_value(value: Any) -> str:
     return str(value)
 
 
+def _console_class() -> type[Console]:
+    """rich's Console, except that a closed pipe raises BrokenPipeError (rich's own handler exits
+    1 silently) so `esctl.cli.app` ends every command on a closed pipe the same way."""
+    from rich.console import Console
+
+    class StdoutConsole(Console):
+        def on_broken_pipe(self) -> None:
+            self.quiet = True
+            raise BrokenPipeError("standard output was closed by its reader")
+
+    return StdoutConsole
+
+
 def truncate(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
@@ -139,11 +152,9 @@ class Renderer:
     def console(self) -> Console:
         """A rich console on stdout (for tables)."""
         if self._console is None:
-            from rich.console import Console
-
             # Piped or redirected tables are not cut to 80 columns: a file has no width.
             width = None if self.stdout.isatty() else PIPE_WIDTH
-            self._console = Console(
+            self._console = _console_class()(
                 file=self.stdout, no_color=not self.color, highlight=False, width=width
             )
         return self._console
@@ -301,6 +312,7 @@ class Renderer:
     def _json_array(self, rows: Iterator[Mapping[str, Any]]) -> int:
         out = self.stdout
         count = 0
+        rows = _started(rows)  # an error before the first row leaves stdout empty
         out.write("[")
         for row in rows:
             out.write(",\n  " if count else "\n  ")
@@ -312,6 +324,7 @@ class Renderer:
 
     def _csv(self, rows: Iterator[Mapping[str, Any]], columns: list[Column]) -> int:
         writer = csv.writer(self.stdout, lineterminator="\n")
+        rows = _started(rows)  # an error before the first row leaves stdout empty (no header)
         writer.writerow([c.key for c in columns])
         count = 0
         for row in rows:
@@ -319,6 +332,16 @@ class Renderer:
             count += 1
         self.stdout.flush()
         return count
+
+
+def _started(rows: Iterator[Any]) -> Iterator[Any]:
+    """The same rows, the first one already fetched: a listing that fails before its first row
+    (a missing stream, a lost connection) raises here, before anything is written."""
+    import itertools
+
+    for first in rows:
+        return itertools.chain((first,), rows)
+    return iter(())
 
 
 def _take(rows: Iterator[Any], limit: int) -> tuple[Iterator[Any], list[bool]]:

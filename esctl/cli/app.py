@@ -69,6 +69,12 @@ def report_error(error: EsctlError) -> None:
 class EsctlGroup(TyperGroup):
     """The root command: hoists global options and maps errors to exit codes."""
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        from esctl.cli.bounds import bound_integer_options
+
+        bound_integer_options(self)
+
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         return super().parse_args(ctx, hoist_global_options(list(args)))
 
@@ -83,16 +89,12 @@ class EsctlGroup(TyperGroup):
         except KeyboardInterrupt:
             sys.stderr.write("Interrupted.\n")
             raise typer.Exit(130) from None
-        except BrokenPipeError:
-            # The reader of our stdout went away (`esctl read --all | head`): stop quietly.
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
-            raise typer.Exit(141) from None
         except (typer.Exit, typer.Abort, SystemExit):
             raise
         except Exception as error:
             if isinstance(error, _usage_errors()):
                 raise
+            _stop_on_write_failure(error)
             verbose = isinstance(ctx.obj, AppState) and ctx.obj.verbose
             if verbose:
                 import traceback
@@ -105,6 +107,21 @@ class EsctlGroup(TyperGroup):
         finally:
             if isinstance(ctx.obj, AppState):
                 ctx.obj.close()
+
+
+def _stop_on_write_failure(error: BaseException) -> None:
+    """Standard output failed: a closed pipe ends quietly (141), any other failure is one line
+    (`Error: cannot write output: …`, exit 1). Anything else is left to the caller."""
+    from esctl.cli.stdio import EXIT_BROKEN_PIPE, silence_stdout, write_failure
+
+    reason = write_failure(error)
+    if reason is None:
+        return
+    silence_stdout()
+    if reason == "":
+        raise typer.Exit(EXIT_BROKEN_PIPE) from None
+    sys.stderr.write(f"Error: cannot write output: {reason}\n")
+    raise typer.Exit(1) from None
 
 
 def _usage_errors() -> tuple[type[BaseException], ...]:
@@ -261,4 +278,27 @@ _register()
 
 def main() -> None:
     """Console entry point."""
-    app()
+    from esctl.cli.stdio import guard_stdout
+
+    guard_stdout()
+    code: int | str | None = 0
+    try:
+        app()
+    except SystemExit as exit_:
+        code = exit_.code
+        raise
+    finally:
+        _flush_stdout(code)
+
+
+def _flush_stdout(code: int | str | None) -> None:
+    """The last buffered output is written at exit: its failure is mapped like any other, except
+    that an exit code already decided (an error) is kept."""
+    try:
+        sys.stdout.flush()
+    except (OSError, ValueError) as error:
+        try:
+            _stop_on_write_failure(error)
+        except typer.Exit as stop:
+            raise SystemExit(code or stop.exit_code) from None
+        raise

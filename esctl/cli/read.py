@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from typing import Annotated
 
@@ -136,9 +137,10 @@ def _write_json_lines(out: Renderer, chunks: Iterator[bytes], limit: int | None)
     array = out.format == "json"
     count = 0
     cut = False
+    first = next(chunks, None)  # an error before the first event leaves stdout empty
     if array:
         write(b"[")
-    for chunk in chunks:
+    for chunk in itertools.chain(() if first is None else (first,), chunks):
         lines = chunk.count(b"\n")
         if limit is not None and count + lines > limit:
             keep = limit - count

@@ -276,7 +276,9 @@ class SQLiteStore(Store):
         try:
             yield SQLiteSession(self, conn)
         except BaseException:
-            if conn.in_transaction:
+            # A reader abandoned mid-listing (a closed pipe) may be closed after the store: closing
+            # the connection has rolled the transaction back already.
+            if self._conn is conn and conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
         with translate_errors(self):
