@@ -22,6 +22,7 @@ _BOUNDED: dict[type[Any], type[Any]] = {}
 def _bounded(cls: type[Any]) -> type[Any]:
     if cls in _BOUNDED:
         return _BOUNDED[cls]
+
     class Bounded(cls):  # type: ignore[valid-type,misc]
         def convert(self, value: Any, param: Any, ctx: Any) -> Any:
             result = super().convert(value, param, ctx)
