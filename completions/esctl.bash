@@ -10,7 +10,7 @@ _esctl_spec() {
         '') subs='init doctor append read tail stats bench config events streams checkpoints snapshots'; opts='--profile -p --store -s --config -c --output -o --no-color --quiet -q --verbose -v --primary --version --help -h'; vopts='--profile -p --store -s --config -c --output -o' ;;
         'init') subs=''; opts='--dry-run'; vopts='' ;;
         'doctor') subs=''; opts=''; vopts='' ;;
-        'append') subs=''; opts='--stream --expected-version -e --commit-every --dry-run --limit -n'; vopts='--stream --expected-version -e --commit-every --limit -n' ;;
+        'append') subs=''; opts='--stream --expected-version -e --commit-every --dry-run --allow-empty --limit -n'; vopts='--stream --expected-version -e --commit-every --limit -n' ;;
         'read') subs=''; opts='--all --from-version --backwards --from-position --category --type -t --since --until --limit -n'; vopts='--from-version --from-position --category --type -t --since --until --limit -n' ;;
         'tail') subs=''; opts='--category --all --type -t --from-start --from-position --checkpoint --max --idle-timeout'; vopts='--category --type -t --from-position --checkpoint --max --idle-timeout' ;;
         'stats') subs=''; opts='--exact'; vopts='' ;;

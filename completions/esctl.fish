@@ -72,6 +72,7 @@ complete -c esctl -n '__esctl_at \'append\'' -l stream -r -d 'Put every event in
 complete -c esctl -n '__esctl_at \'append\'' -l expected-version -s e -r -d 'Version each stream must have before the first event of the input. [d…'
 complete -c esctl -n '__esctl_at \'append\'' -l commit-every -r -d 'Commit every N events instead of all at once (huge imports). [x>=1]'
 complete -c esctl -n '__esctl_at \'append\'' -l dry-run -d 'Show what would be done and change nothing.'
+complete -c esctl -n '__esctl_at \'append\'' -l allow-empty -d 'An input without events is not an error: append nothing, exit 0 (for…'
 complete -c esctl -n '__esctl_at \'append\'' -l limit -s n -r -d 'At most N rows (default: 100 for tables, no limit for json, jsonl and…'
 complete -c esctl -n '__esctl_at \'append\'' -F
 complete -c esctl -n '__esctl_at \'read\'' -l all -d 'Read the global log instead.'

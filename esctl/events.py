@@ -29,6 +29,11 @@ from esctl.errors import InvalidInput
 from esctl.inputs import InputSource, Item, Problem, iter_items, strict_decode
 from esctl.models import category_of
 
+
+class EmptyInput(InvalidInput):
+    """The inputs hold no event at all (exit 6, unless `append --allow-empty`)."""
+
+
 MAX_NAME = 255
 MAX_PROBLEMS = 50
 ALIASES = {"type": "event_type", "event_data": "data", "id": "event_id"}
@@ -433,7 +438,10 @@ class Validator:
             count = f"{len(problems)} problem" + ("s" if len(problems) > 1 else "")
             raise InvalidInput(f"the input has {count}; nothing was written", problems=problems)
         if self.summary.events == 0:
-            raise InvalidInput("the input holds no events; nothing was written")
+            raise EmptyInput(
+                "the input holds no events; nothing was written",
+                hint="pass --allow-empty to accept an empty input (exit 0)",
+            )
         return self.summary
 
     def _check(self, item: Item) -> NewEvent | None:

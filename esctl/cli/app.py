@@ -86,8 +86,10 @@ class EsctlGroup(TyperGroup):
         except EsctlError as error:
             report_error(error)
             raise typer.Exit(error.exit_code) from None
-        except KeyboardInterrupt:
-            sys.stderr.write("Interrupted.\n")
+        except KeyboardInterrupt as interrupt:
+            # A command that committed part of its work says how far it got.
+            detail = str(interrupt)
+            sys.stderr.write(f"Interrupted: {detail}\n" if detail else "Interrupted.\n")
             raise typer.Exit(130) from None
         except (typer.Exit, typer.Abort, SystemExit):
             raise

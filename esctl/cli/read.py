@@ -172,8 +172,17 @@ def show(
     event_id: Annotated[str, typer.Argument(help="The event's id (a UUID).", metavar="EVENT_ID")],
 ) -> None:
     """Show one event by its id (exit 4 when there is none)."""
+    import uuid
+
     from esctl.reading import get_event
 
+    try:
+        uuid.UUID(event_id)
+    except ValueError:
+        raise UsageError(
+            f"{event_id!r} is not an event id (a UUID)",
+            hint="event ids look like 5f1c0a7e-1b2c-4d3e-8f90-123456789abc",
+        ) from None
     app = state(ctx)
     event = get_event(app.open_store(), event_id)
     app.out.record(event.to_dict(), title=f"Event {event.event_id}")
