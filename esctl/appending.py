@@ -630,7 +630,8 @@ def _interrupted(committed: int, batches: int, where: str, summary: InputSummary
         else f"re-running would append {summary.without_id} events without event_id again"
     )
     return (
-        f"{committed} of {summary.events} events committed in {batches} {batch_word}{last}; {rerun}"
+        f"Interrupted: {committed} of {summary.events} events committed in {batches} "
+        f"{batch_word}{last}; {rerun}"
     )
 
 

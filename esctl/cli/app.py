@@ -89,8 +89,8 @@ class EsctlGroup(TyperGroup):
         except KeyboardInterrupt as interrupt:
             # A command that committed part of its work says how far it got.
             detail = str(interrupt)
-            sys.stderr.write(f"Interrupted: {detail}\n" if detail else "Interrupted.\n")
-            raise typer.Exit(130) from None
+            sys.stderr.write(f"{detail}\n" if detail else "Interrupted.\n")
+            raise typer.Exit(getattr(interrupt, "exit_code", 130)) from None
         except (typer.Exit, typer.Abort, SystemExit):
             raise
         except Exception as error:
