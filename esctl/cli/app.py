@@ -285,7 +285,14 @@ def main() -> None:
     guard_stdout()
     code: int | str | None = 0
     try:
-        app()
+        try:
+            app()
+        except (OSError, ValueError) as error:  # outside a command: --version, --help
+            _stop_on_write_failure(error)
+            raise
+    except typer.Exit as stop:
+        code = stop.exit_code
+        raise SystemExit(code) from None
     except SystemExit as exit_:
         code = exit_.code
         raise

@@ -154,3 +154,20 @@ def test_stdout_wrapper_keeps_the_bytes_and_the_tty_test(
     assert len(lines) == EVENTS
     assert lines[-1].startswith('{"global_position": ')
     assert sys.stdout is not None
+
+
+@pytest.mark.parametrize(
+    ("redirect", "reason"),
+    [(">&-", "standard output is closed"), ("> /dev/full", "No space left on device")],
+)
+def test_version_outside_a_command_maps_the_same(redirect: str, reason: str) -> None:
+    """`--version` writes while the command line is parsed, before any command runs."""
+    result = subprocess.run(
+        ["sh", "-c", f'exec "$@" {redirect}', "sh", *esctl_command("--version")],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1, result.stderr
+    assert result.stderr == f"Error: cannot write output: {reason}\n"
