@@ -135,3 +135,41 @@ def test_writes_on_read_only_media_are_refused_with_8(read_only_store: Path) -> 
     result = _run(read_only_store, "append", str(events))
     assert result.returncode == 8, result.stderr
     assert result.stderr.startswith("Error: store sqlite:///")
+
+
+def _crash_after_commit(db: Path) -> None:
+    """A writer that commits one more event and dies without checkpointing: the -wal keeps it."""
+    script = (
+        "import os, sqlite3, sys\n"
+        "c = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+        "c.execute('PRAGMA wal_autocheckpoint=0')\n"
+        "c.execute(\"UPDATE events SET event_type = 'Late' WHERE global_position = 1\")\n"
+        "os._exit(0)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script, str(db)], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+
+
+def test_pending_wal_commits_on_read_only_media(read_only_store: Path) -> None:
+    """With its -shm, a WAL store with pending commits is read whole; without it (SQLite cannot
+    build one in a read-only directory) it is refused with exit 8, never read stale."""
+    directory = read_only_store.parent
+    directory.chmod(0o755)
+    read_only_store.chmod(0o644)
+    _crash_after_commit(read_only_store)
+    wal = directory / "events.db-wal"
+    assert wal.stat().st_size > 0
+    for path in directory.iterdir():
+        path.chmod(0o444)
+    directory.chmod(0o555)
+    read = _run(read_only_store, "read", "Order-0", "-o", "jsonl", "--limit", "1")
+    assert read.returncode == 0, read.stderr
+    assert json.loads(read.stdout)["event_type"] == "Late"
+
+    directory.chmod(0o755)
+    (directory / "events.db-shm").unlink()
+    directory.chmod(0o555)
+    refused = _run(read_only_store, "read", "--all", "-o", "jsonl")
+    assert refused.returncode == 8, refused.stderr
+    assert refused.stdout == ""
+    assert "its -wal file holds commits not yet in the database file" in refused.stderr
