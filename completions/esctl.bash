@@ -16,7 +16,7 @@ _esctl_spec() {
         'config profiles') subs=''; opts=''; vopts='' ;;
         'config path') subs=''; opts=''; vopts='' ;;
         'config init') subs=''; opts='--path --force'; vopts='--path' ;;
-        'append') subs=''; opts='--stream --expected-version -e --commit-every --dry-run --limit -n'; vopts='--stream --expected-version -e --commit-every --limit -n' ;;
+        'append') subs=''; opts='--stream --expected-version -e --commit-every --dry-run --allow-empty --limit -n'; vopts='--stream --expected-version -e --commit-every --limit -n' ;;
         'read') subs=''; opts='--all --from-version --backwards --from-position --category --type -t --since --until --limit -n'; vopts='--from-version --from-position --category --type -t --since --until --limit -n' ;;
         'tail') subs=''; opts='--category --all --type -t --from-start --from-position --since --checkpoint --max --idle-timeout'; vopts='--category --type -t --from-position --since --checkpoint --max --idle-timeout' ;;
         'stats') subs=''; opts='--exact'; vopts='' ;;

@@ -87,6 +87,7 @@ complete -c esctl -n '__esctl_at \'append\'' -l stream -r -d 'Put every event in
 complete -c esctl -n '__esctl_at \'append\'' -l expected-version -s e -r -d 'Version each stream must have before the first event of the input. [d…'
 complete -c esctl -n '__esctl_at \'append\'' -l commit-every -r -d 'Commit every N events instead of all at once (huge imports). [x>=1]'
 complete -c esctl -n '__esctl_at \'append\'' -l dry-run -d 'Show what would be done and change nothing.'
+complete -c esctl -n '__esctl_at \'append\'' -l allow-empty -d 'An input without events is not an error: append nothing, exit 0 (for…'
 complete -c esctl -n '__esctl_at \'append\'' -l limit -s n -r -d 'At most N rows (default: 100 for tables, no limit for json, jsonl and…'
 complete -c esctl -n '__esctl_at \'append\'' -F
 complete -c esctl -n '__esctl_at \'read\'' -l all -d 'Read the global log instead.'
@@ -168,7 +169,7 @@ complete -c esctl -n '__esctl_at \'bench\'' -l writers -r -d 'Concurrent writer 
 complete -c esctl -n '__esctl_at \'bench\'' -l payload-bytes -r -d 'Size of each event\'s data JSON. [default: 256; x>=1]'
 complete -c esctl -n '__esctl_at \'bench\'' -l rate -r -d 'Target events/s of the tail phase\'s producer. [default: 1000; x>=1]'
 complete -c esctl -n '__esctl_at \'bench\'' -l warmup -r -d 'Events done first and left out of the figures. [default: 0; x>=0]'
-complete -c esctl -n '__esctl_at \'bench\'' -l duration -r -d 'Seconds: tail runs rate x duration events; append stops after it (--e…'
+complete -c esctl -n '__esctl_at \'bench\'' -l duration -r -d 'How long (10s, 2m, 1m30s; a bare number is seconds): tail runs rate x…'
 complete -c esctl -n '__esctl_at \'bench\'' -l keep -d 'Keep the throwaway schema or file afterwards.'
 complete -c esctl -n '__esctl_at \'bench\'' -l seed -r -d 'Seed of the generated events. [default: 42]'
 complete -c esctl -n '__esctl_at \'bench\'' -l compare -r -d 'Compare two `esctl bench -o json` reports instead of running.'

@@ -314,15 +314,31 @@ class _Appender:
         source = events()
         unit = 0
         total = self.summary.events
+        last_where: list[str] = []
+
+        def tracked() -> Iterator[NewEvent]:
+            for event in events():
+                last_where[:] = [event.where]
+                yield event
+
+        source = tracked()
+        committed_where = ""
         while self.committed < total:
             size = min(unit_size, total - self.committed)
             try:
-                source = self._write_unit(unit, source, size, events)
+                source = self._write_unit(unit, source, size, tracked)
             except EsctlError as error:
                 if self.committed:
                     raise _partial(error, self.committed, self.summary) from None
                 raise
+            except KeyboardInterrupt:
+                if self.committed:
+                    raise AppendInterrupted(
+                        _interrupted(self.committed, unit, committed_where, self.summary)
+                    ) from None
+                raise
             self.committed += size
+            committed_where = last_where[0] if last_where else ""
             unit += 1
 
     def _write_unit(
@@ -479,6 +495,12 @@ class _Appender:
         if write:
             for sid, (first, last) in self.store.appended_positions(session, since).items():
                 self._state(sid).positions(first, last)
+        else:
+            # A dry run knows the versions a stream would reach, not the positions its new events
+            # would get: a stored duplicate's position is not where the stream would end.
+            for state in self.unit.values():
+                if state.appended:
+                    state.last_position = None
 
     def _adopt(self, stream_id: str, stored: int) -> None:
         """The stored version of a stream, read in this transaction."""
@@ -533,7 +555,9 @@ class _Appender:
 
     def _check(self, stream_id: str, version: int) -> None:
         if not self.expected.accepts(version):
-            raise _version_error(stream_id, str(self.expected), version)
+            error = _version_error(stream_id, str(self.expected), version)
+            error.hint = _expected_hint(self.expected, stream_id, version)
+            raise error
         self._state(stream_id).checked = True
 
 
@@ -581,6 +605,41 @@ def _same_event(event: NewEvent, record: RecordedEvent) -> None:
             f"{', '.join(differs)}",
             hint="an event id identifies one event: give the new event a new id",
         )
+
+
+class AppendInterrupted(KeyboardInterrupt):
+    """Ctrl-C (or SIGINT) after some --commit-every batches were committed; its text says how
+    far the append got (the CLI prints it after `Interrupted:`)."""
+
+
+def _interrupted(committed: int, batches: int, where: str, summary: InputSummary) -> str:
+    batch_word = "batch" if batches == 1 else "batches"
+    last = f" (the last committed event: {where})" if where else ""
+    rerun = (
+        "re-run the same command to append the rest: stored events are skipped by event_id"
+        if not summary.without_id
+        else f"re-running would append {summary.without_id} events without event_id again"
+    )
+    return (
+        f"Interrupted: {committed} of {summary.events} events committed in {batches} "
+        f"{batch_word}{last}; {rerun}"
+    )
+
+
+def _expected_hint(expected: ExpectedVersion, stream_id: str, actual: int) -> str:
+    """Why a stream's version refused --expected-version, as the store shows it now."""
+    if expected.kind == "no-stream":
+        return (
+            f"the stream already exists (version {actual}): use --expected-version {actual} "
+            "to append after it, or any"
+        )
+    if expected.kind == "exists":
+        return "the stream has no events yet: use --expected-version no-stream, or any"
+    return (
+        f"the stream is at version {actual}: read it (esctl read {stream_id}) and retry with "
+        f"--expected-version {actual}; if you last saw version {expected}, another writer has "
+        "appended since"
+    )
 
 
 def _partial(error: EsctlError, committed: int, summary: InputSummary) -> EsctlError:

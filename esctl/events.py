@@ -30,6 +30,11 @@ from esctl.inputs import InputSource, Item, Problem, iter_items, strict_decode
 from esctl.models import category_of
 from esctl.words import number, plural
 
+
+class EmptyInput(InvalidInput):
+    """The inputs hold no event at all (exit 6, unless `append --allow-empty`)."""
+
+
 MAX_NAME = 255
 MAX_PROBLEMS = 50
 ALIASES = {"type": "event_type", "event_data": "data", "id": "event_id"}
@@ -434,7 +439,10 @@ class Validator:
             count = plural(len(problems), "problem")
             raise InvalidInput(f"the input has {count}; nothing was written", problems=problems)
         if self.summary.events == 0:
-            raise InvalidInput("the input holds no events; nothing was written")
+            raise EmptyInput(
+                "the input holds no events; nothing was written",
+                hint="pass --allow-empty to accept an empty input (exit 0)",
+            )
         return self.summary
 
     def _check(self, item: Item) -> NewEvent | None:

@@ -142,6 +142,19 @@ def csv_value(value: Any) -> str:
     return str(value)
 
 
+def _console_class() -> type[Console]:
+    """rich's Console, except that a closed pipe raises BrokenPipeError (rich's own handler exits
+    1 silently) so `esctl.cli.app` ends every command on a closed pipe the same way."""
+    from rich.console import Console
+
+    class StdoutConsole(Console):
+        def on_broken_pipe(self) -> None:
+            self.quiet = True
+            raise BrokenPipeError("standard output was closed by its reader")
+
+    return StdoutConsole
+
+
 def truncate(text: str, width: int) -> str:
     return text if len(text) <= width else text[: max(width - 1, 0)] + "…"
 
@@ -194,9 +207,10 @@ class Renderer:
     def _make_console(self, file: IO[str], *, stderr: bool, width: int | None) -> Console:
         from rich.console import Console
 
+        console_class = Console if stderr else _console_class()
         # `--no-color`/NO_COLOR: no escape sequences at all (not even bold). A file or pipe is
         # never coloured: rich only colours a terminal (or one forced, in tests).
-        return Console(
+        return console_class(
             file=file,
             color_system="auto" if self.color else None,
             no_color=not self.color,
@@ -360,6 +374,7 @@ class Renderer:
     def _json_array(self, rows: Iterator[Mapping[str, Any]]) -> int:
         out = self.stdout
         count = 0
+        rows = _started(rows)  # an error before the first row leaves stdout empty
         out.write("[")
         for row in rows:
             out.write(",\n  " if count else "\n  ")
@@ -371,6 +386,7 @@ class Renderer:
 
     def _csv(self, rows: Iterator[Mapping[str, Any]], columns: list[Column]) -> int:
         writer = csv.writer(self.stdout, lineterminator="\n")
+        rows = _started(rows)  # an error before the first row leaves stdout empty (no header)
         writer.writerow([c.key for c in columns])
         count = 0
         for row in rows:
@@ -392,6 +408,16 @@ def _flush_quietly(stream: IO[str]) -> None:
     is reported by the data write itself, not by a note on stderr."""
     with contextlib.suppress(AttributeError, ValueError, OSError):
         stream.flush()
+
+
+def _started(rows: Iterator[Any]) -> Iterator[Any]:
+    """The same rows, the first one already fetched: a listing that fails before its first row
+    (a missing stream, a lost connection) raises here, before anything is written."""
+    import itertools
+
+    for first in rows:
+        return itertools.chain((first,), rows)
+    return iter(())
 
 
 def _take(rows: Iterator[Any], limit: int) -> tuple[Iterator[Any], list[bool]]:

@@ -314,7 +314,10 @@ def test_bad_input_exits_6_and_writes_nothing(initialised: Target, name: str) ->
 def test_empty_input_is_refused(initialised: Target) -> None:
     result = run_cli("append", str(BAD_INPUTS / "empty.jsonl"))
     assert result.exit_code == 6
-    assert result.stderr == "Error: the input holds no events; nothing was written\n"
+    assert result.stderr == (
+        "Error: the input holds no events; nothing was written\n"
+        "Hint: pass --allow-empty to accept an empty input (exit 0)\n"
+    )
 
 
 def test_cli_append_then_re_append(initialised: Target, tmp_path: Path) -> None:
@@ -386,3 +389,105 @@ def test_cli_table_is_cut_at_limit_with_a_note(initialised: Target, tmp_path: Pa
     assert "Order-0" in result.stdout and "Order-2" not in result.stdout
     assert "Showing the first 2 rows; use --limit N to see more streams" in result.stderr
     assert "Appended 3 events to 3 streams." in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("fmt", "stdout"), [("table", ""), ("json", "[]\n"), ("jsonl", ""), ("csv", None)]
+)
+def test_allow_empty_appends_nothing_and_exits_0(
+    initialised: Target, fmt: str, stdout: str | None
+) -> None:
+    result = run_cli("append", str(BAD_INPUTS / "empty.jsonl"), "--allow-empty", "-o", fmt)
+    assert result.exit_code == 0, result.stderr
+    assert result.stderr == "The input holds no events: nothing was appended (--allow-empty).\n"
+    if stdout is not None:
+        assert result.stdout == stdout
+    else:
+        assert result.stdout.startswith("stream_id,stream_type,appended,")
+    with initialised.open() as store:
+        assert stored(store) == []
+
+
+def test_allow_empty_from_stdin(initialised: Target) -> None:
+    result = run_cli("append", "-", "--allow-empty", input="\n\n")
+    assert result.exit_code == 0, result.stderr
+    assert "nothing was appended" in result.stderr
+
+
+def test_allow_empty_still_refuses_bad_input(initialised: Target, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("{not json\n")
+    result = run_cli("append", str(bad), "--allow-empty")
+    assert result.exit_code == 6
+    assert result.stderr.startswith("Error: the input has 1 problem; nothing was written\n")
+
+
+def _one_event(tmp_path: Path, name: str = "one.jsonl") -> Path:
+    path = tmp_path / name
+    path.write_text('{"stream_id": "Order-7", "event_type": "Placed", "data": {}}\n')
+    return path
+
+
+def test_no_stream_on_an_existing_stream_names_its_version(
+    initialised: Target, tmp_path: Path
+) -> None:
+    source = _one_event(tmp_path)
+    assert run_cli("append", str(source)).exit_code == 0
+    assert run_cli("append", str(source)).exit_code == 0
+    result = run_cli("append", str(source), "--expected-version", "no-stream")
+    assert result.exit_code == 3
+    assert result.stderr == (
+        "Error: stream 'Order-7': expected version no-stream, actual version 2\n"
+        "Hint: the stream already exists (version 2): use --expected-version 2 to append after "
+        "it, or any\n"
+    )
+    exists = run_cli("append", str(source), "--stream", "Fresh-1", "--expected-version", "exists")
+    assert exists.exit_code == 3
+    assert exists.stderr.endswith(
+        "Hint: the stream has no events yet: use --expected-version no-stream, or any\n"
+    )
+    exact = run_cli("append", str(source), "--expected-version", "5")
+    assert exact.exit_code == 3
+    assert "Hint: the stream is at version 2: read it (esctl read Order-7) and retry with " in (
+        exact.stderr
+    )
+
+
+def test_dry_run_of_a_growing_stream_shows_no_stale_last_position(
+    initialised: Target, tmp_path: Path
+) -> None:
+    first = tmp_path / "first.jsonl"
+    first.write_text(
+        '{"stream_id": "Order-8", "event_type": "Placed", "data": {}, '
+        '"event_id": "00000000-0000-4000-8000-000000000001"}\n'
+    )
+    assert run_cli("append", str(first)).exit_code == 0
+    grown = tmp_path / "grown.jsonl"
+    grown.write_text(
+        first.read_text() + '{"stream_id": "Order-8", "event_type": "Shipped", "data": {}}\n'
+    )
+    result = run_cli("append", str(grown), "--dry-run", "-o", "json")
+    assert result.exit_code == 0, result.stderr
+    [row] = json.loads(result.stdout)
+    assert row["appended"] == 1 and row["duplicates"] == 1
+    assert row["last_version"] == 2  # the version the stream would reach
+    assert row["last_position"] is None  # unknown until written, not the duplicate's position
+
+
+def test_quiet_append_prints_no_table(initialised: Target, tmp_path: Path) -> None:
+    result = run_cli("-q", "append", str(_one_event(tmp_path)))
+    assert result.exit_code == 0, result.stderr
+    assert result.stdout == ""
+    assert result.stderr == ""
+    data = run_cli("-q", "append", str(_one_event(tmp_path, "two.jsonl")), "-o", "jsonl")
+    assert data.exit_code == 0
+    assert json.loads(data.stdout)["duplicates"] == 0  # -q keeps data formats
+
+
+def test_events_show_of_a_non_uuid_is_a_usage_error(initialised: Target) -> None:
+    result = run_cli("events", "show", "not-a-uuid")
+    assert result.exit_code == 2
+    assert result.stderr == (
+        "Error: 'not-a-uuid' is not an event id (a UUID)\n"
+        "Hint: event ids look like 5f1c0a7e-1b2c-4d3e-8f90-123456789abc\n"
+    )

@@ -6,8 +6,11 @@ runs the chosen phases — append (esctl's own append path, N writer processes),
 
 from __future__ import annotations
 
+import signal
 import tempfile
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -107,6 +110,34 @@ class BenchReport:
         }
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so every cleanup on the way out runs (exit 143)."""
+
+    exit_code = 143
+
+
+@contextmanager
+def terminate_as_interrupt() -> Iterator[None]:
+    """While a bench runs, SIGTERM unwinds it like Ctrl-C: writers are stopped, the temporary
+    files removed and the throwaway schema dropped. A second SIGTERM during that cleanup is
+    ignored (SIGKILL still works)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handler(signum: int, frame: Any) -> None:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        raise Terminated(
+            "Terminated: the bench stopped its writers and removed its schema or file."
+        )
+
+    previous = signal.signal(signal.SIGTERM, handler)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
 def validate(params: Parameters) -> None:
     for name in ("events", "streams", "batch_size", "writers", "rate"):
         if getattr(params, name) < 1:
@@ -131,6 +162,7 @@ def run_bench(
 
     validate(params)
     with (
+        terminate_as_interrupt(),
         isolated_place(settings, keep=keep) as place,
         tempfile.TemporaryDirectory(prefix="esctl-bench-") as tmp,
     ):

@@ -7,8 +7,10 @@ serialise on the GIL there (see benchmarks/bench_writers.py for the measurement)
 from __future__ import annotations
 
 import multiprocessing
+import signal
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -63,6 +65,7 @@ def _writer(
     deadline_seconds: float | None,
 ) -> None:
     """A writer: its warm-up batches, the start line, then its measured batches, each timed."""
+    _leave_signals_to_the_parent()
     write = WRITE_KINDS[kind]
     report = WriterReport()
     with open_store(settings, write=True) as store:
@@ -141,9 +144,10 @@ def run_writers(
             workers.append(threading.Thread(target=_writer, args=args, daemon=True))
         else:
             workers.append(context.Process(target=_writer, args=args, daemon=True))
-    for worker in workers:
-        worker.start()
     try:
+        with _signals_held():
+            for worker in workers:
+                worker.start()
         barrier.wait(timeout=120)
         started = time.time()
         reports: list[WriterReport] = []
@@ -155,6 +159,9 @@ def run_writers(
                     break
             if progress is not None:
                 progress(phase, counter.value, total)
+    except BaseException:
+        stop_processes(workers)  # interrupted (SIGINT/SIGTERM) or failed: no writer outlives us
+        raise
     finally:
         for worker in workers:
             worker.join(timeout=30)
@@ -224,12 +231,46 @@ def read_phase(
 # --- tail ------------------------------------------------------------------------------------------
 
 
+def _leave_signals_to_the_parent() -> None:
+    """A writer or follower ignores Ctrl-C (the terminal sends it to the whole process group):
+    the bench process stops its children itself, then removes its schema or file."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
+
+
+@contextmanager
+def _signals_held() -> Iterator[None]:
+    """SIGINT and SIGTERM wait while child processes start: a start cut short leaves a child
+    reading half its arguments (and printing a traceback), outside the list of those to stop."""
+    held = {signal.SIGINT, signal.SIGTERM}
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, held)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+
+
+def stop_processes(workers: Sequence[Any]) -> None:
+    """Terminate the live writer processes (threads cannot be stopped: they are daemons) and
+    wait for them, killing any that does not end within 5 s."""
+    processes = [w for w in workers if hasattr(w, "terminate") and w.is_alive()]
+    for process in processes:
+        process.terminate()
+    deadline = time.monotonic() + 5
+    for process in processes:
+        process.join(timeout=max(0.0, deadline - time.monotonic()))
+        if process.is_alive():
+            process.kill()
+            process.join(timeout=5)
+
+
 def _follower(settings: Settings, expected: int, ready: Any, results: Any) -> None:
     """The tail follower process: from the live head, record delivery time - intended send time
     of each event (wall clock: the producer is another process)."""
     from esctl.reading import EventFilter
     from esctl.tailing import Follower
 
+    _leave_signals_to_the_parent()
     latencies: dict[int, float] = {}
     with open_store(settings, write=False) as store:
         follower = Follower(store, EventFilter(), store.live_head())
@@ -266,7 +307,8 @@ def tail_phase(
     follower = context.Process(
         target=_follower, args=(settings, total, ready, results), daemon=True
     )
-    follower.start()
+    with _signals_held():
+        follower.start()
     workload = Workload(params, directory, salt="tail")
     errors = dict.fromkeys(ERROR_CAUSES, 0)
     notes: list[str] = []
@@ -304,6 +346,9 @@ def tail_phase(
                 if progress is not None:
                     progress("tail", sent, total)
         latencies: dict[int, float] = results.get(timeout=TAIL_IDLE_TIMEOUT + 60)
+    except BaseException:
+        stop_processes([follower])
+        raise
     finally:
         follower.join(timeout=30)
         if follower.is_alive():

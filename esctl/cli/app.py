@@ -82,6 +82,9 @@ class EsctlGroup(TyperGroup):
 
         super().__init__(*args, **kwargs)
         polish(self, PANELS)
+        from esctl.cli.bounds import bound_integer_options
+
+        bound_integer_options(self)
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
         args = hoist_global_options(list(args))
@@ -99,19 +102,17 @@ class EsctlGroup(TyperGroup):
         except EsctlError as error:
             report_error(error)
             raise typer.Exit(error.exit_code) from None
-        except KeyboardInterrupt:
-            sys.stderr.write("Interrupted.\n")
-            raise typer.Exit(130) from None
-        except BrokenPipeError:
-            # The reader of our stdout went away (`esctl read --all | head`): stop quietly.
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
-            raise typer.Exit(141) from None
+        except KeyboardInterrupt as interrupt:
+            # A command that committed part of its work says how far it got.
+            detail = str(interrupt)
+            sys.stderr.write(f"{detail}\n" if detail else "Interrupted.\n")
+            raise typer.Exit(getattr(interrupt, "exit_code", 130)) from None
         except (typer.Exit, typer.Abort, SystemExit):
             raise
         except Exception as error:
             if isinstance(error, _usage_errors()):
                 raise
+            _stop_on_write_failure(error)
             verbose = isinstance(ctx.obj, AppState) and ctx.obj.verbose
             if verbose:
                 import traceback
@@ -124,6 +125,21 @@ class EsctlGroup(TyperGroup):
         finally:
             if isinstance(ctx.obj, AppState):
                 ctx.obj.close()
+
+
+def _stop_on_write_failure(error: BaseException) -> None:
+    """Standard output failed: a closed pipe ends quietly (141), any other failure is one line
+    (`Error: cannot write output: …`, exit 1). Anything else is left to the caller."""
+    from esctl.cli.stdio import EXIT_BROKEN_PIPE, silence_stdout, write_failure
+
+    reason = write_failure(error)
+    if reason is None:
+        return
+    silence_stdout()
+    if reason == "":
+        raise typer.Exit(EXIT_BROKEN_PIPE) from None
+    sys.stderr.write(f"Error: cannot write output: {reason}\n")
+    raise typer.Exit(1) from None
 
 
 def _usage_errors() -> tuple[type[BaseException], ...]:
@@ -299,4 +315,34 @@ _register()
 
 def main() -> None:
     """Console entry point."""
-    app()
+    from esctl.cli.stdio import guard_stdout
+
+    guard_stdout()
+    code: int | str | None = 0
+    try:
+        try:
+            app()
+        except (OSError, ValueError) as error:  # outside a command: --version, --help
+            _stop_on_write_failure(error)
+            raise
+    except typer.Exit as stop:
+        code = stop.exit_code
+        raise SystemExit(code) from None
+    except SystemExit as exit_:
+        code = exit_.code
+        raise
+    finally:
+        _flush_stdout(code)
+
+
+def _flush_stdout(code: int | str | None) -> None:
+    """The last buffered output is written at exit: its failure is mapped like any other, except
+    that an exit code already decided (an error) is kept."""
+    try:
+        sys.stdout.flush()
+    except (OSError, ValueError) as error:
+        try:
+            _stop_on_write_failure(error)
+        except typer.Exit as stop:
+            raise SystemExit(code or stop.exit_code) from None
+        raise

@@ -67,6 +67,14 @@ def append(
         ),
     ] = None,
     dry_run: DryRunOpt = False,
+    allow_empty: Annotated[
+        bool,
+        typer.Option(
+            "--allow-empty",
+            help="An input without events is not an error: append nothing, exit 0 (for "
+            "incremental copies).",
+        ),
+    ] = False,
     limit: LimitOpt = None,
 ) -> None:
     """Validate events from JSON files, then append them: atomic, idempotent by event_id.
@@ -76,30 +84,40 @@ def append(
     already stored (same event_id and content) are reported as duplicates, not appended again.
     """
     from esctl.appending import ExpectedVersion, append_events
+    from esctl.events import EmptyInput
     from esctl.inputs import open_sources
 
     app = state(ctx)
     expected = ExpectedVersion.parse(expected_version)
     store = app.open_store(write=not dry_run)
     out = app.out
-    with open_sources(files) as sources, _progress(out, sources) as progress:
-        result = append_events(
-            store,
-            sources,
-            stream=stream,
-            expected=expected,
-            commit_every=commit_every,
-            dry_run=dry_run,
-            progress=progress,
-        )
+    try:
+        with open_sources(files) as sources, _progress(out, sources) as progress:
+            result = append_events(
+                store,
+                sources,
+                stream=stream,
+                expected=expected,
+                commit_every=commit_every,
+                dry_run=dry_run,
+                progress=progress,
+            )
+    except EmptyInput:
+        if not allow_empty:
+            raise
+        if out.format != "table":
+            out.rows([], COLUMNS)  # an empty result: `[]`, or the CSV header
+        out.note("The input holds no events: nothing was appended (--allow-empty).")
+        return
     shown = out.default_limit(limit)
     streams = result.streams if shown is None else result.streams[: shown + 1]
-    out.rows(
-        (s.to_dict() for s in streams),
-        COLUMNS,
-        limit=shown,
-        more_hint="use --limit N to see more streams, or -o jsonl for all",
-    )
+    if not (out.quiet and out.format == "table"):  # -q: a table is a message, not data
+        out.rows(
+            (s.to_dict() for s in streams),
+            COLUMNS,
+            limit=shown,
+            more_hint="use --limit N to see more streams, or -o jsonl for all",
+        )
     verb = "Would append" if dry_run else "Appended"
     receiving = sum(1 for s in result.streams if s.appended)  # streams that get an event
     line = f"{verb} {plural(result.appended, 'event')} to {plural(receiving, 'stream')}"

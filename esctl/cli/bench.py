@@ -101,11 +101,12 @@ def bench(
         int, typer.Option("--warmup", min=0, help="Events done first and left out of the figures.")
     ] = 0,
     duration: Annotated[
-        float | None,
+        str | None,
         typer.Option(
             "--duration",
-            min=0.001,
-            help="Seconds: tail runs rate x duration events; append stops after it (--events caps).",
+            metavar="DURATION",
+            help="How long (10s, 2m, 1m30s; a bare number is seconds): tail runs rate x duration "
+            "events; append stops after it (--events caps).",
         ),
     ] = None,
     keep: Annotated[
@@ -147,7 +148,7 @@ def bench(
         payload_bytes=payload_bytes,
         rate=rate,
         warmup=warmup,
-        duration=duration,
+        duration=_duration(duration),
         seed=seed,
     )
     phases = PHASES if phase is PhaseChoice.all else (phase.value,)
@@ -214,3 +215,15 @@ def _progress(out: Renderer) -> Iterator[Any]:
             bars.update(phase, count=done, total=total)
 
         yield update
+
+
+def _duration(text: str | None) -> float | None:
+    from esctl.errors import UsageError
+    from esctl.timeparse import parse_duration
+
+    if text is None:
+        return None
+    seconds = parse_duration(text, "--duration")
+    if seconds < 0.001:
+        raise UsageError(f"--duration: {text!r} is shorter than 1ms")
+    return seconds

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from typing import Annotated
 
@@ -139,9 +140,10 @@ def _write_json_lines(out: Renderer, chunks: Iterator[bytes], limit: int | None)
     array = out.format == "json"
     count = 0
     cut = False
+    first = next(chunks, None)  # an error before the first event leaves stdout empty
     if array:
         write(b"[")
-    for chunk in chunks:
+    for chunk in itertools.chain(() if first is None else (first,), chunks):
         lines = chunk.count(b"\n")
         if limit is not None and count + lines > limit:
             keep = limit - count
@@ -173,8 +175,17 @@ def show(
     event_id: Annotated[str, typer.Argument(help="The event's id (a UUID).", metavar="EVENT_ID")],
 ) -> None:
     """Show one event by its id (exit 4 when there is none)."""
+    import uuid
+
     from esctl.reading import get_event
 
+    try:
+        uuid.UUID(event_id)
+    except ValueError:
+        raise UsageError(
+            f"{event_id!r} is not an event id (a UUID)",
+            hint="event ids look like 5f1c0a7e-1b2c-4d3e-8f90-123456789abc",
+        ) from None
     app = state(ctx)
     event = get_event(app.open_store(), event_id)
     app.out.record(event.to_dict(), title=f"Event {event.event_id}")

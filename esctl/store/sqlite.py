@@ -4,6 +4,7 @@ connections opened with `mode=ro`. SQLite serialises writers, so position order 
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import time
 from collections.abc import Iterable, Iterator, Sequence
@@ -268,17 +269,43 @@ class SQLiteStore(Store):
                 self._enable_wal(conn)
                 conn.execute("PRAGMA synchronous=FULL")
             else:
-                uri = f"{self.path.resolve().as_uri()}?mode=ro"
-                conn = sqlite3.connect(
-                    uri,
-                    uri=True,
-                    isolation_level=None,
-                    timeout=self.settings.connect_timeout,
-                    check_same_thread=False,
-                )
+                conn = self._read_only_connection()
             conn.execute(f"PRAGMA busy_timeout={int(self.settings.connect_timeout * 1000)}")
         self._conn = conn
         return conn
+
+    def _read_only_connection(self) -> sqlite3.Connection:
+        """`mode=ro`; when that cannot read (a WAL store on read-only media or in a directory we
+        cannot write: SQLite must create the -shm file to read a WAL file), `immutable=1`, which
+        reads the file without locks. No writer can exist where nobody can write the directory,
+        so that is safe there; a store whose -wal holds uncheckpointed commits is refused."""
+        base = self.path.resolve().as_uri()
+        conn = self._connect_uri(f"{base}?mode=ro")
+        try:
+            conn.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            return conn
+        except sqlite3.OperationalError as exc:
+            conn.close()
+            if os.access(self.path.parent, os.W_OK):  # not read-only media: a real failure
+                raise exc from None
+        wal = self.path.with_name(self.path.name + "-wal")
+        if wal.exists() and wal.stat().st_size > 0:
+            raise ReadOnlyRefused(
+                f"store {self.display_url} cannot be read here: it is in WAL mode, its directory "
+                "is not writable, and its -wal file holds commits not yet in the database file",
+                hint="open it once where it is writable (any esctl read checkpoints it), or copy "
+                "the .db, -wal and -shm files to a writable directory",
+            )
+        return self._connect_uri(f"{base}?mode=ro&immutable=1")
+
+    def _connect_uri(self, uri: str) -> sqlite3.Connection:
+        return sqlite3.connect(
+            uri,
+            uri=True,
+            isolation_level=None,
+            timeout=self.settings.connect_timeout,
+            check_same_thread=False,
+        )
 
     def _enable_wal(self, conn: sqlite3.Connection) -> None:
         """Switch a new store to WAL (persistent). The switch needs an exclusive lock and SQLite
@@ -302,7 +329,9 @@ class SQLiteStore(Store):
         try:
             yield SQLiteSession(self, conn)
         except BaseException:
-            if conn.in_transaction:
+            # A reader abandoned mid-listing (a closed pipe) may be closed after the store: closing
+            # the connection has rolled the transaction back already.
+            if self._conn is conn and conn.in_transaction:
                 conn.execute("ROLLBACK")
             raise
         with translate_errors(self):

@@ -1,0 +1,115 @@
+"""Standard output that went away: a closed pipe, a closed descriptor, a full disk.
+
+`main()` calls `guard_closed_stdout()` first and maps what `write_failure()` recognises once:
+a reader that went away (EPIPE) ends the command quietly with 141 (128 + SIGPIPE, as `head` and
+`kcat` expect); any other failure to write standard output is `Error: cannot write output: …`
+with exit 1."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import io
+import os
+import sys
+from typing import Any
+
+EXIT_BROKEN_PIPE = 141
+
+
+class ClosedStdout(io.TextIOBase):
+    """Stands in for `sys.stdout` when descriptor 1 was closed (`esctl read --all >&-`): every
+    write fails with EBADF, so the command stops with a clear error instead of an AttributeError."""
+
+    def writable(self) -> bool:
+        return True
+
+    def isatty(self) -> bool:
+        return False
+
+    def write(self, text: str) -> int:
+        raise OSError(errno.EBADF, "standard output is closed")
+
+    def flush(self) -> None:
+        return None
+
+
+class StdoutWriteError(OSError):
+    """A write to standard output failed (ENOSPC, EIO, EBADF…): not an input or store error."""
+
+
+class _StdoutRaw(io.RawIOBase):
+    """Descriptor 1, with its write failures marked as StdoutWriteError (a closed pipe stays a
+    BrokenPipeError)."""
+
+    def writable(self) -> bool:
+        return True
+
+    def fileno(self) -> int:
+        return 1
+
+    def isatty(self) -> bool:
+        return os.isatty(1)
+
+    def write(self, data: Any) -> int:
+        try:
+            return os.write(1, data)
+        except BrokenPipeError:
+            raise
+        except OSError as error:
+            raise StdoutWriteError(error.errno, error.strerror) from error
+
+
+def guard_stdout() -> None:
+    """Make a failed write to standard output recognisable. When descriptor 1 is closed, hold it
+    with /dev/null (so no file or socket opened later becomes our "stdout") and make writes to
+    `sys.stdout` fail."""
+    stdout = sys.stdout
+    if stdout is not None:
+        if isinstance(stdout, io.TextIOWrapper) and stdout.fileno() == 1:
+            stdout.flush()
+            sys.stdout = io.TextIOWrapper(
+                io.BufferedWriter(_StdoutRaw()),
+                encoding=stdout.encoding,
+                errors=stdout.errors,
+                line_buffering=stdout.line_buffering,
+            )
+        return
+    try:
+        os.fstat(1)
+    except OSError:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        if devnull != 1:
+            os.dup2(devnull, 1)
+            os.close(devnull)
+    sys.stdout = ClosedStdout()
+
+
+def silence_stdout() -> None:
+    """Point descriptor 1 at /dev/null, so the interpreter's last flush of what is still buffered
+    does not fail again (and print `Exception ignored …`)."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, 1)
+        os.close(devnull)
+    except OSError:
+        pass
+    stdout = sys.stdout
+    if stdout is not None and not isinstance(stdout, ClosedStdout):
+        with contextlib.suppress(OSError, ValueError):
+            stdout.flush()
+
+
+def write_failure(error: BaseException) -> str | None:
+    """Why standard output cannot be written, when `error` is that failure (else None):
+    the reason for `Error: cannot write output: <reason>`, or "" for a closed pipe."""
+    if isinstance(error, BrokenPipeError):
+        return ""
+    stdout = sys.stdout
+    if isinstance(error, StdoutWriteError):
+        return error.strerror or os.strerror(error.errno or errno.EIO)
+    if isinstance(error, OSError) and isinstance(stdout, ClosedStdout):
+        return error.strerror if error.errno == errno.EBADF else None
+    if isinstance(error, ValueError) and "closed file" in str(error):
+        return "standard output is closed" if stdout is None or stdout.closed else None
+    return None
