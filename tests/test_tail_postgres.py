@@ -176,7 +176,7 @@ def test_16_plain_insert_writers_lose_nothing(
     # duplicate (which would push a written event out of those `expected`) cannot hide.
     code, err = tail.finish()
     assert code == 0, err
-    assert err.rstrip().endswith(f"{expected} events.")
+    assert err.rstrip().endswith(f"{expected:,} events.")
     assert sorted(tail.ids) == sorted(written), "missing or repeated events"
     assert tail.ids == commit_order(pg_store), "not in commit order"
 

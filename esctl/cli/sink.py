@@ -27,7 +27,7 @@ def write_whole(stream: IO[str] | None, text: str) -> None:
     until all is written or the kernel reports why not: Python's buffered writer can report a
     flush as done after a short write (seen on a full tmpfs), dropping the rest of the line."""
     if stream is None:  # Python sets sys.stdout to None when fd 1 was closed at start
-        raise OutputFailed("cannot write output: stdout is closed")
+        raise OutputFailed("cannot write output: standard output is closed")
     try:
         fd = _descriptor(stream)
         if fd is None:

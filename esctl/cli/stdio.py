@@ -85,6 +85,11 @@ def guard_stdout() -> None:
     sys.stdout = ClosedStdout()
 
 
+def stdout_is_closed(stream: Any) -> bool:
+    """True for a standard output that was closed when esctl started (`>&-`)."""
+    return stream is None or isinstance(stream, ClosedStdout)
+
+
 def silence_stdout() -> None:
     """Point descriptor 1 at /dev/null, so the interpreter's last flush of what is still buffered
     does not fail again (and print `Exception ignored …`)."""

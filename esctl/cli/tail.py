@@ -13,6 +13,7 @@ from esctl.cli.event_columns import EVENT_COLUMNS, event_line
 from esctl.cli.options import examples
 from esctl.cli.sink import OutputFailed, write_whole
 from esctl.cli.state import state
+from esctl.cli.stdio import stdout_is_closed
 from esctl.errors import UsageError
 from esctl.models import RecordedEvent
 from esctl.output import Renderer, csv_value, dumps
@@ -99,8 +100,8 @@ def tail(
         raise UsageError("give at most one of --from-start, --from-position and --since")
     app = state(ctx)
     out = app.out
-    if out.stdout is None:  # `>&-`: refuse before any connection could take descriptor 1
-        raise OutputFailed("cannot write output: stdout is closed")
+    if stdout_is_closed(out.stdout):  # `>&-`: refuse before connecting, nothing to deliver to
+        raise OutputFailed("cannot write output: standard output is closed")
     start = StartAt(
         from_start=from_start,
         from_position=from_position,

@@ -67,7 +67,7 @@ def test_closed_stdout_is_an_error_and_moves_nothing(
         timeout=60,
     )
     assert closed.returncode == 1
-    assert closed.stderr == "Error: cannot write output: stdout is closed\n"
+    assert closed.stderr == "Error: cannot write output: standard output is closed\n"
     with initialised_target.open() as store:
         loaded = load_stored(store, "c")
     assert loaded is not None and loaded[1].global_position == 0
@@ -90,7 +90,7 @@ def test_idle_timeout_zero_drains_more_than_one_batch(
     assert result.returncode == 0, result.stderr
     versions = [json.loads(line)["version"] for line in result.stdout.splitlines()]
     assert versions == list(range(1, total + 1))
-    assert result.stderr.rstrip().endswith(f"{total} events.")
+    assert result.stderr.rstrip().endswith(f"{total:,} events.")
 
 
 @pytest.mark.slow
@@ -107,7 +107,7 @@ def test_a_plan_counts_exactly_past_the_list_cap(
     planned = json.loads(plan.stdout)
     assert (planned["events_redelivered"], planned["estimated"]) == (total, False)
     text = run_esctl("checkpoints", "set", "big", "--to-start", env=env)
-    assert f"; {total:,} event(s) will be re-delivered." in text.stdout
+    assert f"; {total:,} events will be re-delivered." in text.stdout
     assert "about" not in text.stdout
 
 
