@@ -26,14 +26,23 @@ and read again to append. Each unit (the whole input, or N events) is one transa
 from __future__ import annotations
 
 import itertools
+import json
 import random
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
+from decimal import Decimal
 from typing import Any
 
 from esctl.errors import ConcurrencyError, Conflict, EsctlError, UsageError
-from esctl.events import InputSummary, NewEvent, Validator, read_events, validate_inputs
+from esctl.events import (
+    InputSummary,
+    NewEvent,
+    Validator,
+    read_events,
+    to_json,
+    validate_inputs,
+)
 from esctl.inputs import InputSource
 from esctl.models import RecordedEvent
 from esctl.store.base import EventRow, Session, Store
@@ -593,11 +602,15 @@ def _same_event(event: NewEvent, record: RecordedEvent) -> None:
         for name, mine, theirs in (
             ("stream_id", event.stream_id, record.stream_id),
             ("event_type", event.event_type, record.event_type),
-            ("data", event.data, record.data),
-            ("metadata", event.metadata, record.metadata),
         )
         if mine != theirs
     ]
+    for name, text, value, stored_text, stored in (
+        ("data", event.data_json, event.data, record.data_json, record.data),
+        ("metadata", event.metadata_json, event.metadata, record.metadata_json, record.metadata),
+    ):
+        if not same_json(text or to_json(value), stored_text or json.dumps(stored)):
+            differs.append(name)
     if differs:
         raise ConcurrencyError(
             f"event_id {event.event_id} ({event.where}) is already stored in stream "
@@ -640,6 +653,31 @@ def _expected_hint(expected: ExpectedVersion, stream_id: str, actual: int) -> st
         f"--expected-version {actual}; if you last saw version {expected}, another writer has "
         "appended since"
     )
+
+
+def same_json(mine: str, theirs: str) -> bool:
+    """Whether two JSON texts hold the same value as PostgreSQL's jsonb sees it: numbers by
+    value (`1.5e300`, `1.5E+300` and jsonb's 301 digits are one number; `1.0` is `1`; `-0` is
+    `0`), key order and whitespace aside; `true` is not `1`."""
+    if mine == theirs:
+        return True
+    try:
+        return _same_value(_EXACT.decode(mine), _EXACT.decode(theirs))
+    except (ValueError, RecursionError):
+        return False
+
+
+_EXACT = json.JSONDecoder(parse_float=Decimal, parse_int=Decimal)
+
+
+def _same_value(a: Any, b: Any) -> bool:
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, dict):
+        return a.keys() == b.keys() and all(_same_value(a[k], b[k]) for k in a)
+    if isinstance(a, list):
+        return len(a) == len(b) and all(_same_value(x, y) for x, y in zip(a, b, strict=True))
+    return bool(a == b)
 
 
 def _partial(error: EsctlError, committed: int, summary: InputSummary) -> EsctlError:

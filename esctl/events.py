@@ -199,7 +199,13 @@ def build_event(
     stream_id = stream or _name(
         fields.get("stream_id"), "stream_id", problems, where, required=True
     )
-    stream_type = _name(fields.get("stream_type"), "stream_type", problems, where, required=False)
+    given_type = fields.get("stream_type")
+    if isinstance(given_type, str) and not given_type.strip() and len(given_type) <= MAX_NAME:
+        # Empty or blank: a value the schema holds (older esctl derived `""` for ids starting
+        # with `-`), kept as it is so that every exported stream goes back in.
+        stream_type = given_type
+    else:
+        stream_type = _name(given_type, "stream_type", problems, where, required=False)
     event_type = _name(fields.get("event_type"), "event_type", problems, where, required=True)
     data = fields.get("data")
     if "data" not in fields:
@@ -245,7 +251,7 @@ def build_event(
         raise Problem(problems)
     return NewEvent(
         stream_id=stream_id,
-        stream_type=stream_type or category_of(stream_id),
+        stream_type=stream_type if given_type is not None else category_of(stream_id),
         event_type=event_type,
         event_id=event_id,
         data=data,  # type: ignore[arg-type]

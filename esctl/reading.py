@@ -5,18 +5,47 @@ PostgreSQL, `fetchmany` on SQLite), so reading a million events keeps memory fla
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from esctl.errors import NotFound
-from esctl.models import RecordedEvent, category_of, parse_time
-from esctl.output import iso_time
+from esctl.models import RecordedEvent, StoredTime, category_of, stored_time, time_json
+from esctl.output import dumps
 from esctl.store.base import Row, Session, Store
 
 BATCH_SIZE = 5000
+
+# Where readers say that a row cannot go back through `esctl append` unchanged (a warning on
+# stderr naming its global position); None: nowhere.
+Warn = Callable[[str], None] | None
+
+
+MAX_WARNINGS = 20
+
+
+def capped(warn: Callable[[str], None], limit: int = MAX_WARNINGS) -> Callable[[str], None]:
+    """`warn` for the first `limit` odd rows, then once that the rest are not named."""
+    count = 0
+
+    def capped_warn(message: str) -> None:
+        nonlocal count
+        count += 1
+        if count <= limit:
+            warn(message)
+        elif count == limit + 1:
+            warn(f"more events cannot be appended as they are; only the first {limit} are named")
+
+    return capped_warn
+
+
+def _events(rows: Iterator[Row], warn: Warn) -> Iterator[RecordedEvent]:
+    for row in rows:
+        event = RecordedEvent.from_row(row)
+        if event.problems and warn is not None:
+            warn(event.warning() or "")
+        yield event
 
 
 # --- filters --------------------------------------------------------------------------------
@@ -90,6 +119,7 @@ def read_stream(
     from_version: int | None = None,
     limit: int | None = None,
     backwards: bool = False,
+    warn: Warn = None,
 ) -> Iterator[RecordedEvent]:
     """The events of one stream in version order (newest first with `backwards`); NotFound (exit 4)
     when the stream has no events at all."""
@@ -108,8 +138,7 @@ def read_stream(
         if limit is not None:
             query += " LIMIT %s"
             params.append(limit)
-        for row in session.stream(query, params, batch_size=BATCH_SIZE):
-            yield RecordedEvent.from_row(row)
+        yield from _events(session.stream(query, params, batch_size=BATCH_SIZE), warn)
 
 
 def _all_query(
@@ -132,49 +161,20 @@ def read_all(
     *,
     from_position: int | None = None,
     limit: int | None = None,
+    warn: Warn = None,
 ) -> Iterator[RecordedEvent]:
     """The global log in position order, from `from_position` (inclusive), filtered."""
     with store.reading() as session:
         query, params = _all_query(session, event_filter or EventFilter(), from_position, limit)
-        for row in session.stream(
+        rows = session.stream(
             "SELECT " + RecordedEvent.COLUMNS + " " + query, params, batch_size=BATCH_SIZE
-        ):
-            yield RecordedEvent.from_row(row)
+        )
+        yield from _events(rows, warn)
 
 
-# The JSON-lines fast path: `data` and `metadata` are copied as the JSON text the store holds
-# instead of being parsed and serialised again, which is most of the cost of a large export.
-_RAW_COLUMNS = (
-    "global_position, stream_id, stream_type, version, event_type, id, "
-    "CAST(event_data AS TEXT) AS event_data, CAST(metadata AS TEXT) AS metadata, created_at"
-)
-
-
-def event_json_line(row: Row) -> str:
-    """One event as the JSON text of `RecordedEvent.to_dict()`, from a row of `_RAW_COLUMNS`."""
-    dumps = json.dumps
-    line: str = (
-        '{"global_position": '
-        + str(int(row["global_position"]))
-        + ', "stream_id": '
-        + dumps(row["stream_id"], ensure_ascii=False)
-        + ', "stream_type": '
-        + dumps(row["stream_type"], ensure_ascii=False)
-        + ', "version": '
-        + str(int(row["version"]))
-        + ', "event_type": '
-        + dumps(row["event_type"], ensure_ascii=False)
-        + ', "event_id": "'
-        + str(row["id"])
-        + '", "data": '
-        + row["event_data"]
-        + ', "metadata": '
-        + (row["metadata"] or "{}")
-        + ', "created_at": "'
-        + iso_time(parse_time(row["created_at"]))
-        + '"}'
-    )
-    return line
+def event_json_line(event: RecordedEvent) -> str:
+    """One event as its JSON line (without the newline): the bytes every command prints for it."""
+    return dumps(event.to_dict())
 
 
 def read_all_json(
@@ -183,28 +183,33 @@ def read_all_json(
     *,
     from_position: int | None = None,
     limit: int | None = None,
+    warn: Warn = None,
 ) -> Iterator[bytes]:
     """Like `read_all`, as UTF-8 JSON lines in chunks of whole lines (the `-o jsonl` fast path:
-    rendered by the server where the backend can)."""
+    rendered by the server where the backend can, byte for byte as `event_json_line`)."""
     event_filter = event_filter or EventFilter()
     with store.reading() as session:
         where, params = event_filter.where(session.time_param)
     if from_position is not None:
         where += " AND global_position >= %s"
         params.append(from_position)
-    lines = store.event_json_lines(where, params, limit)
+    lines = store.event_json_lines(where, params, limit, warn=warn)
     if lines is not None:
         yield from lines
         return
-    with store.reading() as session:
-        query, params = _all_query(session, event_filter, from_position, limit)
-        for row in session.stream(
-            "SELECT " + _RAW_COLUMNS + " " + query, params, batch_size=BATCH_SIZE
-        ):
-            yield (event_json_line(row) + "\n").encode()
+    chunk: list[str] = []
+    for event in read_all(store, event_filter, from_position=from_position, limit=limit, warn=warn):
+        chunk.append(dumps(event.to_dict()))
+        if len(chunk) == 256:
+            chunk.append("")
+            yield "\n".join(chunk).encode()
+            chunk.clear()
+    if chunk:
+        chunk.append("")
+        yield "\n".join(chunk).encode()
 
 
-def get_event(store: Store, event_id: str) -> RecordedEvent:
+def get_event(store: Store, event_id: str, *, warn: Warn = None) -> RecordedEvent:
     """One event by id; NotFound (exit 4) when there is none."""
     from uuid import UUID
 
@@ -216,7 +221,7 @@ def get_event(store: Store, event_id: str) -> RecordedEvent:
         row = session.fetchone(SELECT_EVENTS + "WHERE id = %s", [key])
     if row is None:
         raise NotFound(f"event {event_id!r} not found")
-    return RecordedEvent.from_row(row)
+    return next(_events(iter([row]), warn))
 
 
 # --- streams --------------------------------------------------------------------------------
@@ -250,7 +255,7 @@ def list_streams(
         params.append(limit)
     with store.reading() as session:
         for row in session.stream(query, params, batch_size=1000):
-            yield {**row, "last_event_at": parse_time(row["last_event_at"])}
+            yield {**row, "last_event_at": stored_time(row["last_event_at"])}
 
 
 @dataclass
@@ -261,8 +266,8 @@ class StreamInfo:
     stream_type: str
     version: int
     events: int
-    first_event_at: datetime
-    last_event_at: datetime
+    first_event_at: StoredTime
+    last_event_at: StoredTime
     counts_by_type: dict[str, int] = field(default_factory=dict)
     snapshot_version: int | None = None
 
@@ -273,8 +278,8 @@ class StreamInfo:
             "category": category_of(self.stream_id),
             "version": self.version,
             "events": self.events,
-            "first_event_at": iso_time(self.first_event_at),
-            "last_event_at": iso_time(self.last_event_at),
+            "first_event_at": time_json(self.first_event_at),
+            "last_event_at": time_json(self.last_event_at),
             "counts_by_type": self.counts_by_type,
             "snapshot_version": self.snapshot_version,
         }
@@ -307,8 +312,8 @@ def show_stream(store: Store, stream_id: str) -> StreamInfo:
         stream_type=summary["stream_type"],
         version=int(summary["version"]),
         events=int(summary["events"]),
-        first_event_at=parse_time(summary["first_at"]),
-        last_event_at=parse_time(summary["last_at"]),
+        first_event_at=stored_time(summary["first_at"]),
+        last_event_at=stored_time(summary["last_at"]),
         counts_by_type={r["event_type"]: int(r["n"]) for r in by_type},
         snapshot_version=int(snapshot) if snapshot is not None else None,
     )

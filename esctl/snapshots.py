@@ -23,7 +23,7 @@ from esctl.errors import (
     StoreUnavailable,
     UsageError,
 )
-from esctl.models import RecordedEvent, json_value, parse_time
+from esctl.models import RecordedEvent, StoredTime, json_value, stored_time, time_json
 from esctl.reducers import ReducerChoice, State
 from esctl.store.base import Row, Session, Store
 
@@ -36,8 +36,10 @@ Drift = Literal["ok", "missing", "stale", "different", "ahead", "failed"]
 Status = Literal["rebuilt", "would-rebuild", "unchanged", "failed", "kept-newer"]
 
 
-def _age_seconds(created_at: datetime | None, now: datetime) -> float | None:
-    return None if created_at is None else round((now - created_at).total_seconds(), 3)
+def _age_seconds(created_at: StoredTime, now: datetime) -> float | None:
+    if not isinstance(created_at, datetime):
+        return None  # NULL, or a time no datetime holds (infinite, BC)
+    return round((now - created_at).total_seconds(), 3)
 
 
 # --- selection ---------------------------------------------------------------------------------
@@ -114,7 +116,7 @@ class Snapshot:
     stream_type: str
     version: int
     snapshot_data: Any
-    created_at: datetime | None
+    created_at: StoredTime
     stream_version: int | None
 
     @classmethod
@@ -126,7 +128,7 @@ class Snapshot:
             stream_type=row["stream_type"],
             version=int(row["version"]),
             snapshot_data=json_value(row["snapshot_data"]),
-            created_at=parse_time(created) if created is not None else None,
+            created_at=stored_time(created),
             stream_version=int(stream_version) if stream_version is not None else None,
         )
 
@@ -142,7 +144,7 @@ class Snapshot:
             "stream_type": self.stream_type,
             "version": self.version,
             "snapshot_data": self.snapshot_data,
-            "created_at": self.created_at,
+            "created_at": time_json(self.created_at),
             "stream_version": self.stream_version,
             "events_behind": self.events_behind,
             "age_seconds": _age_seconds(self.created_at, now),

@@ -7,11 +7,9 @@ from a TABLESAMPLE scaled up, and every such figure is labelled as an estimate."
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
-from esctl.models import parse_time
-from esctl.output import iso_time
+from esctl.models import StoredTime, stored_time, time_json
 from esctl.store.base import Store
 
 # Above this many rows (catalog estimate) `stats` estimates instead of counting.
@@ -43,8 +41,8 @@ class StoreStats:
     head_position: int
     events: int
     streams: int | None
-    oldest_event_at: datetime | None
-    newest_event_at: datetime | None
+    oldest_event_at: StoredTime
+    newest_event_at: StoredTime
     counts: list[TypeCount] = field(default_factory=list)
     estimated: list[str] = field(default_factory=list)
 
@@ -53,8 +51,8 @@ class StoreStats:
             "head_position": self.head_position,
             "events": self.events,
             "streams": self.streams,
-            "oldest_event_at": iso_time(self.oldest_event_at) if self.oldest_event_at else None,
-            "newest_event_at": iso_time(self.newest_event_at) if self.newest_event_at else None,
+            "oldest_event_at": time_json(self.oldest_event_at),
+            "newest_event_at": time_json(self.newest_event_at),
             "estimated": bool(self.estimated),
             "estimated_figures": self.estimated,
             "counts": [c.to_dict() for c in self.counts],
@@ -105,8 +103,8 @@ def store_stats(store: Store, *, exact: bool = False) -> StoreStats:
         head_position=int(bounds["head"] or 0),
         events=events,
         streams=streams,
-        oldest_event_at=parse_time(bounds["oldest"]) if bounds["oldest"] else None,
-        newest_event_at=parse_time(bounds["newest"]) if bounds["newest"] else None,
+        oldest_event_at=stored_time(bounds["oldest"]),
+        newest_event_at=stored_time(bounds["newest"]),
         counts=counts,
         estimated=estimated,
     )

@@ -143,6 +143,8 @@ class Follower:
                     continue
                 for row in batch.rows:
                     event = RecordedEvent.from_row(row)
+                    if event.problems:  # a row that cannot go back through append as it is
+                        self.warn(event.warning() or "")
                     emit(event)
                     self.cursor = Cursor.after(event)
                     self.delivered += 1

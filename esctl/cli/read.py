@@ -70,7 +70,7 @@ def read(
     Output streams row by row, so `-o jsonl` of a whole store keeps memory flat; the JSON lines
     are valid input for `esctl append`.
     """
-    from esctl.reading import EventFilter, read_all, read_all_json, read_stream
+    from esctl.reading import EventFilter, capped, read_all, read_all_json, read_stream
     from esctl.timeparse import parse_time_arg
 
     if (stream is None) == (not all_):
@@ -100,7 +100,12 @@ def read(
     store = app.open_store()
     if stream is not None:
         events = read_stream(
-            store, stream, from_version=from_version, limit=fetch, backwards=backwards
+            store,
+            stream,
+            from_version=from_version,
+            limit=fetch,
+            backwards=backwards,
+            warn=capped(out.warning),
         )
         out.rows(
             (e.to_dict() for e in events),
@@ -116,12 +121,15 @@ def read(
         until=parse_time_arg(until, "--until") if until else None,
     )
     if out.format in ("json", "jsonl"):
-        lines = read_all_json(store, event_filter, from_position=from_position, limit=fetch)
+        lines = read_all_json(
+            store, event_filter, from_position=from_position, limit=fetch, warn=capped(out.warning)
+        )
         _write_json_lines(out, lines, limit)
         return
-    rows = (
-        e.to_dict() for e in read_all(store, event_filter, from_position=from_position, limit=fetch)
+    events = read_all(
+        store, event_filter, from_position=from_position, limit=fetch, warn=capped(out.warning)
     )
+    rows = (e.to_dict() for e in events)
     out.rows(rows, EVENT_COLUMNS, limit=limit, empty="No events match.")
 
 
@@ -187,5 +195,5 @@ def show(
             hint="event ids look like 5f1c0a7e-1b2c-4d3e-8f90-123456789abc",
         ) from None
     app = state(ctx)
-    event = get_event(app.open_store(), event_id)
+    event = get_event(app.open_store(), event_id, warn=app.out.warning)
     app.out.record(event.to_dict(), title=f"Event {event.event_id}")

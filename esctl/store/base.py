@@ -14,7 +14,7 @@ Where the backends differ (bulk insert, the live-reading cursor), the store expo
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -297,10 +297,17 @@ class Store(ABC):
 
     @abstractmethod
     def event_json_lines(
-        self, where: str, params: Sequence[Any], limit: int | None
+        self,
+        where: str,
+        params: Sequence[Any],
+        limit: int | None,
+        *,
+        warn: Callable[[str], None] | None = None,
     ) -> Iterator[bytes] | None:
         """The events matching `where` in position order as JSON lines rendered by the server
-        (UTF-8 chunks of whole lines), or None when the backend leaves that to `esctl.reading`."""
+        (UTF-8 chunks of whole lines, the bytes of `esctl.reading.event_json_line`), or None when
+        the backend leaves that to `esctl.reading`. `warn` names each row that cannot go back
+        through `esctl append` unchanged."""
 
     # --- bench (issue 7) -------------------------------------------------------------------------
 

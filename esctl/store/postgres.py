@@ -10,7 +10,7 @@ import json
 import json.encoder
 import os
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, cast
@@ -20,6 +20,7 @@ from psycopg import errors as pgerrors
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
 from psycopg.rows import dict_row
+from psycopg.types.datetime import TimestamptzLoader
 from psycopg.types.json import Jsonb
 
 from esctl import __version__
@@ -256,6 +257,8 @@ class PostgresStore(Store):
             except psycopg.ProgrammingError as exc:  # e.g. an unknown connection option
                 error = ConfigError(f"bad store URL {self.display_url}: {_first_line(exc)}")
                 raise _scrubbed(self, error) from None
+            # Times no datetime holds (infinite, BC, after 9999) are read as esctl.models.OddTime.
+            conn.adapters.register_loader("timestamptz", _TimestamptzLoader)
             if self.settings.statement_timeout_ms is not None:
                 conn.execute(
                     "SELECT set_config('statement_timeout', %s, false)",
@@ -710,7 +713,11 @@ class PostgresStore(Store):
             self._listen_conn = None
 
     def category_sql(self) -> str:
-        return "split_part(stream_id, '-', 1)"
+        # esctl.models.category_of: up to the first `-` that does not start the id.
+        return (
+            "CASE WHEN strpos(substr(stream_id, 2), '-') > 0 "
+            "THEN substr(stream_id, 1, strpos(substr(stream_id, 2), '-')) ELSE stream_id END"
+        )
 
     def estimated_counts(self) -> dict[str, int | None] | None:
         with self.reading() as session:
@@ -736,11 +743,32 @@ class PostgresStore(Store):
     def sample_clause(self, percent: float) -> str:
         return f" TABLESAMPLE SYSTEM ({float(percent)!r})"
 
-    # `read --all -o jsonl` on PostgreSQL: the server renders each event's JSON line (the format
-    # of `RecordedEvent.to_dict()`) and COPY streams it, so esctl only copies bytes through.
-    # Braces come from chr() because SQL text here holds no literal `{`/`}`.
+    # `read --all -o jsonl` on PostgreSQL: the server renders each event's JSON line, byte for
+    # byte as `esctl.reading.event_json_line` (the one encoder: `", "`/`": "` separators, jsonb's
+    # own text for data and metadata, times as `esctl.models.time_json`), and COPY streams it, so
+    # esctl only copies bytes through. A row that cannot go back through `esctl append` unchanged
+    # is prefixed `!POSITION|` for a warning. Braces come from chr(): SQL text here holds no `{`.
+    _UTC = "(created_at AT TIME ZONE 'UTC')"
+    _IN_RANGE = (
+        "created_at >= TIMESTAMPTZ '0001-01-01 00:00:00+00' "
+        "AND created_at < TIMESTAMPTZ '10000-01-01 00:00:00+00'"
+    )
+    _YEAR = f"(extract(year FROM {_UTC})::int + CASE WHEN extract(year FROM {_UTC}) < 0 THEN 1 ELSE 0 END)"
+    _CLOCK = "'-MM-DD\"T\"HH24:MI:SS.US'"
+    TIME_JSON_SQL = (
+        f"CASE WHEN {_IN_RANGE} THEN '\"' || replace(to_char({_UTC}, 'YYYY' || {_CLOCK}), "
+        "'.000000', '') || 'Z\"' "
+        "WHEN created_at IS NULL THEN 'null' "
+        "WHEN NOT isfinite(created_at) THEN '\"' || created_at::text || '\"' "
+        f"ELSE '\"' || CASE WHEN {_YEAR} < 0 THEN '-' || lpad((-{_YEAR})::text, 4, '0') "
+        f"WHEN {_YEAR} > 9999 THEN '+' || {_YEAR}::text ELSE lpad({_YEAR}::text, 4, '0') END "
+        f"|| replace(to_char({_UTC}, {_CLOCK}), '.000000', '') || 'Z\"' END"
+    )
     EVENT_JSON_SQL = (
-        "chr(123) || '\"global_position\": ' || global_position"
+        "CASE WHEN jsonb_typeof(event_data) = 'object' AND (metadata IS NULL OR "
+        f"jsonb_typeof(metadata) = 'object') AND {_IN_RANGE} THEN '' "
+        "ELSE '!' || global_position || '|' END"
+        " || chr(123) || '\"global_position\": ' || global_position"
         " || ', \"stream_id\": ' || to_json(stream_id)::text"
         " || ', \"stream_type\": ' || to_json(stream_type)::text"
         " || ', \"version\": ' || version"
@@ -748,27 +776,34 @@ class PostgresStore(Store):
         ' || \', "event_id": "\' || id::text'
         ' || \'", "data": \' || event_data::text'
         " || ', \"metadata\": ' || coalesce(metadata::text, chr(123) || chr(125))"
-        # Python's isoformat: six fraction digits, none when they are all zero.
-        " || ', \"created_at\": \"' || replace(to_char(created_at AT TIME ZONE 'UTC', "
-        "'YYYY-MM-DD\"T\"HH24:MI:SS.US'), '.000000', '') || 'Z\"' || chr(125)"
+        f" || ', \"created_at\": ' || {TIME_JSON_SQL} || chr(125)"
     )
 
     def event_json_lines(
-        self, where: str, params: Sequence[Any], limit: int | None
+        self,
+        where: str,
+        params: Sequence[Any],
+        limit: int | None,
+        *,
+        warn: Callable[[str], None] | None = None,
     ) -> Iterator[bytes] | None:
         """Chunks of whole lines (about 64 KiB each)."""
         query = "SELECT " + self.EVENT_JSON_SQL + " FROM {events} WHERE " + where  # noqa: S608
         query += " ORDER BY global_position" + (" LIMIT %s" if limit is not None else "")
         bound = [*params, limit] if limit is not None else list(params)
-        return self._copy_lines(query, bound)
+        return self._copy_lines(query, bound, warn)
 
-    def _copy_lines(self, query: str, params: list[Any]) -> Iterator[bytes]:
+    def _copy_lines(
+        self, query: str, params: list[Any], warn: Callable[[str], None] | None
+    ) -> Iterator[bytes]:
         with self.reading() as session, translate_errors(self):
             statement = sql.SQL("COPY ({}) TO STDOUT").format(self.compose(query))
             with session.connection.cursor().copy(statement, params) as copy:
                 rows: list[Any] = []
                 size = 0
                 for row in copy:  # one row (line) per item
+                    if row[0] in _MARKS:
+                        row = _odd_line(bytes(row), warn)
                     rows.append(row)
                     size += len(row)
                     if size >= JSON_CHUNK_BYTES:
@@ -860,6 +895,46 @@ class PostgresStore(Store):
 
 
 JSON_CHUNK_BYTES = 1 << 16
+
+
+class _TimestamptzLoader(TimestamptzLoader):
+    """psycopg's timestamptz loader (its C one where installed) that reads a time no datetime
+    holds as an OddTime instead of failing (`timestamp too large`) on every read of the row."""
+
+    def __init__(self, oid: int, context: Any = None) -> None:
+        super().__init__(oid, context)
+        fast = psycopg.adapters.get_loader(oid, psycopg.pq.Format.TEXT) or TimestamptzLoader
+        self._load = fast(oid, context).load
+
+    def load(self, data: Any) -> Any:
+        try:
+            return self._load(data)
+        except (psycopg.DataError, OverflowError, ValueError):
+            from esctl.models import stored_time
+
+            return stored_time(bytes(data).decode("utf-8", "replace"))
+
+
+_MARKS = frozenset(b"!\\")  # a row's first byte: `!` an odd row, `\\` a NULL (`\\N`)
+
+
+def _odd_line(row: bytes, warn: Callable[[str], None] | None) -> bytes:
+    """An odd row of the COPY fast path: warn (as `RecordedEvent.from_row` would), strip the mark."""
+    from esctl.models import created_at_problem, odd_row_warning, stored_time, value_problems
+
+    if row.startswith(b"\\N"):  # a NULL the SQL did not foresee: never a `\\N` line in an export
+        raise EsctlError("the store returned an event esctl cannot render (a NULL column)")
+    mark, _, line = row.partition(b"|")
+    if warn is not None:
+        event = json.loads(_unescape_copy(line))
+        problems = value_problems(event["data"], event["metadata"])
+        time_problem = created_at_problem(stored_time(event["created_at"]))
+        if time_problem:
+            problems.append(time_problem)
+        message = odd_row_warning(int(mark[1:]), problems)
+        if message:
+            warn(message)
+    return line
 
 
 def _unescape_copy(data: bytes) -> bytes:

@@ -7,7 +7,7 @@ import json
 import os
 import sqlite3
 import time
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -148,7 +148,17 @@ def format_time(value: datetime) -> str:
     if value.tzinfo is None:
         value = value.replace(tzinfo=UTC)
     value = value.astimezone(UTC)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+    # Not strftime's %Y: it writes year 1 as `1`, a text no ISO 8601 reader takes (and that
+    # sorts after every other year).
+    return (
+        f"{value.year:04d}"
+        + value.strftime("-%m-%dT%H:%M:%S.")
+        + f"{value.microsecond // 1000:03d}Z"
+    )
+
+
+def _text_of(data: bytes) -> str:
+    return data.decode("utf-8", "replace")
 
 
 def _dict_row(cursor: sqlite3.Cursor, row: tuple[Any, ...]) -> Row:
@@ -271,6 +281,9 @@ class SQLiteStore(Store):
             else:
                 conn = self._read_only_connection()
             conn.execute(f"PRAGMA busy_timeout={int(self.settings.connect_timeout * 1000)}")
+        # Text another program stored as bytes that are not UTF-8 reads with U+FFFD for them,
+        # instead of failing every read of the row.
+        conn.text_factory = _text_of
         self._conn = conn
         return conn
 
@@ -519,9 +532,10 @@ class SQLiteStore(Store):
         pass
 
     def category_sql(self) -> str:
+        # esctl.models.category_of: up to the first `-` that does not start the id.
         return (
-            "CASE WHEN instr(stream_id, '-') > 0 "
-            "THEN substr(stream_id, 1, instr(stream_id, '-') - 1) ELSE stream_id END"
+            "CASE WHEN instr(substr(stream_id, 2), '-') > 0 "
+            "THEN substr(stream_id, 1, instr(substr(stream_id, 2), '-')) ELSE stream_id END"
         )
 
     def estimated_counts(self) -> dict[str, int | None] | None:
@@ -531,7 +545,12 @@ class SQLiteStore(Store):
         return ""
 
     def event_json_lines(
-        self, where: str, params: Sequence[Any], limit: int | None
+        self,
+        where: str,
+        params: Sequence[Any],
+        limit: int | None,
+        *,
+        warn: Callable[[str], None] | None = None,
     ) -> Iterator[bytes] | None:
         return None  # esctl.reading renders the lines
 
