@@ -35,6 +35,7 @@ def scratch_schema(prefix: str) -> Iterator[tuple[str, str, dict[str, str]]]:
     with tempfile.TemporaryDirectory() as tmp:
         config = Path(tmp) / "bench.yaml"
         config.write_text(yaml.safe_dump({"profiles": {"bench": {"store": url, "schema": schema}}}))
+        config.chmod(0o600)  # it holds the server URL, password included
         env = {**os.environ, "ESCTL_CONFIG": str(config), "ESCTL_PROFILE": "bench"}
         try:
             yield url, schema, env

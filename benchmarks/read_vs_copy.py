@@ -5,13 +5,17 @@ Reports events/s of each, esctl's ratio to COPY (goal: within 2x), esctl's peak 
 < 150 MB), and the plans of tail's live queries on the large table. PostgreSQL from
 $ESCTL_BENCH_DSN or $ESCTL_TEST_DSN; a throwaway schema is created and dropped.
 
-    .venv/bin/python benchmarks/read_vs_copy.py [--events N]
+    .venv/bin/python benchmarks/read_vs_copy.py [--events N] [--rounds R] [--baseline DIR]
+
+--baseline DIR also measures the esctl package in DIR (a checkout of another commit, run with
+PYTHONPATH=DIR), alternating with this one, so a change is judged by a ratio from one run.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import subprocess
 import sys
 import time
@@ -43,7 +47,10 @@ def timed_child(args: list[str], env: dict[str, str]) -> tuple[float, int]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=1_000_000)
-    n = parser.parse_args().events
+    parser.add_argument("--rounds", type=int, default=1, help="alternating runs of each command")
+    parser.add_argument("--baseline", type=Path, help="a checkout of another esctl to compare")
+    options = parser.parse_args()
+    n = options.events
     with scratch_schema("esctl_bench_read") as (url, schema, env):
         with psycopg.connect(url, autocommit=True) as conn:
             start = time.perf_counter()
@@ -90,18 +97,27 @@ def main() -> None:
             "-c",
             f'COPY (SELECT {COLUMNS} FROM "{schema}".events ORDER BY global_position) TO STDOUT',
         ]
-        copy_s, copy_rss = timed_child(copy, env)
-        esctl_s, esctl_rss = timed_child(esctl, env)
-        print(
-            f"psql COPY   : {n / copy_s:>10,.0f} events/s  ({copy_s:.2f}s)  "
-            f"peak RSS {copy_rss / 1024:.0f} MB"
-        )
-        print(
-            f"esctl jsonl : {n / esctl_s:>10,.0f} events/s  ({esctl_s:.2f}s)  "
-            f"peak RSS {esctl_rss / 1024:.0f} MB"
-        )
-        print(f"esctl / COPY time ratio: {esctl_s / copy_s:.2f}x")
-
+        runs: dict[str, list[tuple[float, int]]] = {"psql COPY": [], "esctl jsonl": []}
+        baseline_env = None
+        if options.baseline is not None:
+            runs["baseline jsonl"] = []
+            baseline_env = {**env, "PYTHONPATH": str(options.baseline.resolve())}
+        for _ in range(options.rounds):
+            runs["psql COPY"].append(timed_child(copy, env))
+            runs["esctl jsonl"].append(timed_child(esctl, env))
+            if baseline_env is not None:
+                runs["baseline jsonl"].append(timed_child(esctl, baseline_env))
+        median = {label: statistics.median(s for s, _ in times) for label, times in runs.items()}
+        for label, times in runs.items():
+            seconds, rss = median[label], max(r for _, r in times)
+            print(
+                f"{label:<15}: {n / seconds:>10,.0f} events/s  ({seconds:.2f}s median of "
+                f"{len(times)})  peak RSS {rss / 1024:.0f} MB"
+            )
+        print(f"esctl / COPY time ratio: {median['esctl jsonl'] / median['psql COPY']:.2f}x")
+        if "baseline jsonl" in median:
+            ratio = median["esctl jsonl"] / median["baseline jsonl"]
+            print(f"esctl / baseline time ratio: {ratio:.2f}x")
 
 if __name__ == "__main__":
     main()
