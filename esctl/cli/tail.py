@@ -150,6 +150,14 @@ def tail(
                 delivered = follower.run(
                     _emitter(out), max_events=max_events, idle_timeout=idle_timeout
                 )
+        except BrokenPipeError:
+            if owner is None:
+                raise  # `tail | head`: the quiet exit 141 of a closed pipe
+            # A consumer whose reader went away failed to deliver (SPEC: exit 1, not a delivery).
+            raise OutputFailed(
+                f"cannot write output: the reader closed the pipe; checkpoint {checkpoint!r} stays "
+                f"at position {owner.stored.global_position} (the last event written whole)"
+            ) from None
         except OutputFailed as error:
             if owner is not None:
                 error.message += (
