@@ -108,7 +108,7 @@ complete -c esctl -n '__esctl_at \'tail\'' -l from-position -r -d 'Start at the 
 complete -c esctl -n '__esctl_at \'tail\'' -l since -r -d 'Start at the first event created at or after TIME (ISO 8601, UTC if n…'
 complete -c esctl -n '__esctl_at \'tail\'' -l checkpoint -x -a '(__esctl_dynamic)' -d 'Resume from and save to this subscription (saved after output is writ…'
 complete -c esctl -n '__esctl_at \'tail\'' -l max -r -d 'Stop after N events. [x>=1]'
-complete -c esctl -n '__esctl_at \'tail\'' -l idle-timeout -r -d 'Stop after SECONDS without an event. [x>=0]'
+complete -c esctl -n '__esctl_at \'tail\'' -l idle-timeout -r -d 'Stop after this long without an event: seconds (5, 0.3) or a duration…'
 complete -c esctl -n '__esctl_at \'tail\'' -a '(__esctl_dynamic)'
 complete -c esctl -n '__esctl_at \'stats\'' -l exact -d 'Count exactly even on a huge PostgreSQL store.'
 complete -c esctl -n '__esctl_at \'events\'' -a 'show' -d 'Show one event by its id (exit 4 when there is none).'

@@ -91,7 +91,7 @@ def test_live_help_uses_the_metavars_of_the_reference() -> None:
             if option.metavar:
                 assert f"{option.names[0]} " in page and f" {option.metavar} " in page
     tail = " ".join(pages["esctl tail"].split())
-    assert "--idle-timeout SECONDS" in tail and "--max N" in tail
+    assert "--idle-timeout DURATION" in tail and "--max N" in tail
     assert "Usage: esctl append [OPTIONS] FILE..." in " ".join(pages["esctl append"].split())
     read = next(c for c in command_tree().walk() if c.name == "esctl read")
     assert {o.names[0]: o.metavar for o in read.options}["--since"] == "TIME"

@@ -78,3 +78,14 @@ def test_bench_duration_takes_a_compound_duration_and_refuses_a_bad_one() -> Non
     bad = run_cli("bench", "append", "--duration", "soon")
     assert bad.exit_code == 2
     assert bad.stderr.startswith("Error: --duration: 'soon' is not a duration\n")
+
+
+def test_tail_idle_timeout_takes_seconds_or_a_duration(initialised: Target) -> None:
+    for value in ("0.2", "200ms", "0m0.3s"):
+        result = run_cli("tail", "--all", "--idle-timeout", value, "-o", "jsonl")
+        assert result.exit_code == 0, (value, result.stderr)
+        assert result.stdout == "" and result.stderr.endswith("0 events.\n"), value
+    for bad in ("-1", "soon"):
+        refused = run_cli("tail", "--all", "--idle-timeout", bad)
+        assert refused.exit_code == 2, bad
+        assert refused.stderr.startswith(f"Error: --idle-timeout: '{bad}' is not a duration"), bad

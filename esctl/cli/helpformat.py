@@ -33,7 +33,7 @@ OPTION_METAVARS = {
     "--to-time": "TIME",
     "--checkpoint": "NAME",
     "--reducer": "REDUCER",
-    "--idle-timeout": "SECONDS",
+    "--idle-timeout": "DURATION",
     "--duration": "SECONDS",
     "--stale-after": "DURATION",
     "--stall-after": "DURATION",

@@ -17,7 +17,7 @@ from esctl.cli.stdio import stdout_is_closed
 from esctl.errors import UsageError
 from esctl.models import RecordedEvent
 from esctl.output import Renderer, csv_value, dumps
-from esctl.timeparse import parse_time_arg
+from esctl.timeparse import parse_duration, parse_time_arg
 from esctl.words import plural
 
 TAIL_EXAMPLES = examples(
@@ -73,9 +73,12 @@ def tail(
     max_events: Annotated[
         int | None, typer.Option("--max", min=1, help="Stop after N events.")
     ] = None,
-    idle_timeout: Annotated[
-        float | None,
-        typer.Option("--idle-timeout", min=0, help="Stop after SECONDS without an event."),
+    idle_timeout_text: Annotated[
+        str | None,
+        typer.Option(
+            "--idle-timeout",
+            help="Stop after this long without an event: seconds (5, 0.3) or a duration (1m30s).",
+        ),
     ] = None,
 ) -> None:
     """Follow events live in commit order, from the end by default.
@@ -98,6 +101,11 @@ def tail(
         raise UsageError("give at most one of STREAM, --category and --all")
     if sum([from_start, from_position is not None, since is not None]) > 1:
         raise UsageError("give at most one of --from-start, --from-position and --since")
+    idle_timeout = (
+        parse_duration(idle_timeout_text, "--idle-timeout")
+        if idle_timeout_text is not None
+        else None
+    )
     app = state(ctx)
     out = app.out
     if stdout_is_closed(out.stdout):  # `>&-`: refuse before connecting, nothing to deliver to
