@@ -10,12 +10,9 @@ both say why, and a README command that matches neither runs as written.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shlex
-import shutil
 import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -134,15 +131,9 @@ def readme_database(pg_server_url: str) -> Iterator[str]:
 
 
 def _clone(tmp_path: Path) -> tuple[Path, dict[str, str]]:
-    work = tmp_path / "clone"
-    shutil.copytree(ROOT / "examples", work / "examples")
-    bin_dir = str(Path(sys.executable).parent)
-    env = {
-        **os.environ,
-        "PATH": f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}",
-        "COLUMNS": "200",
-        "NO_COLOR": "1",
-    }
+    from tests.test_docs import _sandbox
+
+    work, env = _sandbox(tmp_path)
     env.pop("ESCTL_STORE", None)
     env.pop("ESCTL_PROFILE", None)
     env.pop("ESCTL_CONFIG", None)

