@@ -170,10 +170,11 @@ def test_checkpoints_list_keeps_name_position_lag_and_status(
 ) -> None:
     text = _at(width, monkeypatch, "checkpoints", "list")
     header = cells(text)[0]
-    assert header[:2] == ["subscription", "position"] and header[-1] == "status"
+    assert header[:2] == ["subscription", "position"] and "status" in header
+    status = header.index("status")
     body = {r[0]: r for r in cells(text)[1:]}
     assert set(body) == {"orders-projection", "billing-projector-long"}
-    assert body["orders-projection"][1] == "2" and body["orders-projection"][-1] == "ok"
+    assert body["orders-projection"][1] == "2" and body["orders-projection"][status] == "ok"
     assert body["billing-projector-long"][1] == "5"
     lag = header.index("lag")
     assert body["orders-projection"][lag] == "3" and body["billing-projector-long"][lag] == "0"
