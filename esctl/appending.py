@@ -44,6 +44,7 @@ from esctl.events import (
     validate_inputs,
 )
 from esctl.inputs import InputSource
+from esctl.interrupts import Interrupted, InterruptGate
 from esctl.models import RecordedEvent
 from esctl.store.base import EventRow, Session, Store
 from esctl.words import noun_for, number, plural
@@ -244,6 +245,7 @@ class _Appender:
         self.results: dict[str, StreamResult] = {}
         self.unit: dict[str, StreamResult] = {}
         self.committed = 0
+        self.gate = InterruptGate()
         self.careful = False
 
     def ordered_results(self) -> list[StreamResult]:
@@ -320,8 +322,10 @@ class _Appender:
     # --- units (--commit-every, and the careful path) ------------------------------------------
 
     def run(self, events: Callable[[], Iterator[NewEvent]], unit_size: int) -> None:
-        source = events()
-        unit = 0
+        with InterruptGate() as self.gate:
+            self._run(events, unit_size)
+
+    def _run(self, events: Callable[[], Iterator[NewEvent]], unit_size: int) -> None:
         total = self.summary.events
         last_where: list[str] = []
 
@@ -332,23 +336,29 @@ class _Appender:
 
         source = tracked()
         committed_where = ""
+        unit = 0
         while self.committed < total:
             size = min(unit_size, total - self.committed)
             try:
+                # A signal that came while the last unit committed is raised here, once counted.
+                self.gate.release()
                 source = self._write_unit(unit, source, size, tracked)
             except EsctlError as error:
                 if self.committed:
                     raise _partial(error, self.committed, self.summary) from None
                 raise
-            except KeyboardInterrupt:
+            except Interrupted as interrupt:
                 if self.committed:
                     raise AppendInterrupted(
-                        _interrupted(self.committed, unit, committed_where, self.summary)
+                        _interrupted(self.committed, unit, committed_where, self.summary),
+                        interrupt.exit_code,
                     ) from None
                 raise
             self.committed += size
             committed_where = last_where[0] if last_where else ""
             unit += 1
+        # A signal during the last commit: everything is stored, so the append is done (exit 0).
+        self.gate.forget()
 
     def _write_unit(
         self,
@@ -362,9 +372,11 @@ class _Appender:
             try:
                 with self.store.writing() as session:
                     self.fast_unit(session, unit, itertools.islice(source, size))
+                    self.gate.hold()  # the COMMIT: a signal now waits until it is counted
                 self.merge()
                 return source
             except (_Fallback, Conflict):
+                self.gate.release()  # nothing committed: a signal held meanwhile stops here
                 self.careful = True  # and stay careful: the next units likely hold stored events
                 self.unit.clear()
                 self._rewind_progress()
@@ -373,9 +385,11 @@ class _Appender:
             try:
                 with self.store.writing() as session:
                     self.careful_unit(session, itertools.islice(source, size), write=True)
+                    self.gate.hold()
                 self.merge()
                 return source
             except Conflict as conflict:
+                self.gate.release()
                 moved = self._moved_streams()
                 self.unit.clear()
                 if moved and self.expected.kind != "any":
@@ -620,9 +634,13 @@ def _same_event(event: NewEvent, record: RecordedEvent) -> None:
         )
 
 
-class AppendInterrupted(KeyboardInterrupt):
-    """Ctrl-C (or SIGINT) after some --commit-every batches were committed; its text says how
-    far the append got (the CLI prints it after `Interrupted:`)."""
+class AppendInterrupted(Interrupted):
+    """Ctrl-C (or SIGINT, SIGTERM) after some --commit-every batches were committed; its text says
+    how far the append got (the CLI prints it)."""
+
+    def __init__(self, text: str, exit_code: int) -> None:
+        super().__init__(text)
+        self.exit_code = exit_code
 
 
 def _interrupted(committed: int, batches: int, where: str, summary: InputSummary) -> str:
