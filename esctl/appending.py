@@ -45,8 +45,8 @@ from esctl.events import (
 )
 from esctl.inputs import InputSource
 from esctl.interrupts import Interrupted, InterruptGate
-from esctl.models import RecordedEvent
-from esctl.store.base import EventRow, Session, Store
+from esctl.store.base import EVENT_COLUMNS, EventRow, Session, Store
+from esctl.types import RecordedEvent
 from esctl.words import noun_for, number, plural
 
 LOOKUP_CHUNK = 500
@@ -481,7 +481,7 @@ class _Appender:
             done += 1
             if progress is not None and done % 1000 == 0:
                 progress(1000)
-            yield (
+            yield EventRow(
                 event.event_id,
                 event.stream_id,
                 event.stream_type,
@@ -588,7 +588,7 @@ class _Appender:
 
 
 def _row(event: NewEvent, version: int) -> EventRow:
-    return (
+    return EventRow(
         event.event_id,
         event.stream_id,
         event.stream_type,
@@ -752,7 +752,7 @@ def _stored_events(session: Session, event_ids: Sequence[str]) -> dict[str, Reco
     for start in range(0, len(event_ids), LOOKUP_CHUNK):
         part = event_ids[start : start + LOOKUP_CHUNK]
         rows = session.fetchall(
-            f"SELECT {RecordedEvent.COLUMNS} FROM {{events}} "  # noqa: S608 - placeholders only
+            f"SELECT {EVENT_COLUMNS} FROM {{events}} "  # noqa: S608 - placeholders only
             f"WHERE id IN ({_placeholders(len(part))})",
             part,
         )

@@ -20,9 +20,9 @@ from typing import Any, Literal
 from esctl.cursor import START, Cursor, checkpoint_cursor, cursor_before_position
 from esctl.errors import ConcurrencyError, InvalidInput, NotFound, UsageError
 from esctl.leases import Holder, live_holder, live_holders
-from esctl.models import RecordedEvent, parse_time
-from esctl.output import iso_time
-from esctl.store.base import Row, Session, Store
+from esctl.store.base import EVENT_COLUMNS, Row, Session, Store
+from esctl.types import RecordedEvent, iso_time
+from esctl.values import parse_time
 from esctl.words import noun_for
 
 # Counting more events than this per checkpoint costs seconds on a large store; past it, lag is
@@ -267,7 +267,7 @@ def events_after(store: Store, session: Session, cursor: Cursor, limit: int) -> 
         if len(events) >= limit:
             break
         rows = session.fetchall(
-            f"SELECT {RecordedEvent.COLUMNS}, transaction_id FROM {{events}} "  # noqa: S608
+            f"SELECT {EVENT_COLUMNS}, transaction_id FROM {{events}} "  # noqa: S608
             f"WHERE {where} ORDER BY {order} LIMIT %s",
             [*params, limit - len(events)],
         )

@@ -1,40 +1,11 @@
-"""The cursor of the commit-ordered log, shared by `tail`, checkpoints and every live reader."""
+"""Cursors from stored rows and positions (the Cursor type itself lives in esctl.types)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from esctl.models import RecordedEvent
 from esctl.store.base import Row, Session
+from esctl.types import START, Cursor
 
-
-@dataclass(frozen=True, order=True)
-class Cursor:
-    """A place in the log in commit order: `(transaction_id, global_position)`.
-
-    On PostgreSQL, BIGSERIAL positions can become visible out of order, so live readers order by
-    the writing transaction's id first and read only below `pg_snapshot_xmin(pg_current_snapshot())`.
-    Rows written before `esctl init` added the column have a NULL transaction_id: they count as
-    committed long ago and sort first, as transaction id 0. On SQLite, writers are serialised and
-    `transaction_id` is always NULL (0), so position order is commit order. A checkpoint stores a
-    cursor as (`last_transaction_id`, `last_position`).
-
-    Conceptually the order is `(coalesce(transaction_id, 0), global_position)`. In SQL, use the
-    store's primitives instead (`Store.commit_order_slices`, `Store.live_batch`): on PostgreSQL
-    `xid8` does not mix with integers, and coalesce() would hide the
-    `(transaction_id, global_position)` index, so the NULL rows are read as a slice of their own.
-    """
-
-    transaction_id: int = 0
-    global_position: int = 0
-
-    @classmethod
-    def after(cls, event: RecordedEvent) -> Cursor:
-        """The cursor just past `event`."""
-        return cls(event.transaction_id or 0, event.global_position)
-
-
-START = Cursor(0, 0)
+__all__ = ["START", "Cursor", "checkpoint_cursor", "cursor_before_position"]
 
 
 def checkpoint_cursor(session: Session, row: Row, *, live: bool = False) -> Cursor:

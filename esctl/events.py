@@ -27,7 +27,7 @@ from typing import Any
 
 from esctl.errors import InvalidInput
 from esctl.inputs import InputSource, Item, Problem, iter_items, strict_decode
-from esctl.models import category_of
+from esctl.values import category_of
 from esctl.words import number, plural
 
 

@@ -42,7 +42,10 @@ class InterruptGate:
         return self
 
     def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, tb: TracebackType | None
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
     ) -> None:
         for signum, old in self._previous.items():
             signal.signal(signum, old)

@@ -20,8 +20,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from esctl.errors import ConcurrencyError
-from esctl.output import iso_time
 from esctl.store.base import Row, Session, Store
+from esctl.types import iso_time
 
 TTL = 30.0  # seconds a lease lives without a renewal
 HEARTBEAT = 5.0  # a holder renews at least this often

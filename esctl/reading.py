@@ -10,10 +10,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from esctl.encoding import dumps
 from esctl.errors import NotFound
-from esctl.models import RecordedEvent, StoredTime, category_of, stored_time, time_json
-from esctl.output import dumps
-from esctl.store.base import Row, Session, Store
+from esctl.store.base import EVENT_COLUMNS, Row, Session, Store
+from esctl.types import RecordedEvent
+from esctl.values import StoredTime, category_of, stored_time, time_json
 
 BATCH_SIZE = 5000
 
@@ -103,7 +104,7 @@ class EventFilter:
 
 # --- events ---------------------------------------------------------------------------------
 
-SELECT_EVENTS = "SELECT " + RecordedEvent.COLUMNS + " FROM {events} "  # noqa: S608
+SELECT_EVENTS = "SELECT " + EVENT_COLUMNS + " FROM {events} "  # noqa: S608
 
 
 def stream_exists(session: Session, stream_id: str) -> bool:
@@ -167,7 +168,7 @@ def read_all(
     with store.reading() as session:
         query, params = _all_query(session, event_filter or EventFilter(), from_position, limit)
         rows = session.stream(
-            "SELECT " + RecordedEvent.COLUMNS + " " + query, params, batch_size=BATCH_SIZE
+            "SELECT " + EVENT_COLUMNS + " " + query, params, batch_size=BATCH_SIZE
         )
         yield from _events(rows, warn)
 

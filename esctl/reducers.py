@@ -2,7 +2,7 @@
 
 A reducer is a plain function `reduce(state: dict | None, event: RecordedEvent) -> dict`. It is called
 once per event in version order; `state` is None for the stream's first event, and otherwise what the
-reducer returned for the previous event. `event` is an `esctl.models.RecordedEvent` (`stream_id`,
+reducer returned for the previous event. `event` is an `esctl.types.RecordedEvent` (`stream_id`,
 `stream_type`, `version`, `event_type`, `event_id`, `data`, `metadata`, `created_at`,
 `global_position`). The returned dict must be JSON-serialisable; it is what `snapshot_data` holds.
 A reducer may return a new dict or change `state` in place and return it.
@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from esctl.errors import UsageError
-from esctl.models import RecordedEvent
+from esctl.types import RecordedEvent
 
 State = dict[str, Any]
 Reducer = Callable[[State | None, RecordedEvent], State]

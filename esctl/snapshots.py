@@ -23,9 +23,10 @@ from esctl.errors import (
     StoreUnavailable,
     UsageError,
 )
-from esctl.models import RecordedEvent, StoredTime, json_value, stored_time, time_json
 from esctl.reducers import ReducerChoice, State
 from esctl.store.base import Row, Session, Store
+from esctl.types import RecordedEvent
+from esctl.values import StoredTime, json_value, stored_time, time_json
 
 # Streams upserted per write transaction: large enough to amortise commits, small enough that a
 # failed batch is cheap to redo stream by stream.

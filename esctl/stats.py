@@ -9,8 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from esctl.models import StoredTime, stored_time, time_json
 from esctl.store.base import Store
+from esctl.values import StoredTime, stored_time, time_json
 
 # Above this many rows (catalog estimate) `stats` estimates instead of counting.
 EXACT_LIMIT = 1_000_000

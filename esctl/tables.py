@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from esctl.display import ColumnFit, Zone, escape_controls, fit_columns, kind_of, status_style
-from esctl.output import Column, dumps, table_value
+from esctl.encoding import dumps
+from esctl.output import Column, table_value
 
 if TYPE_CHECKING:
     from rich.table import Table

@@ -19,13 +19,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from types import FrameType
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING
 
 from esctl.cursor import START, Cursor, cursor_before_position
 from esctl.errors import ConcurrencyError, StoreUnavailable
-from esctl.models import RecordedEvent
 from esctl.reading import EventFilter
-from esctl.store.base import Row, Store
+from esctl.store.base import Store
+from esctl.types import RecordedEvent
 
 if TYPE_CHECKING:
     from esctl.consumer import CheckpointOwner
@@ -34,16 +34,6 @@ BATCH_SIZE = 500
 POLL_INTERVAL = 1.0  # the fallback when no NOTIFY arrives (PostgreSQL)
 PENDING_RECHECK = 0.02  # commits seen above the horizon: look again soon
 RECONNECT_FOR = 120.0  # give up (exit 5) after this long without a working connection
-
-
-class LiveBatch(NamedTuple):
-    """What one live read returns (see `Store.live_batch`)."""
-
-    rows: list[Row]
-    # Every committed event up to here has been considered (matching or not).
-    scanned_to: Cursor
-    # Commits exist that the horizon does not release yet (an older transaction is still open).
-    pending: bool
 
 
 @dataclass(frozen=True)

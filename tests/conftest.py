@@ -181,7 +181,7 @@ def seed_events(store: Store, events: list[tuple[str, str, dict[str, Any]]]) -> 
     """Write events with plain SQL (not esctl's append), continuing each stream's versions.
 
     For tests of reading, checkpoints and snapshots that must not depend on `esctl append`."""
-    from esctl.models import category_of
+    from esctl.values import category_of
 
     with store.writing() as session:
         for stream_id, event_type, data in events:

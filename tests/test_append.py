@@ -12,9 +12,9 @@ import pytest
 from esctl.appending import ExpectedVersion, append_events
 from esctl.errors import ConcurrencyError, InvalidInput
 from esctl.inputs import open_sources
-from esctl.models import RecordedEvent
 from esctl.schema import init_store
-from esctl.store.base import Store
+from esctl.store.base import EVENT_COLUMNS, Store
+from esctl.types import RecordedEvent
 from tests.conftest import Target, _pg_schema, run_cli, seed_events
 
 
@@ -32,7 +32,7 @@ def stored(store: Store, stream_id: str | None = None) -> list[RecordedEvent]:
     where = "WHERE stream_id = %s " if stream_id else ""
     with store.reading() as session:
         rows = session.fetchall(
-            f"SELECT {RecordedEvent.COLUMNS} FROM {{events}} {where}ORDER BY global_position",
+            f"SELECT {EVENT_COLUMNS} FROM {{events}} {where}ORDER BY global_position",
             [stream_id] if stream_id else [],
         )
     return [RecordedEvent.from_row(r) for r in rows]

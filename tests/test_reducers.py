@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from esctl.errors import UsageError
-from esctl.models import RecordedEvent
 from esctl.reducers import ReducerChoice, load_reducer, merge
+from esctl.types import RecordedEvent
 
 
 def event(data: Any, version: int = 1, event_type: str = "Changed") -> RecordedEvent:

@@ -163,7 +163,7 @@ def _prepare_store(info: SandboxInfo, seeds: list[str], out: Renderer) -> None:
 def _announce(details: dict[str, Any], out: Renderer, *, shell: bool, foreground: bool) -> None:
     """How to use and stop it on stderr, then the URL (or export lines, or JSON) on stdout: a
     script that waits for the first line of stdout finds the messages already written."""
-    from esctl.output import dumps
+    from esctl.encoding import dumps
 
     url = str(details["url"])
     pid = details["esctl_pid"]

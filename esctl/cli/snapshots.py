@@ -16,8 +16,9 @@ from esctl.cli.completion import complete_stream
 from esctl.cli.options import DryRunOpt, LimitOpt, examples
 from esctl.cli.state import AppState, state
 from esctl.display import age, escape_controls
+from esctl.encoding import dumps
 from esctl.errors import CheckFailed
-from esctl.output import Column, Renderer, dumps
+from esctl.output import Column, Renderer
 from esctl.words import noun_for, number, plural
 
 if TYPE_CHECKING:
@@ -59,8 +60,6 @@ ReducerOpt = Annotated[
         "(default: the profile's reducers: per stream type, else merge).",
     ),
 ]
-
-
 
 
 def _state_cell(value: Any) -> str:

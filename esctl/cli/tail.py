@@ -14,10 +14,11 @@ from esctl.cli.options import examples
 from esctl.cli.sink import OutputFailed, write_whole
 from esctl.cli.state import state
 from esctl.cli.stdio import stdout_is_closed
+from esctl.encoding import dumps
 from esctl.errors import UsageError
-from esctl.models import RecordedEvent
-from esctl.output import Renderer, csv_value, dumps
+from esctl.output import Renderer, csv_value
 from esctl.timeparse import parse_duration, parse_time_arg
+from esctl.types import RecordedEvent
 from esctl.words import plural
 
 TAIL_EXAMPLES = examples(

@@ -16,28 +16,40 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from esctl.config import Settings
 from esctl.errors import ReadOnlyRefused, SchemaMissing
+from esctl.ports import Capabilities, Checkpoints, EventLog, Snapshots
 from esctl.store.url import Backend, StoreLocation
 
 if TYPE_CHECKING:
-    from esctl.cursor import Cursor
-    from esctl.tailing import LiveBatch
+    from esctl.store.layout import Layout
 
-Row = dict[str, Any]
-# A new event for Store.insert_events: id, stream_id, stream_type, event_type, data, metadata,
-# version, created_at (None: now). data and metadata are JSON objects, or their compact JSON text
-# (what `esctl append` passes: it encoded them once while validating).
-EventRow = tuple[
-    str, str, str, str, str | dict[str, Any], str | dict[str, Any], int, datetime | None
-]
+from esctl.types import (
+    SCHEMA_VERSION,
+    Cursor,
+    LiveBatch,
+    Migration,
+    NewEventRow,
+    NodeStatus,
+    Row,
+    SchemaReport,
+)
 
-# The schema version this esctl writes; `init` migrates older stores up to it.
-SCHEMA_VERSION = 3
+__all__ = ["EVENT_COLUMNS", "SCHEMA_VERSION", "EventRow", "Migration", "NodeStatus", "Row"]
+__all__ += ["SchemaReport", "Session", "Store"]
+
+EventRow = NewEventRow
+
+# The columns to select for `RecordedEvent.from_row` (alias-free, for `SELECT … FROM {events}`).
+# JSON as text: PostgreSQL's jsonb text is what every output prints.
+EVENT_COLUMNS = (
+    "global_position, stream_id, stream_type, version, event_type, id, "
+    "CAST(event_data AS TEXT) AS event_data, CAST(metadata AS TEXT) AS metadata, created_at"
+)
 
 # `esctl_leases` (migration 3): who runs a `tail --checkpoint NAME` now (see esctl/leases.py).
 LEASE_COLUMNS = ["subscription_id", "holder_host", "holder_pid", "token", "since", "expires_at"]
@@ -79,40 +91,29 @@ class Session(Protocol):
         ...
 
 
-@dataclass(frozen=True)
-class Migration:
-    """One step of the schema, applied in one transaction."""
+class TransactionPorts:
+    """The ports of one transaction, built on first use by the store's layout: `tx.log`,
+    `tx.checkpoints`, `tx.snapshots`, `tx.leases` (see `esctl.ports`). Every engine's session
+    inherits this, so `with store.reading() as tx:` gives the ports of that transaction."""
 
-    version: int
-    description: str
-    statements: list[str]
+    def _layout(self) -> Layout:
+        return cast("Store", self._store).layout  # type: ignore[attr-defined]
 
+    @cached_property
+    def log(self) -> EventLog:
+        return self._layout().event_log(cast(Session, self))
 
-@dataclass
-class SchemaReport:
-    """What `doctor` found: the store's schema compared with what esctl expects."""
+    @cached_property
+    def checkpoints(self) -> Checkpoints:
+        return self._layout().checkpoints(cast(Session, self))
 
-    schema_version: int | None
-    expected_version: int = SCHEMA_VERSION
-    missing: list[str] = field(default_factory=list)
-    extra: list[str] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
+    @cached_property
+    def snapshots(self) -> Snapshots:
+        return self._layout().snapshots(cast(Session, self))
 
-    @property
-    def ok(self) -> bool:
-        return not self.missing and self.schema_version == self.expected_version
-
-
-@dataclass
-class NodeStatus:
-    """The server behind a store: its role, and how far behind the primary it is (standby)."""
-
-    address: str
-    role: str  # "primary", "standby", or "embedded" (SQLite)
-    server_version: str
-    wal_lsn: str | None = None
-    lag_bytes: int | None = None
-    lag_seconds: float | None = None
+    @cached_property
+    def leases(self) -> Any:
+        return self._layout().leases(cast(Session, self))
 
 
 class Store(ABC):
@@ -153,6 +154,17 @@ class Store(ABC):
             )
         if not self.write:
             raise ReadOnlyRefused(f"store {self.display_url} was opened for reading only")
+
+    @cached_property
+    def layout(self) -> Layout:
+        """The table layout this store holds (esctl's own, for now the only one)."""
+        from esctl.store.esctl_layout import EsctlLayout
+
+        return EsctlLayout(self)
+
+    @property
+    def capabilities(self) -> Capabilities:
+        return self.layout.capabilities
 
     def __enter__(self) -> Store:
         return self
@@ -272,7 +284,7 @@ class Store(ABC):
     @abstractmethod
     def live_batch(self, after: Cursor, where: str, params: Sequence[Any], limit: int) -> LiveBatch:
         """Up to `limit` events matching `where`, committed after `after`, in commit order, each
-        row with `RecordedEvent.COLUMNS` plus `transaction_id`; only events no concurrent
+        row with `EVENT_COLUMNS` plus `transaction_id`; only events no concurrent
         transaction can still precede."""
 
     @abstractmethod

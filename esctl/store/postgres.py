@@ -35,7 +35,17 @@ from esctl.errors import (
     SchemaMissing,
     StoreUnavailable,
 )
-from esctl.store.base import EventRow, Migration, NodeStatus, Row, SchemaReport, Session, Store
+from esctl.store.base import (
+    EVENT_COLUMNS,
+    EventRow,
+    Migration,
+    NodeStatus,
+    Row,
+    SchemaReport,
+    Session,
+    Store,
+    TransactionPorts,
+)
 from esctl.store.postgres_schema import (
     CONCURRENT_INDEXES,
     EXPECTED_COLUMNS,
@@ -43,12 +53,11 @@ from esctl.store.postgres_schema import (
     MIGRATIONS,
 )
 from esctl.store.url import StoreLocation, scrub
+from esctl.types import Cursor, LiveBatch
 
 if TYPE_CHECKING:
     from psycopg import Connection
 
-    from esctl.cursor import Cursor
-    from esctl.tailing import LiveBatch
 
 NOTIFY_CHANNEL = "esctl_events"
 LOCK_TIMEOUT = "10s"
@@ -144,7 +153,7 @@ def _translate(store: PostgresStore) -> Iterator[None]:
         raise EsctlError(f"PostgreSQL error: {_first_line(exc)}") from exc
 
 
-class PostgresSession:
+class PostgresSession(TransactionPorts):
     """A transaction on a PostgreSQL connection."""
 
     backend = "postgresql"
@@ -257,7 +266,7 @@ class PostgresStore(Store):
             except psycopg.ProgrammingError as exc:  # e.g. an unknown connection option
                 error = ConfigError(f"bad store URL {self.display_url}: {_first_line(exc)}")
                 raise _scrubbed(self, error) from None
-            # Times no datetime holds (infinite, BC, after 9999) are read as esctl.models.OddTime.
+            # Times no datetime holds (infinite, BC, after 9999) are read as esctl.values.OddTime.
             conn.adapters.register_loader("timestamptz", _TimestamptzLoader)
             if self.settings.statement_timeout_ms is not None:
                 conn.execute(
@@ -617,7 +626,6 @@ class PostgresStore(Store):
     _on_standby: bool | None = None
 
     def live_head(self) -> Cursor:
-        from esctl.cursor import Cursor
 
         with self.reading() as session:
             row = session.fetchone(
@@ -634,11 +642,8 @@ class PostgresStore(Store):
             return Cursor(0, int(position or 0))
 
     def live_batch(self, after: Cursor, where: str, params: Sequence[Any], limit: int) -> LiveBatch:
-        from esctl.cursor import Cursor
-        from esctl.models import RecordedEvent
-        from esctl.tailing import LiveBatch
 
-        columns = RecordedEvent.COLUMNS + ", transaction_id"
+        columns = EVENT_COLUMNS + ", transaction_id"
         filtered = where.strip() != "1 = 1"
         with self.reading() as session:
             horizon = session.fetchval("SELECT pg_snapshot_xmin(pg_current_snapshot())")
@@ -713,7 +718,7 @@ class PostgresStore(Store):
             self._listen_conn = None
 
     def category_sql(self) -> str:
-        # esctl.models.category_of: up to the first `-` that does not start the id.
+        # esctl.values.category_of: up to the first `-` that does not start the id.
         return (
             "CASE WHEN strpos(substr(stream_id, 2), '-') > 0 "
             "THEN substr(stream_id, 1, strpos(substr(stream_id, 2), '-')) ELSE stream_id END"
@@ -745,7 +750,7 @@ class PostgresStore(Store):
 
     # `read --all -o jsonl` on PostgreSQL: the server renders each event's JSON line, byte for
     # byte as `esctl.reading.event_json_line` (the one encoder: `", "`/`": "` separators, jsonb's
-    # own text for data and metadata, times as `esctl.models.time_json`), and COPY streams it, so
+    # own text for data and metadata, times as `esctl.values.time_json`), and COPY streams it, so
     # esctl only copies bytes through. A row that cannot go back through `esctl append` unchanged
     # is prefixed `!POSITION|` for a warning. Braces come from chr(): SQL text here holds no `{`.
     _UTC = "(created_at AT TIME ZONE 'UTC')"
@@ -910,7 +915,7 @@ class _TimestamptzLoader(TimestamptzLoader):
         try:
             return self._load(data)
         except (psycopg.DataError, OverflowError, ValueError):
-            from esctl.models import stored_time
+            from esctl.values import stored_time
 
             return stored_time(bytes(data).decode("utf-8", "replace"))
 
@@ -920,7 +925,7 @@ _MARKS = frozenset(b"!\\")  # a row's first byte: `!` an odd row, `\\` a NULL (`
 
 def _odd_line(row: bytes, warn: Callable[[str], None] | None) -> bytes:
     """An odd row of the COPY fast path: warn (as `RecordedEvent.from_row` would), strip the mark."""
-    from esctl.models import created_at_problem, odd_row_warning, stored_time, value_problems
+    from esctl.values import created_at_problem, odd_row_warning, stored_time, value_problems
 
     if row.startswith(b"\\N"):  # a NULL the SQL did not foresee: never a `\\N` line in an export
         raise EsctlError("the store returned an event esctl cannot render (a NULL column)")

@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import Any, cast
 
 from esctl import __version__
 from esctl.config import Settings
@@ -23,6 +23,7 @@ from esctl.errors import (
     StoreUnavailable,
 )
 from esctl.store.base import (
+    EVENT_COLUMNS,
     LEASE_COLUMNS,
     EventRow,
     Migration,
@@ -31,12 +32,10 @@ from esctl.store.base import (
     SchemaReport,
     Session,
     Store,
+    TransactionPorts,
 )
 from esctl.store.url import StoreLocation
-
-if TYPE_CHECKING:
-    from esctl.cursor import Cursor
-    from esctl.tailing import LiveBatch
+from esctl.types import Cursor, LiveBatch
 
 TABLES = {
     "events": '"events"',
@@ -192,7 +191,7 @@ def translate_errors(store: SQLiteStore) -> Iterator[None]:
         raise StoreUnavailable(f"store {store.display_url}: {exc}") from exc
 
 
-class SQLiteSession:
+class SQLiteSession(TransactionPorts):
     """A transaction on a SQLite connection."""
 
     backend = "sqlite"
@@ -498,7 +497,6 @@ class SQLiteStore(Store):
     # position alone (transaction_id is always NULL, read as 0) and a short poll replaces NOTIFY.
 
     def live_head(self) -> Cursor:
-        from esctl.cursor import Cursor
 
         with self.reading() as session:
             return Cursor(
@@ -506,13 +504,10 @@ class SQLiteStore(Store):
             )
 
     def live_batch(self, after: Cursor, where: str, params: Sequence[Any], limit: int) -> LiveBatch:
-        from esctl.cursor import Cursor
-        from esctl.models import RecordedEvent
-        from esctl.tailing import LiveBatch
 
         with self.reading() as session:  # one snapshot for both statements (WAL)
             rows = session.fetchall(
-                "SELECT " + RecordedEvent.COLUMNS + ", transaction_id FROM {events} "  # noqa: S608
+                "SELECT " + EVENT_COLUMNS + ", transaction_id FROM {events} "  # noqa: S608
                 "WHERE global_position > %s AND (" + where + ") "
                 "ORDER BY global_position LIMIT %s",
                 [after.global_position, *params, limit],
@@ -532,7 +527,7 @@ class SQLiteStore(Store):
         pass
 
     def category_sql(self) -> str:
-        # esctl.models.category_of: up to the first `-` that does not start the id.
+        # esctl.values.category_of: up to the first `-` that does not start the id.
         return (
             "CASE WHEN instr(substr(stream_id, 2), '-') > 0 "
             "THEN substr(stream_id, 1, instr(substr(stream_id, 2), '-')) ELSE stream_id END"

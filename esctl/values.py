@@ -1,7 +1,8 @@
-"""The domain's data: events as stored and read, and the cursor of the commit-ordered log.
+"""Stored values as esctl reads them: times, JSON texts and categories (the ground floor, with
+`esctl.types`; imports nothing from esctl).
 
-`RecordedEvent.from_row` is the one place where a stored row becomes an event. It accepts every
-value the schema can hold, including rows written by other programs: a time no `datetime` can
+`RecordedEvent.from_row` (esctl.types) is the one place where a stored row becomes an event, built
+on the decoders here. It accepts every value the schema can hold, including rows written by other programs: a time no `datetime` can
 hold becomes an `OddTime` (its text), JSON that is not an object or not JSON at all is kept, and
 each value that cannot go back through `esctl append` unchanged is named in `problems`, which
 readers turn into a warning naming the event's global position."""
@@ -10,7 +11,6 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -222,107 +222,6 @@ def _text(value: Any) -> str:
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace")
     return "" if value is None else str(value)
-
-
-# --- events --------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class RecordedEvent:
-    """An event as stored. `to_dict()` is the output format of `-o json`/`-o jsonl`, which is also
-    valid input for `esctl append` unless `problems` says why not."""
-
-    global_position: int
-    stream_id: str
-    stream_type: str
-    version: int
-    event_type: str
-    event_id: str
-    data: Any
-    metadata: Any
-    created_at: StoredTime
-    transaction_id: int | None = field(default=None, compare=False)
-    data_json: JSONText | None = field(default=None, compare=False, repr=False)
-    metadata_json: JSONText | None = field(default=None, compare=False, repr=False)
-    problems: tuple[str, ...] = field(default=(), compare=False)
-
-    # The columns to select for `from_row` (table alias-free, for `SELECT … FROM {events}`).
-    # JSON as text: PostgreSQL's jsonb text is what every output prints.
-    COLUMNS = (
-        "global_position, stream_id, stream_type, version, event_type, id, "
-        "CAST(event_data AS TEXT) AS event_data, CAST(metadata AS TEXT) AS metadata, created_at"
-    )
-
-    @classmethod
-    def from_row(cls, row: dict[str, Any]) -> RecordedEvent:
-        """Build from a row selected with `COLUMNS` (plus, optionally, `transaction_id`)."""
-        transaction_id = row.get("transaction_id")
-        problems: list[str] = []
-        data, data_json, problem = decode_json(row["event_data"])
-        if problem:
-            problems.append(f"data {problem}")
-        if row["metadata"] is None:  # SQL NULL: no metadata, as `{}` (what append stores)
-            metadata: Any = {}
-            metadata_json = JSONText("{}")
-        else:
-            metadata, metadata_json, problem = decode_json(row["metadata"])
-            if problem:
-                problems.append(f"metadata {problem}")
-        if not problems:  # text that is not JSON is already named
-            problems += value_problems(data, metadata)
-        stream_id, stream_type = _text(row["stream_id"]), _text(row["stream_type"])
-        event_type = _text(row["event_type"])
-        for name, text in (("stream_id", stream_id), ("stream_type", stream_type)):
-            if "\x00" in text:
-                problems.append(f"{name} holds a NUL (append refuses it)")
-        if "\x00" in event_type or not event_type.strip():
-            problems.append("event_type is empty or holds a NUL (append refuses it)")
-        created_at = stored_time(row["created_at"])
-        time_problem = created_at_problem(created_at)
-        if time_problem:
-            problems.append(time_problem)
-        return cls(
-            global_position=int(row["global_position"]),
-            stream_id=stream_id,
-            stream_type=stream_type,
-            version=int(row["version"]),
-            event_type=event_type,
-            event_id=_text(row["id"]),
-            data=data,
-            metadata=metadata,
-            created_at=created_at,
-            transaction_id=int(transaction_id) if transaction_id is not None else None,
-            data_json=data_json,
-            metadata_json=metadata_json,
-            problems=tuple(problems),
-        )
-
-    @property
-    def category(self) -> str:
-        return category_of(self.stream_id)
-
-    def to_dict(self) -> EventDict:
-        texts = {}
-        if self.data_json is not None:
-            texts["data"] = self.data_json
-        if self.metadata_json is not None:
-            texts["metadata"] = self.metadata_json
-        values = {
-            "global_position": self.global_position,
-            "stream_id": self.stream_id,
-            "stream_type": self.stream_type,
-            "version": self.version,
-            "event_type": self.event_type,
-            "event_id": self.event_id,
-            "data": self.data,
-            "metadata": self.metadata,
-            "created_at": time_json(self.created_at),
-        }
-        return EventDict(values, texts)
-
-    def warning(self) -> str | None:
-        """The warning readers print for this event, or None."""
-        return odd_row_warning(self.global_position, self.problems)
 
 
 def value_problems(data: Any, metadata: Any) -> list[str]:

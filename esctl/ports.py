@@ -1,0 +1,163 @@
+"""The ports of an event store, in the domain's verbs: what features (append, read, tail,
+checkpoints, snapshots, admin) may ask of a store. A layout (esctl's own tables, Message DB, …) is
+one adapter package under `esctl/store/` that implements them; features hold no SQL.
+
+A store is transactions plus ports plus capability flags:
+
+    with store.reading() as tx:          # a read-only transaction
+        tx.log.read_stream("Order-1")    # EventLog
+        tx.checkpoints.get("projector")  # Checkpoints
+    store.live.batch(after, filter, 500) # Live: outside a transaction (its own horizon)
+    store.admin.inspect()                # SchemaAdmin
+
+A layout that lacks something says so in `Capabilities`; commands check it up front and refuse with
+exit 2 and one line (`require(store, "has_snapshots", "snapshots rebuild")`).
+
+This module imports only the ground floor (`esctl.types`, `esctl.values`, `esctl.errors`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Protocol
+
+from esctl.types import Cursor, LiveBatch, Migration, NewEventRow, NodeStatus, RecordedEvent
+from esctl.types import SchemaReport as SchemaReport
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a layout can do. A command that needs a missing one is refused before it starts."""
+
+    can_append: bool = True
+    has_snapshots: bool = True
+    has_checkpoints: bool = True
+    has_copy: bool = False  # a bulk path (PostgreSQL COPY) for append and export
+    live_cursor: bool = True  # commit-ordered live reading that never skips (tail)
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    """Which events of the global log to read: a stream or a category, event types, a time range,
+    positions from one on. Adapters compile it to their query language; features never do."""
+
+    stream_id: str | None = None
+    category: str | None = None
+    types: tuple[str, ...] = ()
+    since: datetime | None = None
+    until: datetime | None = None
+    from_position: int | None = None
+
+
+class EventLog(Protocol):
+    """The events of a store, inside one transaction."""
+
+    def read_stream(
+        self, stream_id: str, *, from_version: int = 1, limit: int | None = None
+    ) -> Iterator[RecordedEvent]:
+        """A stream's events in version order, streamed (memory stays flat)."""
+        ...
+
+    def read_all(
+        self, where: EventFilter, *, limit: int | None = None, backwards: bool = False
+    ) -> Iterator[RecordedEvent]:
+        """The global log in position order (or backwards), filtered, streamed."""
+        ...
+
+    def stream_versions(self, stream_ids: Sequence[str]) -> dict[str, int]:
+        """The current version of each stream that exists."""
+        ...
+
+    def append(self, rows: Iterable[NewEventRow]) -> None:
+        """Insert new events (the caller checked versions; a unique violation raises Conflict)."""
+        ...
+
+    def head(self) -> int:
+        """The highest global position (0 for an empty store)."""
+        ...
+
+    def count_after(self, after: Cursor, upto: Cursor | None = None) -> int:
+        """Committed events after `after` (up to `upto`), in commit order."""
+        ...
+
+    def events_after(self, after: Cursor, limit: int) -> list[RecordedEvent]:
+        """The first `limit` events after `after`, in commit order."""
+        ...
+
+
+class Live(Protocol):
+    """Commit-ordered live reading (tail, consumers): outside a caller's transaction."""
+
+    def head(self) -> Cursor:
+        """The cursor of the last event committed below the horizon (where `tail` starts)."""
+        ...
+
+    def batch(self, after: Cursor, where: EventFilter, limit: int) -> LiveBatch:
+        """Up to `limit` matching events committed after `after`, in commit order, only events no
+        concurrent transaction can still precede."""
+        ...
+
+    def wait_for_change(self, timeout: float) -> None:
+        """Block until new events may be there (NOTIFY) or `timeout` seconds pass."""
+        ...
+
+    def stop(self) -> None:
+        """Close what `wait_for_change` opened."""
+        ...
+
+
+class Checkpoints(Protocol):
+    """Subscription checkpoints (consumer positions), inside one transaction."""
+
+    def get(self, name: str) -> Any | None: ...
+
+    def all(self) -> list[Any]: ...
+
+    def names(self, prefix: str = "") -> list[str]: ...
+
+    def save(self, name: str, cursor: Cursor) -> None: ...
+
+    def compare_and_set(self, name: str, expected: Cursor | None, new: Cursor) -> bool:
+        """Move `name` from `expected` (None: it must not exist) to `new`; False if it moved."""
+        ...
+
+    def delete(self, name: str, expected: Cursor | None = None) -> bool: ...
+
+
+class Snapshots(Protocol):
+    """Stored snapshots, inside one transaction."""
+
+    def all(self, **selection: Any) -> list[Any]: ...
+
+    def get(self, stream_id: str) -> Any | None: ...
+
+    def upsert_if_newer(self, stream_id: str, stream_type: str, version: int, state: Any) -> bool:
+        """Store a snapshot unless a newer one is there; whether it was written."""
+        ...
+
+
+class SchemaAdmin(Protocol):
+    """The layout's schema: migrations, inspection, the server behind it."""
+
+    def migrations(self) -> list[Migration]: ...
+
+    def render_migration(self, migration: Migration) -> list[str]: ...
+
+    def apply_migrations(self, pending: list[Migration]) -> list[str]: ...
+
+    def inspect(self) -> SchemaReport: ...
+
+    def node_status(self, primary_lsn: str | None = None) -> NodeStatus: ...
+
+
+__all__ = [
+    "Capabilities",
+    "Checkpoints",
+    "EventFilter",
+    "EventLog",
+    "Live",
+    "SchemaAdmin",
+    "Snapshots",
+]

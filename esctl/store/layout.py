@@ -1,0 +1,21 @@
+"""What a table layout provides to a store: the port adapters of one transaction, and its
+capabilities. One implementation per layout package (`esctl/store/esctl_layout/`, …)."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from esctl.ports import Capabilities, Checkpoints, EventLog, Snapshots
+from esctl.store.base import Session
+
+
+class Layout(Protocol):
+    capabilities: Capabilities
+
+    def event_log(self, session: Session) -> EventLog: ...
+
+    def checkpoints(self, session: Session) -> Checkpoints: ...
+
+    def snapshots(self, session: Session) -> Snapshots: ...
+
+    def leases(self, session: Session) -> Any: ...
