@@ -24,7 +24,10 @@ PROFILE_KEYS = {
     "password_env",
     "reducers",
     "tz",
+    "layout",
 }
+# The table layouts esctl knows (SPEC "Other event stores"); `auto` detects the one a store holds.
+LAYOUTS = ("auto", "esctl", "message-db", "emmett", "eventsourcing")
 TOP_LEVEL_KEYS = {"default_profile", "profiles"}
 
 
@@ -41,6 +44,7 @@ class Settings:
     reducers: Mapping[str, str] = field(default_factory=dict)
     read_store: str | None = None
     tz: str | None = None  # time zone of table times: local, UTC or an IANA name
+    layout: str = "auto"  # one of LAYOUTS: which products' tables the store holds
     profile: str | None = None
     config_path: Path | None = None
     sources: Mapping[str, str] = field(default_factory=dict)
@@ -206,6 +210,7 @@ def resolve_settings(
     config: str | None = None,
     profile: str | None = None,
     store: str | None = None,
+    layout: str | None = None,
     env: Mapping[str, str] | None = None,
     cwd: Path | None = None,
 ) -> Settings:
@@ -255,6 +260,13 @@ def resolve_settings(
 
     store_url = _pick_store(store, env, chosen, name, name_source, sources, warnings)
     schema = pick("schema", None, None, DEFAULT_SCHEMA)
+    chosen_layout = str(pick("layout", layout, "ESCTL_LAYOUT", "auto"))
+    if chosen_layout not in LAYOUTS:
+        raise ConfigError(
+            f"layout {chosen_layout!r} (from {sources['layout']}) is not one of "
+            f"{', '.join(LAYOUTS)}",
+            hint="auto detects the layout from the tables in the store's schema",
+        )
     timeout = chosen.get("statement_timeout")
     return Settings(
         store=store_url,
@@ -272,6 +284,7 @@ def resolve_settings(
         # from directly.
         read_store=chosen.get("read_store") if sources["store"].startswith("profile") else None,
         tz=chosen.get("tz"),
+        layout=chosen_layout,
         profile=name,
         config_path=path,
         sources=sources,

@@ -324,3 +324,27 @@ def test_environment_store_over_the_implicit_default_profile_says_so(tmp_path: P
     )
     explicit = resolve_settings(profile="default", env=env, cwd=tmp_path)
     assert (explicit.store, explicit.warnings) == (PROFILE, ())
+
+
+def test_layout_comes_from_the_flag_then_environment_then_profile_then_auto(
+    tmp_path: Path,
+) -> None:
+    config = write_config(
+        tmp_path / "c.yaml", {"mdb": {"store": "sqlite:///a.db", "layout": "message-db"}}
+    )
+    base = {"ESCTL_CONFIG": str(config)}
+    assert resolve_settings(env=base, cwd=tmp_path).layout == "auto"
+    from_profile = resolve_settings(profile="mdb", env=base, cwd=tmp_path)
+    assert (from_profile.layout, from_profile.sources["layout"]) == ("message-db", "profile mdb")
+    env = {**base, "ESCTL_LAYOUT": "esctl"}
+    from_env = resolve_settings(profile="mdb", env=env, cwd=tmp_path)
+    assert (from_env.layout, from_env.sources["layout"]) == ("esctl", "$ESCTL_LAYOUT")
+    flagged = resolve_settings(profile="mdb", layout="emmett", env=env, cwd=tmp_path)
+    assert (flagged.layout, flagged.sources["layout"]) == ("emmett", "flag")
+
+
+def test_an_unknown_layout_is_a_usage_error_naming_the_known_ones(tmp_path: Path) -> None:
+    result = run_cli("--store", f"sqlite:///{tmp_path}/x.db", "--layout", "kafka", "doctor")
+    assert result.exit_code == 2
+    assert "layout 'kafka' (from flag) is not one of auto, esctl, message-db" in result.stderr
+    assert not (tmp_path / "x.db").exists()

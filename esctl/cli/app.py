@@ -26,6 +26,7 @@ GLOBAL_VALUE_OPTIONS = {
     "--output",
     "-o",
     "--tz",
+    "--layout",
 }
 SHORT_VALUE = {"-p", "-s", "-c", "-o"}
 GLOBAL_FLAGS = {"--no-color", "--quiet", "-q", "--verbose", "-v", "--primary"}
@@ -232,6 +233,15 @@ def root(
             help="Time zone of times in tables: local, UTC (default) or an IANA name (profile tz:).",
         ),
     ] = None,
+    layout: Annotated[
+        str | None,
+        typer.Option(
+            "--layout",
+            metavar="LAYOUT",
+            help="Whose tables the store holds: auto (default: detected), esctl, message-db, "
+            "emmett, eventsourcing ($ESCTL_LAYOUT, profile layout:).",
+        ),
+    ] = None,
     no_color: Annotated[
         bool, typer.Option("--no-color", help="No colours (also when $NO_COLOR is set).")
     ] = False,
@@ -262,6 +272,7 @@ def root(
         output="table" if output is OutputChoice.wide else output.value,  # type: ignore[arg-type]
         wide=output is OutputChoice.wide,
         tz=tz,
+        layout=layout,
         color=not no_color and not os.environ.get("NO_COLOR"),  # no-color.org: set and non-empty
         quiet=quiet,
         verbose=verbose,

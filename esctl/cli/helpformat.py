@@ -41,6 +41,7 @@ OPTION_METAVARS = {
     "--interval": "SECONDS",
     "--shift-by": "±N",
     "--tz": "ZONE",
+    "--layout": "LAYOUT",
 }
 # …else by the value's type.
 TYPE_METAVARS = {

@@ -27,11 +27,14 @@ class AppState:
     primary: bool = False
     wide: bool = False
     tz: str | None = None
+    layout: str | None = None
     _stores: list[Store] = field(default_factory=list)
 
     @cached_property
     def settings(self) -> Settings:
-        settings = resolve_settings(config=self.config, profile=self.profile, store=self.store)
+        settings = resolve_settings(
+            config=self.config, profile=self.profile, store=self.store, layout=self.layout
+        )
         for warning in settings.warnings:  # once per invocation: this property is cached
             self.out.warning(warning)
         return settings
