@@ -1,26 +1,29 @@
 """Appending validated events: versions, expected version, idempotency, chunked commits.
 
-By default one pass, in one transaction: each event is validated (`esctl.append.validation.Validator`) and
-streamed into the open transaction at once (COPY on PostgreSQL, `executemany` in BEGIN IMMEDIATE
-on SQLite). At the first problem writing stops, the rest of the input is still validated (to report
-every problem with file, line and field), and the transaction is rolled back: nothing is ever
-visible (a rejected input costs dead rows and a gap in positions on PostgreSQL, never an event).
-With `--commit-every N` (chunks commit as they go) and `--dry-run`, every input is validated first
-and read again to append. Each unit (the whole input, or N events) is one transaction:
+By default one pass, in one transaction: each event is validated
+(`esctl.append.validation.Validator`) and streamed into the open transaction at once (COPY on
+PostgreSQL, `executemany` in BEGIN IMMEDIATE on SQLite). At the first problem writing stops, the
+rest of the input is still validated (to report every problem with file, line and field), and the
+transaction is rolled back: nothing is ever visible (a rejected input costs dead rows and a gap in
+positions on PostgreSQL, never an event). With `--commit-every N` (chunks commit as they go) and
+`--dry-run`, every input is validated first and read again to append. Each unit (the whole input,
+or N events) is one transaction:
 
-- fast path (`esctl.append.fast_path`): the current version of each stream is read when the stream first appears (events
-  are held back in a bounded look-ahead until the versions of their new streams are known, then
-  the COPY continues), the expected version checked, versions assigned and every row sent in bulk.
-  The unique constraints `(stream_id, version)` and `id` are the arbiters: nothing is
-  read-then-trusted.
-- careful path (`esctl.append.idempotency`), only when the fast path hit a constraint or a check: the unit is retried in a new
-  transaction (standard input is read again from its spool), in batches that first look up which
-  event ids are already stored. A stored event with the same stream and content is a duplicate
-  (reported with its stored position, not written); stored events must be the leading part of
-  each stream's events in the input, at consecutive versions, else the batch mixes stored and new
-  events for the same positions: a conflict (exit 3). A lost race is exit 3 with stream, expected
-  and actual version; with `--expected-version any` the caller asked for no position, so a lost
-  race is retried instead.
+- fast path (`esctl.append.fast_path`): the current version of each stream is read when the
+  stream first appears (events are held back in a bounded look-ahead until the versions of their
+  new streams are known, then the COPY continues), the expected version checked, versions
+  assigned and every row sent in bulk. The unique constraints `(stream_id, version)` and `id` are
+  the arbiters: nothing is read-then-trusted.
+- careful path (`esctl.append.idempotency`), only when the fast path hit a constraint or a check:
+  the unit is retried in a new transaction (standard input is read again from its spool), in
+  batches that first look up which event ids are already stored. A stored event with the same
+  stream and content is a duplicate (reported with its stored position, not written); stored
+  events must be the leading part of each stream's events in the input, at consecutive versions,
+  else the batch mixes stored and new events for the same positions: a conflict (exit 3). A lost
+  race is exit 3 with stream, expected and actual version; with `--expected-version any` the
+  caller asked for no position, so a lost race is retried instead.
+
+The store is reached only through `tx.log` (`esctl.ports.EventWrites`).
 """
 
 from __future__ import annotations
