@@ -51,7 +51,41 @@ class EventFilter:
     from_position: int | None = None
 
 
-class EventLog(Protocol):
+# --- EventWrites (the write side of the event log: the append pipeline) -------------------------
+
+
+class EventWrites(Protocol):
+    """What appending asks of the event log, inside one read-write transaction: the versions and
+    stored ids it decides on, then its rows in bulk. The store's unique constraints (event id;
+    stream and version) are the arbiters: a row that loses a race raises Conflict."""
+
+    def head(self) -> int:
+        """The highest global position this transaction sees (0 for an empty store)."""
+        ...
+
+    def stream_versions(self, stream_ids: Sequence[str]) -> dict[str, int]:
+        """The current version of each stream that exists (a stream without events is absent)."""
+        ...
+
+    def stored_by_id(self, event_ids: Sequence[str]) -> dict[str, RecordedEvent]:
+        """The stored events among `event_ids`, by event id (an id not stored is absent)."""
+        ...
+
+    def append(self, rows: Iterable[NewEventRow]) -> None:
+        """Insert new events, streamed in bulk (the caller assigned versions; `created_at` None is
+        now); a unique violation raises Conflict (exit 3)."""
+        ...
+
+    def appended_positions(self, since: int) -> dict[str, tuple[int, int]]:
+        """First and last global position, per stream, of the events this transaction appended;
+        `since` is `head()` before appending."""
+        ...
+
+
+# --- end of EventWrites ---------------------------------------------------------------------------
+
+
+class EventLog(EventWrites, Protocol):
     """The events of a store, inside one transaction."""
 
     def read_stream(
@@ -157,6 +191,7 @@ __all__ = [
     "Checkpoints",
     "EventFilter",
     "EventLog",
+    "EventWrites",
     "Live",
     "SchemaAdmin",
     "Snapshots",

@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from esctl.appending import ExpectedVersion, append_events
+from esctl.append.sources import open_sources
+from esctl.append.writing import ExpectedVersion, append_events
 from esctl.errors import ConcurrencyError, InvalidInput
-from esctl.inputs import open_sources
 from esctl.schema import init_store
 from esctl.store.base import EVENT_COLUMNS, Store
 from esctl.types import RecordedEvent

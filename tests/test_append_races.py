@@ -16,9 +16,9 @@ from typing import Any
 
 import pytest
 
-from esctl.appending import ExpectedVersion, append_events
+from esctl.append.sources import open_sources
+from esctl.append.writing import ExpectedVersion, append_events
 from esctl.errors import EsctlError
-from esctl.inputs import open_sources
 from tests.conftest import Target, run_process, seed_events, write_config
 
 pytestmark = pytest.mark.reliability

@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from esctl.appending import ExpectedVersion, append_events
+from esctl.append.sources import open_sources
+from esctl.append.validation import validate_inputs
+from esctl.append.writing import ExpectedVersion, append_events
 from esctl.errors import InvalidInput
-from esctl.events import validate_inputs
-from esctl.inputs import open_sources
 from esctl.store.base import Store
 from tests.conftest import Target, run_cli
 from tests.test_append import append, ev, stored, write_jsonl

@@ -8,7 +8,8 @@ import json
 import time
 from pathlib import Path
 
-from esctl.inputs import InputSource, Problem, iter_items
+from esctl.append.decoding import Problem, iter_items
+from esctl.append.sources import InputSource
 
 
 def _array(path: Path, count: int, *, bad_at: int | None = None) -> Path:

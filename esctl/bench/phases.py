@@ -37,8 +37,8 @@ class WriterReport:
 
 def append_batch(settings: Settings, store: Any, batch: Batch) -> None:
     """One batch through `esctl append`'s code path: validate the file, then append it."""
-    from esctl.appending import append_events
-    from esctl.inputs import InputSource
+    from esctl.append.sources import InputSource
+    from esctl.append.writing import append_events
 
     append_events(store, [InputSource(batch.path.name, batch.path, "lines")])
 

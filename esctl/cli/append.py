@@ -14,7 +14,7 @@ from esctl.output import Column, Renderer
 from esctl.words import noun_for, number, plural
 
 if TYPE_CHECKING:
-    from esctl.inputs import InputSource
+    from esctl.append.sources import InputSource
 
 APPEND_EXAMPLES = examples(
     "esctl append examples/orders.jsonl",
@@ -83,9 +83,9 @@ def append(
     continue each stream; --expected-version is checked atomically (exit 3 on a conflict). Events
     already stored (same event_id and content) are reported as duplicates, not appended again.
     """
-    from esctl.appending import ExpectedVersion, append_events
-    from esctl.events import EmptyInput
-    from esctl.inputs import open_sources
+    from esctl.append.sources import open_sources
+    from esctl.append.validation import EmptyInput
+    from esctl.append.writing import ExpectedVersion, append_events
 
     app = state(ctx)
     expected = ExpectedVersion.parse(expected_version)

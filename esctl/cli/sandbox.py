@@ -144,9 +144,9 @@ def sandbox(
 
 def _prepare_store(info: SandboxInfo, seeds: list[str], out: Renderer) -> None:
     """The esctl schema, then the seed events, in the new server."""
-    from esctl.appending import append_events
+    from esctl.append.sources import open_sources
+    from esctl.append.writing import append_events
     from esctl.config import Settings
-    from esctl.inputs import open_sources
     from esctl.schema import init_store
     from esctl.store import open_store
 

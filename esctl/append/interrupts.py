@@ -3,6 +3,9 @@ until the caller has counted that commit, so "N events committed" is never one b
 
 Outside a held section a signal interrupts at once (a long COPY stops at once; its transaction rolls
 back). SIGTERM interrupts the same way as SIGINT and exits 143.
+
+After some `--commit-every` batches were committed, an interrupt or a failure says how far the
+append got and whether re-running is safe (`AppendInterrupted`, `partial_failure`).
 """
 
 from __future__ import annotations
@@ -11,6 +14,10 @@ import signal
 import threading
 from types import FrameType, TracebackType
 from typing import Any
+
+from esctl.append.validation import InputSummary
+from esctl.errors import EsctlError
+from esctl.words import noun_for, number, plural
 
 EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}
 
@@ -73,3 +80,43 @@ class InterruptGate:
         self.held = False
         pending, self.pending = self.pending, None
         return pending
+
+
+class AppendInterrupted(Interrupted):
+    """Ctrl-C (or SIGINT, SIGTERM) after some --commit-every batches were committed; its text says
+    how far the append got (the CLI prints it)."""
+
+    def __init__(self, text: str, exit_code: int) -> None:
+        super().__init__(text)
+        self.exit_code = exit_code
+
+
+def interrupted_text(committed: int, batches: int, where: str, summary: InputSummary) -> str:
+    batch_word = "batch" if batches == 1 else "batches"
+    last = f" (the last committed event: {where})" if where else ""
+    rerun = (
+        "re-run the same command to append the rest: stored events are skipped by event_id"
+        if not summary.without_id
+        else f"re-running would append {summary.without_id} events without event_id again"
+    )
+    return (
+        f"Interrupted: {committed} of {summary.events} events committed in {batches} "
+        f"{batch_word}{last}; {rerun}"
+    )
+
+
+def partial_failure(error: EsctlError, committed: int, summary: InputSummary) -> EsctlError:
+    """A failure after some --commit-every chunks were committed: say so, and whether re-running
+    is safe."""
+    safe = (
+        "re-running the same command is safe: stored events are skipped as duplicates"
+        if not summary.without_id
+        else f"re-running would append {plural(summary.without_id, 'event')} without event_id again; "
+        "give every event an event_id to make re-runs safe"
+    )
+    error.message += (
+        f" ({number(committed)} of {plural(summary.events, 'event')} "
+        f"{noun_for(committed, 'was')} committed before this failure)"
+    )
+    error.hint = f"{safe}" + (f"; {error.hint}" if error.hint else "")
+    return error

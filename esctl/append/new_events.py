@@ -1,4 +1,4 @@
-"""Validating input values into new events: fields, aliases, names, ids, versions, duplicates.
+"""One input value checked into a new event: fields, aliases, names, ids, versions, times.
 
 What an input event may carry (everything else is refused, so no field is silently meaningful):
 `stream_id`, `stream_type`, `event_type` (alias `type`), `data` (alias `event_data`), `metadata`,
@@ -8,35 +8,24 @@ event must land: appending checks it (exit 3 if the stream is elsewhere), so an 
 an empty store reproduces each stream's versions. `global_position` is accepted and ignored: the
 destination store assigns positions.
 
-Reading the files is `esctl.inputs`; a `Validator` checks the values one by one, so the append can
-write while it validates (and stop writing at the first problem).
+`common_event` is the fast check of the common shape, `build_event` the full one that names every
+problem; `trusted_event` rebuilds an event already validated (the second pass of an append).
 """
 
 from __future__ import annotations
 
-import itertools
 import json
 import math
 import re
 import uuid
-from array import array
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-from esctl.errors import InvalidInput
-from esctl.inputs import InputSource, Item, Problem, iter_items, strict_decode
+from esctl.append.decoding import Problem
 from esctl.values import category_of
-from esctl.words import number, plural
-
-
-class EmptyInput(InvalidInput):
-    """The inputs hold no event at all (exit 6, unless `append --allow-empty`)."""
-
 
 MAX_NAME = 255
-MAX_PROBLEMS = 50
 ALIASES = {"type": "event_type", "event_data": "data", "id": "event_id"}
 FIELDS = {
     "stream_id",
@@ -53,17 +42,16 @@ FIELDS = {
 CANONICAL_FIELDS = FIELDS - set(ALIASES)
 _SPACED_KEY = re.compile(r'"\s+:')  # a key's closing quote, space, then its colon
 _CANONICAL_UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
-ProgressFn = Callable[[int], None]
 # One C encoder for every event (json.dumps would build one per call). allow_nan=False refuses the
 # infinite numbers the fast decoder lets through; no circular check (decoded JSON has no cycles).
-_ENCODE = json.encoder.c_make_encoder(  # type: ignore[attr-defined]
+ENCODE = json.encoder.c_make_encoder(  # type: ignore[attr-defined]
     None, None, json.encoder.encode_basestring, None, ":", ",", False, False, False
 )
 
 
 def to_json(value: dict[str, Any]) -> str:
     """Compact JSON text of an object (ValueError for a number out of range)."""
-    return "".join(_ENCODE(value, 0)) if value else "{}"
+    return "".join(ENCODE(value, 0)) if value else "{}"
 
 
 @dataclass(slots=True)
@@ -83,25 +71,6 @@ class NewEvent:
     has_id: bool = True
     data_json: str = ""
     metadata_json: str = ""
-
-
-@dataclass
-class StreamPlan:
-    """What the input holds for one stream."""
-
-    stream_type: str
-    count: int = 0
-    first_unit: int = 0
-    last_input_version: int | None = None
-
-
-@dataclass
-class InputSummary:
-    """The result of validating every input: counts per stream, in input order."""
-
-    events: int = 0
-    without_id: int = 0
-    streams: dict[str, StreamPlan] = field(default_factory=dict)
 
 
 # --- one event -----------------------------------------------------------------------------------
@@ -126,12 +95,12 @@ def _name(value: Any, field_name: str, problems: list[str], where: str, *, requi
         problems.append(f"{where}: field {field_name!r}: longer than {MAX_NAME} characters")
     if "\x00" in value:
         problems.append(f"{where}: field {field_name!r}: contains a NUL character")
-    elif _has_surrogate(value):
+    elif has_surrogate(value):
         problems.append(f"{where}: field {field_name!r}: contains an unpaired surrogate")
     return value
 
 
-def _has_surrogate(text: str) -> bool:
+def has_surrogate(text: str) -> bool:
     try:
         text.encode("utf-8")
     except UnicodeEncodeError:
@@ -151,7 +120,7 @@ def _walk(value: Any, path: str, problems: list[str], where: str) -> None:
     elif isinstance(value, str):
         if "\x00" in value:
             problems.append(f"{where}: field {path!r}: contains a NUL character (\\u0000)")
-        elif _has_surrogate(value):
+        elif has_surrogate(value):
             problems.append(f"{where}: field {path!r}: contains an unpaired surrogate")
     elif isinstance(value, float) and not math.isfinite(value):
         problems.append(f"{where}: field {path!r}: number out of range")
@@ -243,7 +212,7 @@ def build_event(
             problems.append(f"{where}: field 'created_at': not an ISO 8601 time")
     if suspicious:
         for name in ("stream_id", "stream_type", "event_type"):
-            if isinstance(fields.get(name), str) and _has_surrogate(fields[name]):
+            if isinstance(fields.get(name), str) and has_surrogate(fields[name]):
                 problems.append(f"{where}: field {name!r}: contains an unpaired surrogate")
         _walk(data, "data", problems, where)
         _walk(metadata, "metadata", problems, where)
@@ -263,11 +232,11 @@ def build_event(
     )
 
 
-# The fields of the common event shape, checked by `_common_event` without the general machinery.
-_COMMON_FIELDS = frozenset(CANONICAL_FIELDS)
+# The fields of the common event shape, checked by `common_event` without the general machinery.
+COMMON_FIELDS = frozenset(CANONICAL_FIELDS)
 
 
-def _common_event(
+def common_event(
     value: dict[str, Any], where: str, stream: str | None, text: str | None
 ) -> NewEvent | None:
     """The common shape (no aliases; names, ids, versions and times well-formed; no `\\u`
@@ -353,198 +322,7 @@ def _common_event(
     )
 
 
-# --- validating, one event at a time -----------------------------------------------------------
-
-
-def _id_key(event_id: str) -> int:
-    # 64 bits of the (per-process) string hash: a repeat is confirmed on the exact ids afterwards.
-    return hash(event_id) & 0xFFFF_FFFF_FFFF_FFFF
-
-
-class Validator:
-    """Checks every event of the inputs once, in order, without keeping them: the problems found
-    (file, line and field), what each stream gets (`summary`), and 64-bit keys of the event ids
-    (to find an id given twice at the end)."""
-
-    def __init__(
-        self,
-        sources: Sequence[InputSource],
-        *,
-        stream: str | None = None,
-        unit_size: int | None = None,
-        progress: ProgressFn | None = None,
-    ) -> None:
-        self.sources = sources
-        self.stream = stream
-        self.unit_size = unit_size
-        self.progress = progress
-        self.summary = InputSummary()
-        self.problems: list[str] = []
-        self._keys = array("Q")
-        self._items: Iterator[Item] = itertools.chain.from_iterable(
-            iter_items(source) for source in sources
-        )
-
-    def events(self) -> Iterator[NewEvent]:
-        """The valid events, in input order, until the first problem (`finish` reads the rest)."""
-        check, stream, progress = self._check, self.stream, self.progress
-        summary, add_key, encode = self.summary, self._keys.append, _ENCODE
-        streams = summary.streams
-        for item in self._items:
-            # The common case inlined (this loop runs once per event): an event of the common
-            # shape, in a stream seen before without versions. Anything else goes to _check.
-            where, value, suspicious, text = item
-            if type(value) is dict and not suspicious and value.keys() <= _COMMON_FIELDS:
-                event = _common_event(value, where, stream, text)
-                if event is not None:
-                    plan = streams.get(event.stream_id)
-                    version = event.version
-                    last = plan.last_input_version if plan is not None else None
-                    if (
-                        plan is not None
-                        and plan.stream_type == event.stream_type
-                        and (
-                            (version is None and last is None)
-                            or (version is not None and last is not None and version == last + 1)
-                        )
-                    ):
-                        try:
-                            data, metadata = event.data, event.metadata
-                            event.data_json = "".join(encode(data, 0)) if data else "{}"
-                            event.metadata_json = "".join(encode(metadata, 0)) if metadata else "{}"
-                        except ValueError:
-                            pass  # a number out of range: _check explains
-                        else:
-                            if progress is not None:
-                                progress(1)
-                            plan.count += 1
-                            if version is not None:
-                                plan.last_input_version = version
-                            summary.events += 1
-                            if event.has_id:
-                                add_key(hash(event.event_id) & 0xFFFF_FFFF_FFFF_FFFF)
-                            else:
-                                summary.without_id += 1
-                            yield event
-                            continue
-            event = check(item)
-            if event is None:
-                return
-            yield event
-
-    def finish(self, *, ids_stored: bool = False) -> InputSummary:
-        """Check what `events` left unread; raise InvalidInput (exit 6) naming every problem found
-        (up to MAX_PROBLEMS), or for an input without events. `ids_stored`: every event was
-        written in one transaction, whose unique index on `id` already refused any id given twice."""
-        for item in self._items:
-            self._check(item)
-        problems = self.problems
-        if not problems and not ids_stored:
-            problems += _duplicate_ids(self.sources, self._keys, self.stream)
-        if problems:
-            count = plural(len(problems), "problem")
-            raise InvalidInput(f"the input has {count}; nothing was written", problems=problems)
-        if self.summary.events == 0:
-            raise EmptyInput(
-                "the input holds no events; nothing was written",
-                hint="pass --allow-empty to accept an empty input (exit 0)",
-            )
-        return self.summary
-
-    def _check(self, item: Item) -> NewEvent | None:
-        where, value, suspicious, text = item
-        if self.progress is not None:
-            self.progress(1)
-        problems = self.problems
-        before = len(problems)
-        if isinstance(value, Problem):
-            problems += value.messages
-        else:
-            try:
-                event = None
-                if type(value) is dict and not suspicious and value.keys() <= _COMMON_FIELDS:
-                    event = _common_event(value, where, self.stream, text)
-                if event is None:
-                    if text is not None:  # from the fast decoder: only the strict one decides
-                        value = strict_decode(text, where)
-                        if isinstance(value, Problem):
-                            raise value
-                        text = None
-                    event = build_event(value, where, stream=self.stream, suspicious=suspicious)
-                event.data_json = "".join(_ENCODE(event.data, 0)) if event.data else "{}"
-                event.metadata_json = (
-                    "".join(_ENCODE(event.metadata, 0)) if event.metadata else "{}"
-                )
-            except Problem as problem:
-                problems += _explained(problem.messages, text, where)
-            except ValueError:  # a number out of range, let through by the fast decoder
-                problems += _explained([f"{where}: a number is out of range"], text, where)
-            else:
-                plan = self.summary.streams.get(event.stream_id)
-                if (
-                    plan is not None
-                    and event.version is None
-                    and plan.last_input_version is None
-                    and plan.stream_type == event.stream_type
-                ):  # the common case of _plan
-                    plan.count += 1
-                    self.summary.events += 1
-                    if event.has_id:
-                        self._keys.append(hash(event.event_id) & 0xFFFF_FFFF_FFFF_FFFF)
-                    else:
-                        self.summary.without_id += 1
-                    return event
-                _plan(self.summary, event, problems, self.unit_size)
-                if len(problems) == before:
-                    if event.has_id:
-                        self._keys.append(_id_key(event.event_id))
-                    return event
-        if len(problems) >= MAX_PROBLEMS:
-            raise InvalidInput(
-                f"the input has at least {number(len(problems))} problems (stopped reading); "
-                "nothing was written",
-                problems=problems,
-            )
-        return None
-
-
-def _explained(messages: list[str], text: str | None, where: str) -> list[str]:
-    """Problems of a value the fast decoder read: the strict decoder's complaint comes first (a
-    duplicate key or an infinite number explains the rest)."""
-    if text is not None:
-        value = strict_decode(text, where)
-        if isinstance(value, Problem):
-            return value.messages
-    return messages
-
-
-def validate_inputs(
-    sources: Sequence[InputSource],
-    *,
-    stream: str | None = None,
-    unit_size: int | None = None,
-    progress: ProgressFn | None = None,
-) -> InputSummary:
-    """Read and check every event without keeping them; raise InvalidInput (exit 6) with every
-    problem found (up to MAX_PROBLEMS), naming file, line and field."""
-    validator = Validator(sources, stream=stream, unit_size=unit_size, progress=progress)
-    return validator.finish()
-
-
-def read_events(sources: Sequence[InputSource], *, stream: str | None = None) -> Iterator[NewEvent]:
-    """Every event of every input, in order, read again after a Validator passed them: values
-    are taken as they are (a file changed in between still fails cleanly)."""
-    for source in sources:
-        for where, value, _, _ in iter_items(source, trusted=True):
-            try:
-                yield _trusted_event(value, where, stream)
-            except (KeyError, TypeError, AttributeError, ValueError):
-                raise InvalidInput(
-                    f"{where}: the input changed since it was validated; nothing more was written",
-                ) from None
-
-
-def _trusted_event(value: Any, where: str, stream: str | None) -> NewEvent:
+def trusted_event(value: Any, where: str, stream: str | None) -> NewEvent:
     """A NewEvent from a value that passed build_event before."""
     get = value.get
     stream_id = stream or value["stream_id"]
@@ -574,64 +352,3 @@ def _trusted_event(value: Any, where: str, stream: str | None) -> NewEvent:
         data_json=to_json(data),
         metadata_json=to_json(metadata),
     )
-
-
-def _plan(
-    summary: InputSummary, event: NewEvent, problems: list[str], unit_size: int | None
-) -> None:
-    plan = summary.streams.get(event.stream_id)
-    if plan is None:
-        unit = summary.events // unit_size if unit_size else 0
-        plan = summary.streams[event.stream_id] = StreamPlan(event.stream_type, first_unit=unit)
-    elif plan.stream_type != event.stream_type:
-        problems.append(
-            f"{event.where}: field 'stream_type': {event.stream_type!r} differs from "
-            f"{plan.stream_type!r} given earlier for stream {event.stream_id!r}"
-        )
-        return
-    if event.version is not None:
-        last = plan.last_input_version
-        if last is not None and event.version != last + 1:
-            problems.append(
-                f"{event.where}: field 'version': {event.version} does not follow {last} "
-                f"in stream {event.stream_id!r}"
-            )
-            return
-        plan.last_input_version = event.version
-    elif plan.last_input_version is not None:
-        plan.last_input_version += 1
-    plan.count += 1
-    summary.events += 1
-    if not event.has_id:
-        summary.without_id += 1
-
-
-def _duplicate_ids(
-    sources: Sequence[InputSource], keys: array[int], stream: str | None
-) -> list[str]:
-    """event_ids given twice in the input (64-bit keys first, then the exact ids if any repeat)."""
-    ordered = sorted(keys)
-    repeated = {a for a, b in itertools.pairwise(ordered) if a == b}
-    del ordered
-    if not repeated:
-        return []
-    places: dict[str, list[str]] = {}
-    for event in _valid_events(sources, stream):
-        if event.has_id and _id_key(event.event_id) in repeated:
-            places.setdefault(event.event_id, []).append(event.where)
-    return [
-        f"{wheres[1]}: field 'event_id': {event_id} appears more than once in the input "
-        f"(first at {wheres[0]})"
-        for event_id, wheres in places.items()
-        if len(wheres) > 1
-    ]
-
-
-def _valid_events(sources: Iterable[InputSource], stream: str | None) -> Iterator[NewEvent]:
-    for source in sources:
-        for where, value, suspicious, _ in iter_items(source):
-            if not isinstance(value, Problem):
-                try:
-                    yield build_event(value, where, stream=stream, suspicious=suspicious)
-                except Problem:
-                    continue
