@@ -7,7 +7,7 @@
 # options that take a value. Global options are accepted after the command name too.
 _esctl_spec() {
     case "$1" in
-        '') subs='init doctor sandbox config append read tail stats events streams checkpoints snapshots bench'; opts='--profile -p --store -s --config -c --output -o --tz --no-color --quiet -q --verbose -v --primary --version --help -h'; vopts='--profile -p --store -s --config -c --output -o --tz' ;;
+        '') subs='init doctor sandbox config append read tail stats events streams checkpoints snapshots bench'; opts='--profile -p --store -s --config -c --output -o --tz --layout --no-color --quiet -q --verbose -v --primary --version --help -h'; vopts='--profile -p --store -s --config -c --output -o --tz --layout' ;;
         'init') subs=''; opts='--dry-run'; vopts='' ;;
         'doctor') subs=''; opts=''; vopts='' ;;
         'sandbox') subs=''; opts='--port --data-dir --keep --no-init --seed --shell --env --detach -d'; vopts='--port --data-dir --seed' ;;
@@ -101,6 +101,7 @@ _esctl_option_value() {
         *':--config'|*':-c') COMPREPLY=() ;;
         *':--output'|*':-o') COMPREPLY=($(compgen -W 'table json jsonl csv wide' -- "$cur")) ;;
         *':--tz') COMPREPLY=() ;;
+        *':--layout') COMPREPLY=() ;;
         *) COMPREPLY=() ;;
     esac
 }
