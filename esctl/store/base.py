@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any, Protocol, cast
 from esctl.config import Settings
 from esctl.errors import ReadOnlyRefused, SchemaMissing
 from esctl.ports import Capabilities, Checkpoints, EventLog, Snapshots
+from esctl.store.esctl_layout.tables import LEASE_COLUMNS as LEASE_COLUMNS
 from esctl.store.url import Backend, StoreLocation
 
 if TYPE_CHECKING:
@@ -50,9 +51,6 @@ EVENT_COLUMNS = (
     "global_position, stream_id, stream_type, version, event_type, id, "
     "CAST(event_data AS TEXT) AS event_data, CAST(metadata AS TEXT) AS metadata, created_at"
 )
-
-# `esctl_leases` (migration 3): who runs a `tail --checkpoint NAME` now (see esctl/leases.py).
-LEASE_COLUMNS = ["subscription_id", "holder_host", "holder_pid", "token", "since", "expires_at"]
 
 
 class Session(Protocol):

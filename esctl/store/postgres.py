@@ -46,6 +46,7 @@ from esctl.store.base import (
     Store,
     TransactionPorts,
 )
+from esctl.store.esctl_layout.tables import placeholders
 from esctl.store.postgres_schema import (
     CONCURRENT_INDEXES,
     EXPECTED_COLUMNS,
@@ -221,11 +222,7 @@ class PostgresStore(Store):
         check_identifier(schema, "schema")
         self.identifiers: dict[str, sql.Composable] = {
             "schema": sql.Identifier(schema),
-            "events": sql.Identifier(schema, "events"),
-            "snapshots": sql.Identifier(schema, "snapshots"),
-            "checkpoints": sql.Identifier(schema, "subscription_checkpoints"),
-            "esctl_schema": sql.Identifier(schema, "esctl_schema"),
-            "leases": sql.Identifier(schema, "esctl_leases"),
+            **{key: sql.Identifier(schema, name) for key, name in placeholders().items()},
             "notify_function": sql.Identifier(schema, "esctl_notify_events"),
         }
         self._composed: dict[str, sql.Composed] = {}

@@ -24,7 +24,6 @@ from esctl.errors import (
 )
 from esctl.store.base import (
     EVENT_COLUMNS,
-    LEASE_COLUMNS,
     EventRow,
     Migration,
     NodeStatus,
@@ -34,112 +33,12 @@ from esctl.store.base import (
     Store,
     TransactionPorts,
 )
+from esctl.store.sqlite_schema import EXPECTED_COLUMNS, EXPECTED_INDEXES, MIGRATIONS, TABLES
 from esctl.store.url import StoreLocation
 from esctl.types import Cursor, LiveBatch
 
-TABLES = {
-    "events": '"events"',
-    "snapshots": '"snapshots"',
-    "checkpoints": '"subscription_checkpoints"',
-    "esctl_schema": '"esctl_schema"',
-    "leases": '"esctl_leases"',
-}
-
-EXPECTED_COLUMNS = {
-    "events": [
-        "global_position",
-        "id",
-        "stream_id",
-        "stream_type",
-        "event_type",
-        "event_data",
-        "metadata",
-        "version",
-        "created_at",
-        "transaction_id",
-    ],
-    "snapshots": ["stream_id", "stream_type", "snapshot_data", "version", "created_at"],
-    "subscription_checkpoints": [
-        "subscription_id",
-        "last_position",
-        "updated_at",
-        "last_transaction_id",
-    ],
-    "esctl_schema": ["version", "description", "applied_at", "esctl_version"],
-    "esctl_leases": LEASE_COLUMNS,
-}
-EXPECTED_INDEXES = [
-    "idx_events_stream_id",
-    "idx_events_event_type",
-    "idx_events_created_at",
-]
-
 INTEGRITY_CHECK_BYTES = 256 * 1024 * 1024  # doctor's quick_check reads every page up to this
 LIVE_POLL_INTERVAL = 0.05  # tail polls this often (SQLite has no NOTIFY)
-
-NOW = "(strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))"
-
-MIGRATIONS = [
-    Migration(
-        1,
-        "event store tables (seed Template 1) and esctl_schema",
-        [
-            f"""CREATE TABLE IF NOT EXISTS events (
-    global_position INTEGER PRIMARY KEY AUTOINCREMENT,
-    id TEXT NOT NULL UNIQUE,
-    stream_id TEXT NOT NULL,
-    stream_type TEXT NOT NULL,
-    event_type TEXT NOT NULL,
-    event_data TEXT NOT NULL,
-    metadata TEXT DEFAULT '{{{{}}}}',
-    version INTEGER NOT NULL,
-    created_at TEXT NOT NULL DEFAULT {NOW},
-    transaction_id INTEGER,
-    CONSTRAINT unique_stream_version UNIQUE (stream_id, version)
-)""",
-            "CREATE INDEX IF NOT EXISTS idx_events_stream_id ON events(stream_id, version)",
-            "CREATE INDEX IF NOT EXISTS idx_events_event_type ON events(event_type)",
-            "CREATE INDEX IF NOT EXISTS idx_events_created_at ON events(created_at)",
-            f"""CREATE TABLE IF NOT EXISTS snapshots (
-    stream_id TEXT PRIMARY KEY,
-    stream_type TEXT NOT NULL,
-    snapshot_data TEXT NOT NULL,
-    version INTEGER NOT NULL,
-    created_at TEXT DEFAULT {NOW}
-)""",
-            f"""CREATE TABLE IF NOT EXISTS subscription_checkpoints (
-    subscription_id TEXT PRIMARY KEY,
-    last_position INTEGER NOT NULL DEFAULT 0,
-    updated_at TEXT DEFAULT {NOW}
-)""",
-            f"""CREATE TABLE IF NOT EXISTS esctl_schema (
-    version INTEGER PRIMARY KEY,
-    description TEXT NOT NULL,
-    applied_at TEXT NOT NULL DEFAULT {NOW},
-    esctl_version TEXT NOT NULL
-)""",
-        ],
-    ),
-    Migration(
-        2,
-        "esctl additions: subscription_checkpoints.last_transaction_id",
-        ["ALTER TABLE subscription_checkpoints ADD COLUMN last_transaction_id INTEGER"],
-    ),
-    Migration(
-        3,
-        "esctl additions: esctl_leases (the lease a running `tail --checkpoint` holds)",
-        [
-            """CREATE TABLE IF NOT EXISTS esctl_leases (
-    subscription_id TEXT PRIMARY KEY,
-    holder_host TEXT NOT NULL,
-    holder_pid INTEGER NOT NULL,
-    token TEXT NOT NULL,
-    since TEXT NOT NULL,
-    expires_at TEXT NOT NULL
-)"""
-        ],
-    ),
-]
 
 
 def format_time(value: datetime) -> str:
