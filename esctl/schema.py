@@ -6,7 +6,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from esctl.errors import ConfigError, EsctlError, StoreUnavailable
-from esctl.store.base import SCHEMA_VERSION, Migration, Store
+from esctl.store.base import Store
+from esctl.types import SCHEMA_VERSION, Migration
 
 
 @dataclass
@@ -24,17 +25,17 @@ class InitResult:
 
 def init_store(store: Store, *, dry_run: bool = False) -> InitResult:
     """Create or upgrade the schema to the current version; a no-op when it is current."""
-    before = store.schema_version()
-    pending = store.pending_migrations()
-    statements = [sql for m in pending for sql in store.render_migration(m)]
+    before = store.admin.schema_version()
+    pending = store.admin.pending_migrations()
+    statements = [sql for m in pending for sql in store.admin.render_migration(m)]
     if not pending and before is not None:
-        statements = store.repairs()
+        statements = store.admin.repairs()
     if dry_run:
         return InitResult(store.display_url, before, before, pending, statements, dry_run=True)
     if statements:  # name a missing privilege before changing anything
-        store.check_init_privileges(alters=True)
-    repaired = store.apply_migrations(pending)
-    after = store.schema_version()
+        store.admin.check_init_privileges(alters=True)
+    repaired = store.admin.apply_migrations(pending)
+    after = store.admin.schema_version()
     return InitResult(store.display_url, before, after, pending, statements, repaired=repaired)
 
 
@@ -112,10 +113,10 @@ class DoctorReport:
 
 def describe_nodes(store: Store, read_store: Store | None) -> list[dict[str, Any]]:
     """Each configured node's role, version and (for the read store) replication lag."""
-    primary = store.node_status()
+    primary = store.admin.node_status()
     nodes = [{"name": "store", **asdict(primary)}]
     if read_store is not None:
-        replica = read_store.node_status(primary_lsn=primary.wal_lsn)
+        replica = read_store.admin.node_status(primary_lsn=primary.wal_lsn)
         nodes.append({"name": "read_store", **asdict(replica)})
     return nodes
 
@@ -132,9 +133,9 @@ def diagnose(store: Store, read_store: Store | None = None) -> DoctorReport:
         schema=store.settings.schema if store.backend == "postgresql" else None,
     )
     try:
-        report.server_version = store.server_version()
+        report.server_version = store.admin.server_version()
         report.connected = True
-        found = store.inspect_schema()
+        found = store.admin.inspect()
     except ConfigError:
         raise  # a bad URL is a usage error (exit 2), not a finding about the store
     except StoreUnavailable as error:
@@ -152,7 +153,7 @@ def diagnose(store: Store, read_store: Store | None = None) -> DoctorReport:
     report.missing = found.missing
     report.extra = found.extra
     try:
-        facts = store.doctor_facts()
+        facts = store.admin.doctor_facts()
     except EsctlError as error:
         found.notes.append(f"sizes: {error.message}")
     else:

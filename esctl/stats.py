@@ -61,33 +61,21 @@ class StoreStats:
 
 def store_stats(store: Store, *, exact: bool = False) -> StoreStats:
     """Statistics of the store; estimates on a large PostgreSQL store unless `exact`."""
-    estimates = None if exact else store.estimated_counts()
-    estimate_mode = estimates is not None and (estimates["events"] or 0) > EXACT_LIMIT
-    category = store.category_sql()
-    with store.reading() as session:
-        bounds = session.fetchone(
-            "SELECT max(global_position) AS head, min(created_at) AS oldest, "
-            "max(created_at) AS newest FROM {events}"
-        )
-        assert bounds is not None
+    with store.reading() as tx:
+        estimates = None if exact else tx.log.estimated_counts()
+        estimate_mode = estimates is not None and (estimates["events"] or 0) > EXACT_LIMIT
+        bounds = tx.log.bounds()
         estimated: list[str] = []
         if estimate_mode and estimates is not None:
             events = int(estimates["events"] or 0)
             streams = estimates["streams"]
             percent = min(100.0, max(0.01, 100.0 * SAMPLE_ROWS / max(events, 1)))
-            source = "{events}" + store.sample_clause(percent)
+            rows = tx.log.counts_by_type(sample_percent=percent)
             estimated = ["events", "streams", "counts"]
         else:
-            events = int(session.fetchval("SELECT count(*) FROM {events}") or 0)
-            streams = int(session.fetchval("SELECT count(DISTINCT stream_id) FROM {events}") or 0)
-            source = "{events}"
-        rows = session.fetchall(
-            "SELECT "  # noqa: S608 - fixed fragments from the backend
-            + category
-            + " AS category, event_type, count(*) AS n FROM "
-            + source
-            + " GROUP BY 1, 2 ORDER BY 1, 2"
-        )
+            events = tx.log.count()
+            streams = tx.log.count_streams()
+            rows = tx.log.counts_by_type()
     sampled = sum(int(r["n"]) for r in rows)
     scale = events / sampled if estimate_mode and sampled else 1.0
     counts = [

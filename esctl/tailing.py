@@ -1,7 +1,7 @@
 """The live follower behind `esctl tail`: reads the log in commit order and never loses an event.
 
-It reads with the commit-order cursor (`esctl.cursor`) through the store's live primitives
-(`live_batch`, `live_head`, `wait_for_events`): on PostgreSQL only rows whose transaction is below
+It reads with the commit-order cursor (`esctl.cursor`) through the store's live port
+(`store.live`: `batch`, `head`, `wait_for_change`): on PostgreSQL only rows whose transaction is below
 the snapshot's xmin horizon, woken by LISTEN/NOTIFY with a poll as the fallback; on SQLite by
 polling. A lost connection is reopened with backoff and reading resumes at the same cursor, so
 nothing is missed or repeated. With a checkpoint (`esctl.consumer.CheckpointOwner`), the cursor
@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING
 
 from esctl.cursor import START, Cursor, cursor_before_position
 from esctl.errors import ConcurrencyError, StoreUnavailable
-from esctl.reading import EventFilter
+from esctl.ports import EventFilter
 from esctl.store.base import Store
 from esctl.types import RecordedEvent
 
@@ -66,7 +66,7 @@ def start_cursor(store: Store, start: StartAt) -> Cursor:
             first = nth_event(store, session, 0, created_from=start.since)
             if first is not None:  # just before it: it and everything after it is delivered
                 return nth_event(store, session, 1, upto=first, descending=True) or START
-    return store.live_head()
+    return store.live.head()
 
 
 class Follower:
@@ -113,7 +113,6 @@ class Follower:
     ) -> int:
         """Deliver events until `stop()`, `max_events` or `idle_timeout` seconds without one.
         Returns how many were delivered."""
-        where, params = self.event_filter.where()
         last_event = time.monotonic()
         wait = 0.0
         pending_wait = PENDING_RECHECK
@@ -125,7 +124,7 @@ class Follower:
                 try:
                     if wait:
                         self._wait(wait)
-                    batch = self.store.live_batch(self.cursor, where, params, self.batch_size)
+                    batch = self.store.live.batch(self.cursor, self.event_filter, self.batch_size)
                     failing_since = None
                 except StoreUnavailable as error:
                     failing_since = self._reconnect(error, failing_since)
@@ -163,14 +162,14 @@ class Follower:
                     wait = min(wait, idle_left)
         finally:
             self._save(final=True)
-            self.store.stop_listening()
+            self.store.live.stop()
         return self.delivered
 
     def _wait(self, seconds: float) -> None:
         self._waiting = True
         try:
             if not self._stopping:
-                self.store.wait_for_events(seconds)
+                self.store.live.wait_for_change(seconds)
         except _Wakeup:
             pass
         finally:
@@ -207,7 +206,7 @@ class Follower:
         if now - since > self.reconnect_for:
             raise error
         self.store.close()
-        self.store.stop_listening()
+        self.store.live.stop()
         self.reconnects += 1
         delay = min(5.0, 0.1 * 2 ** min(self.reconnects, 6))
         self.warn(f"{error.message}; reconnecting in {delay:.1f}s (at {self.cursor})")

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from esctl.config import Settings
 from esctl.errors import ReadOnlyRefused, SchemaMissing
-from esctl.ports import Capabilities, Checkpoints, EventLog, Snapshots
+from esctl.ports import Capabilities, Checkpoints, EventLog, Live, SchemaAdmin, Snapshots
 from esctl.store.esctl_layout.tables import LEASE_COLUMNS as LEASE_COLUMNS
 from esctl.store.url import Backend, StoreLocation
 
@@ -87,6 +87,19 @@ class Session(Protocol):
     def time_param(self, value: datetime) -> Any:
         """Bind a timestamp, comparable with `created_at`."""
         ...
+
+    # The ports of this transaction (see TransactionPorts).
+    @property
+    def log(self) -> EventLog: ...
+
+    @property
+    def checkpoints(self) -> Checkpoints: ...
+
+    @property
+    def snapshots(self) -> Snapshots: ...
+
+    @property
+    def leases(self) -> Any: ...
 
 
 class TransactionPorts:
@@ -163,6 +176,16 @@ class Store(ABC):
     @property
     def capabilities(self) -> Capabilities:
         return self.layout.capabilities
+
+    @cached_property
+    def live(self) -> Live:
+        """Commit-ordered live reading (tail, consumers), outside any transaction."""
+        return self.layout.live()
+
+    @cached_property
+    def admin(self) -> SchemaAdmin:
+        """The layout's schema: migrations, inspection, repairs, node status (init, doctor)."""
+        return self.layout.admin()
 
     def __enter__(self) -> Store:
         return self
@@ -302,6 +325,10 @@ class Store(ABC):
         """Catalog estimates of `events` and `streams` (PostgreSQL), or None (SQLite)."""
 
     @abstractmethod
+    def estimate_counts(self, session: Session) -> dict[str, int | None] | None:
+        """`estimated_counts` inside the caller's transaction."""
+
+    @abstractmethod
     def sample_clause(self, percent: float) -> str:
         """A FROM-clause suffix that reads about `percent` % of `events` ('' when unsupported)."""
 
@@ -318,6 +345,18 @@ class Store(ABC):
         (UTF-8 chunks of whole lines, the bytes of `esctl.reading.event_json_line`), or None when
         the backend leaves that to `esctl.reading`. `warn` names each row that cannot go back
         through `esctl append` unchanged."""
+
+    @abstractmethod
+    def session_json_lines(
+        self,
+        session: Session,
+        where: str,
+        params: Sequence[Any],
+        limit: int | None,
+        *,
+        warn: Callable[[str], None] | None = None,
+    ) -> Iterator[bytes] | None:
+        """`event_json_lines` inside the caller's transaction."""
 
     # --- bench (issue 7) -------------------------------------------------------------------------
 

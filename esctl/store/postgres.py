@@ -723,15 +723,18 @@ class PostgresStore(Store):
 
     def estimated_counts(self) -> dict[str, int | None] | None:
         with self.reading() as session:
-            row = session.fetchone(
-                "SELECT c.reltuples::bigint AS events, s.n_distinct AS n_distinct "
-                "FROM pg_catalog.pg_class c "
-                "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
-                "LEFT JOIN pg_catalog.pg_stats s ON s.schemaname = n.nspname "
-                "AND s.tablename = c.relname AND s.attname = 'stream_id' "
-                "WHERE n.nspname = %s AND c.relname = 'events'",
-                [self.settings.schema],
-            )
+            return self.estimate_counts(session)
+
+    def estimate_counts(self, session: Session) -> dict[str, int | None] | None:
+        row = session.fetchone(
+            "SELECT c.reltuples::bigint AS events, s.n_distinct AS n_distinct "
+            "FROM pg_catalog.pg_class c "
+            "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+            "LEFT JOIN pg_catalog.pg_stats s ON s.schemaname = n.nspname "
+            "AND s.tablename = c.relname AND s.attname = 'stream_id' "
+            "WHERE n.nspname = %s AND c.relname = 'events'",
+            [self.settings.schema],
+        )
         if row is None or row["events"] is None or int(row["events"]) < 0:
             return None  # never analysed
         events = int(row["events"])
@@ -789,18 +792,40 @@ class PostgresStore(Store):
         *,
         warn: Callable[[str], None] | None = None,
     ) -> Iterator[bytes] | None:
-        """Chunks of whole lines (about 64 KiB each)."""
+        """Chunks of whole lines (about 64 KiB each), in a read-only transaction of their own."""
+
+        def lines() -> Iterator[bytes]:
+            with self.reading() as session:
+                yield from self._copy_lines(session, where, params, limit, warn)
+
+        return lines()
+
+    def session_json_lines(
+        self,
+        session: Session,
+        where: str,
+        params: Sequence[Any],
+        limit: int | None,
+        *,
+        warn: Callable[[str], None] | None = None,
+    ) -> Iterator[bytes] | None:
+        return self._copy_lines(session, where, params, limit, warn)
+
+    def _copy_lines(
+        self,
+        session: Session,
+        where: str,
+        params: Sequence[Any],
+        limit: int | None,
+        warn: Callable[[str], None] | None,
+    ) -> Iterator[bytes]:
         query = "SELECT " + self.EVENT_JSON_SQL + " FROM {events} WHERE " + where  # noqa: S608
         query += " ORDER BY global_position" + (" LIMIT %s" if limit is not None else "")
         bound = [*params, limit] if limit is not None else list(params)
-        return self._copy_lines(query, bound, warn)
-
-    def _copy_lines(
-        self, query: str, params: list[Any], warn: Callable[[str], None] | None
-    ) -> Iterator[bytes]:
-        with self.reading() as session, translate_errors(self):
+        with translate_errors(self):
             statement = sql.SQL("COPY ({}) TO STDOUT").format(self.compose(query))
-            with session.connection.cursor().copy(statement, params) as copy:
+            connection = cast(PostgresSession, session).connection
+            with connection.cursor().copy(statement, bound) as copy:
                 rows: list[Any] = []
                 size = 0
                 for row in copy:  # one row (line) per item

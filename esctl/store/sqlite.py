@@ -435,6 +435,9 @@ class SQLiteStore(Store):
     def estimated_counts(self) -> dict[str, int | None] | None:
         return None
 
+    def estimate_counts(self, session: Session) -> dict[str, int | None] | None:
+        return None  # no catalog estimates: stats counts
+
     def sample_clause(self, percent: float) -> str:
         return ""
 
@@ -447,6 +450,17 @@ class SQLiteStore(Store):
         warn: Callable[[str], None] | None = None,
     ) -> Iterator[bytes] | None:
         return None  # esctl.reading renders the lines
+
+    def session_json_lines(
+        self,
+        session: Session,
+        where: str,
+        params: Sequence[Any],
+        limit: int | None,
+        *,
+        warn: Callable[[str], None] | None = None,
+    ) -> Iterator[bytes] | None:
+        return None
 
     # --- checkpoint primitives (checkpoints issue) --------------------------------------------
 
