@@ -241,6 +241,10 @@ class SchemaAdmin(Protocol):
 
     def node_status(self, primary_lsn: str | None = None) -> NodeStatus: ...
 
+    def drop_schema(self) -> None:
+        """Drop the store's schema and everything in it (PostgreSQL; bench's throwaway ones)."""
+        ...
+
 
 class _HasCapabilities(Protocol):
     @property

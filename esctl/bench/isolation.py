@@ -91,5 +91,5 @@ def _postgres_place(settings: Settings, keep: bool) -> Iterator[BenchPlace]:
 def drop_schema(settings: Settings) -> None:
     """Drop the bench's own schema (its name is generated, and quoted by the backend)."""
     assert settings.schema.startswith("esctl_bench_")
-    with open_store(settings, write=True) as store, store.writing() as session:
-        session.execute("DROP SCHEMA IF EXISTS {schema} CASCADE")
+    with open_store(settings, write=True) as store:
+        store.admin.drop_schema()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from esctl.errors import EsctlError
 from esctl.types import Migration, NodeStatus, SchemaReport
 
 if TYPE_CHECKING:
@@ -48,3 +49,10 @@ class EsctlSchemaAdmin:
 
     def node_status(self, primary_lsn: str | None = None) -> NodeStatus:
         return self.store.node_status(primary_lsn)
+
+    def drop_schema(self) -> None:
+        """Drop the store's PostgreSQL schema with everything in it (bench's throwaway schemas)."""
+        if self.store.backend != "postgresql":
+            raise EsctlError("only a PostgreSQL store has a schema to drop")
+        with self.store.writing() as session:
+            session.execute("DROP SCHEMA IF EXISTS {schema} CASCADE")
