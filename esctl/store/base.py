@@ -168,10 +168,10 @@ class Store(ABC):
 
     @cached_property
     def layout(self) -> Layout:
-        """The table layout this store holds (esctl's own, for now the only one)."""
-        from esctl.store.esctl_layout import EsctlLayout
+        """The table layout this store holds (`esctl.store.detect`)."""
+        from esctl.store.detect import detect_layout
 
-        return EsctlLayout(self)
+        return detect_layout(self)[0]
 
     @property
     def capabilities(self) -> Capabilities:
