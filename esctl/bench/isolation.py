@@ -57,7 +57,7 @@ def isolated_place(settings: Settings, *, keep: bool = False) -> Iterator[BenchP
 
 
 def _init(settings: Settings) -> None:
-    from esctl.schema import init_store
+    from esctl.admin.init import init_store
 
     with open_store(settings, write=True, create=True) as store:
         init_store(store)

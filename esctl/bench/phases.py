@@ -191,7 +191,7 @@ def read_phase(
 ) -> PhaseResult:
     """Read the whole log back through `read --all`'s library call; one latency sample per page
     of `batch_size` events. The first `warmup` events are read but not counted."""
-    from esctl.reading import read_all
+    from esctl.read.events import read_all
 
     page = max(1, params.batch_size)
     latencies: list[float] = []
@@ -268,7 +268,7 @@ def _follower(settings: Settings, expected: int, ready: Any, results: Any) -> No
     """The tail follower process: from the live head, record delivery time - intended send time
     of each event (wall clock: the producer is another process)."""
     from esctl.ports import EventFilter
-    from esctl.tailing import Follower
+    from esctl.read.follow import Follower
 
     _leave_signals_to_the_parent()
     latencies: dict[int, float] = {}

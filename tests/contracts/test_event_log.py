@@ -10,7 +10,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from esctl.ports import EventFilter
-from esctl.reading import event_json_line
+from esctl.read.events import event_json_line
 from esctl.store.base import Store
 from esctl.types import START, Cursor
 from tests.conftest import seed_events

@@ -12,6 +12,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
+from esctl.admin.init import init_store
 from esctl.errors import (
     Conflict,
     EsctlError,
@@ -20,7 +21,6 @@ from esctl.errors import (
     SchemaMissing,
     StoreUnavailable,
 )
-from esctl.schema import init_store
 from esctl.store.base import Store
 from esctl.store.esctl_layout.tables import TABLES, expected_columns
 from esctl.types import SCHEMA_VERSION, NewEventRow
