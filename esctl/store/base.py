@@ -1,14 +1,19 @@
-"""The store interface every backend implements, and the schema logic they share.
+"""The engine interface: what every engine (`sqlite.py`, `postgres.py`) provides to the layouts.
 
-A backend (`sqlite.py`, `postgres.py`) provides connections, sessions and its DDL. Feature modules
-(`esctl.appending`, `esctl.reading`, …) talk to a store only through `Session`s, writing SQL once for
-both backends with two conventions:
+A store is an engine (connections, read-only and read-write transactions, sessions, error
+translation, its primitives) plus a layout (`store.layout`, chosen by `esctl.store.detect`) that
+implements the ports of `esctl.ports` on top of it: `tx.log`, `tx.checkpoints`, … inside a
+transaction, `store.live` and `store.admin` outside. Features use the ports and hold no SQL; only
+the layout's adapters (`esctl/store/esctl_layout/`) and the engines write SQL, once for both
+engines, with two conventions:
 
 - placeholders are `%s` (SQLite's session turns them into `?`); SQL text holds no literal `%`, `{` or `}`;
-- tables are named `{events}`, `{snapshots}`, `{checkpoints}`, `{esctl_schema}`: the backend fills in
-  the quoted, schema-qualified identifier. Stream ids, types and names are always bound parameters.
+- tables are named `{events}`, `{snapshots}`, `{checkpoints}`, `{esctl_schema}`, `{leases}`: the
+  engine fills in the quoted, schema-qualified identifier. Stream ids, types and names are always
+  bound parameters.
 
-Where the backends differ (bulk insert, the live-reading cursor), the store exposes a primitive.
+Where the engines differ (COPY, the xid8 horizon, LISTEN/NOTIFY, TABLESAMPLE, catalogs), the
+engine exposes a primitive below, for the layouts' adapters.
 """
 
 from __future__ import annotations
@@ -193,7 +198,7 @@ class Store(ABC):
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    # --- schema ------------------------------------------------------------------------------
+    # --- schema admin (behind store.admin) -------------------------------------------------------
 
     @abstractmethod
     def server_version(self) -> str: ...
@@ -257,7 +262,7 @@ class Store(ABC):
                 hint="upgrade esctl",
             )
 
-    # --- append (issue 3) ----------------------------------------------------------------------
+    # --- appending (behind tx.log) ---------------------------------------------------------------
 
     @abstractmethod
     def insert_events(self, session: Session, rows: Iterable[EventRow]) -> None:
@@ -270,13 +275,13 @@ class Store(ABC):
         """First and last global position, per stream, of the events this transaction appended;
         `since` is the highest position this transaction saw before appending."""
 
-    # --- replication (issue 10) ----------------------------------------------------------------
+    # --- the server (behind store.admin) ---------------------------------------------------------
 
     @abstractmethod
     def node_status(self, primary_lsn: str | None = None) -> NodeStatus:
         """Role and version of the server; on a standby, its lag behind `primary_lsn`."""
 
-    # --- checkpoint primitives (checkpoints issue) --------------------------------------------
+    # --- commit order (behind tx.log, tx.checkpoints) --------------------------------------------
 
     @abstractmethod
     def commit_order_slices(
@@ -296,7 +301,7 @@ class Store(ABC):
         """A SQL expression with one placeholder and its parameter, binding a transaction id
         (None or 0: NULL) for `subscription_checkpoints.last_transaction_id`."""
 
-    # --- live reading (issue 4: read, tail, stats) -------------------------------------------
+    # --- live reading, statistics, export (behind store.live, tx.log) ----------------------------
 
     @abstractmethod
     def live_head(self) -> Cursor:
@@ -358,7 +363,7 @@ class Store(ABC):
     ) -> Iterator[bytes] | None:
         """`event_json_lines` inside the caller's transaction."""
 
-    # --- bench (issue 7) -------------------------------------------------------------------------
+    # --- the raw-COPY ceiling of `esctl bench` ---------------------------------------------------
 
     @abstractmethod
     def create_ceiling_table(self) -> bool:
