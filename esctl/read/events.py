@@ -117,16 +117,16 @@ def read_all_json(
         if lines is not None:
             yield from lines
             return
-    chunk: list[str] = []
-    for event in read_all(store, where, limit=limit, warn=warn):
-        chunk.append(dumps(event.to_dict()))
-        if len(chunk) == 256:
+        chunk: list[str] = []
+        for event in _events(tx.log.read_all(where, limit=limit), warn):
+            chunk.append(dumps(event.to_dict()))
+            if len(chunk) == 256:
+                chunk.append("")
+                yield "\n".join(chunk).encode()
+                chunk.clear()
+        if chunk:
             chunk.append("")
             yield "\n".join(chunk).encode()
-            chunk.clear()
-    if chunk:
-        chunk.append("")
-        yield "\n".join(chunk).encode()
 
 
 def get_event(store: Store, event_id: str, *, warn: Warn = None) -> RecordedEvent:

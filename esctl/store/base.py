@@ -347,8 +347,8 @@ class Store(ABC):
         warn: Callable[[str], None] | None = None,
     ) -> Iterator[bytes] | None:
         """The events matching `where` in position order as JSON lines rendered by the server
-        (UTF-8 chunks of whole lines, the bytes of `esctl.reading.event_json_line`), or None when
-        the backend leaves that to `esctl.reading`. `warn` names each row that cannot go back
+        (UTF-8 chunks of whole lines, the bytes of `esctl.read.events.event_json_line`), or None when
+        the backend leaves that to `esctl.read.events`. `warn` names each row that cannot go back
         through `esctl append` unchanged."""
 
     @abstractmethod

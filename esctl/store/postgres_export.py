@@ -18,7 +18,7 @@ from esctl.store.postgres_errors import translate_errors
 
 class PostgresExport(PostgresConnections):
     # `read --all -o jsonl` on PostgreSQL: the server renders each event's JSON line, byte for
-    # byte as `esctl.reading.event_json_line` (the one encoder: `", "`/`": "` separators, jsonb's
+    # byte as `esctl.read.events.event_json_line` (the one encoder: `", "`/`": "` separators, jsonb's
     # own text for data and metadata, times as `esctl.values.time_json`), and COPY streams it, so
     # esctl only copies bytes through. A row that cannot go back through `esctl append` unchanged
     # is prefixed `!POSITION|` for a warning. Braces come from chr(): SQL text here holds no `{`.

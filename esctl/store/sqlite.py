@@ -122,7 +122,7 @@ class SQLiteStore(SQLiteAdmin):
         *,
         warn: Callable[[str], None] | None = None,
     ) -> Iterator[bytes] | None:
-        return None  # esctl.reading renders the lines
+        return None  # esctl.read.events renders the lines
 
     def session_json_lines(
         self,

@@ -89,7 +89,7 @@ class EsctlEventLog:
         warn: Callable[[str], None] | None = None,
     ) -> Iterator[bytes] | None:
         """The matching events in position order as UTF-8 JSON lines rendered by the server
-        (chunks of whole lines, the bytes of `esctl.reading.event_json_line`), or None when the
+        (chunks of whole lines, the bytes of `esctl.read.events.event_json_line`), or None when the
         engine leaves rendering to the caller. `warn` names each row that cannot go back
         through `esctl append` unchanged."""
         condition, params = filter_sql(where, self.session.time_param)
