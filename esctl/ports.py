@@ -18,13 +18,15 @@ This module imports only the ground floor (`esctl.types`, `esctl.values`, `esctl
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from esctl.types import Cursor, LiveBatch, Migration, NewEventRow, NodeStatus, RecordedEvent
+from esctl.errors import UsageError
+from esctl.types import Cursor, LiveBatch, Migration, NewEventRow, NodeStatus, RecordedEvent, Row
 from esctl.types import SchemaReport as SchemaReport
+from esctl.values import category_of
 
 
 @dataclass(frozen=True)
@@ -49,6 +51,15 @@ class EventFilter:
     since: datetime | None = None
     until: datetime | None = None
     from_position: int | None = None
+
+    def matches(self, event: RecordedEvent) -> bool:
+        """The stream, category and type test in Python (for rows a live reader fetched
+        without the store's condition)."""
+        if self.stream_id is not None and event.stream_id != self.stream_id:
+            return False
+        if self.category is not None and category_of(event.stream_id) != self.category:
+            return False
+        return not self.types or event.event_type in self.types
 
 
 # --- EventWrites (the write side of the event log: the append pipeline) -------------------------
@@ -85,32 +96,75 @@ class EventWrites(Protocol):
 # --- end of EventWrites ---------------------------------------------------------------------------
 
 
-class EventLog(EventWrites, Protocol):
-    """The events of a store, inside one transaction."""
+class EventReads(Protocol):
+    """The read side of the event log, inside one (read-only) transaction. Every read streams:
+    iterate it inside the transaction."""
+
+    def stream_exists(self, stream_id: str) -> bool: ...
 
     def read_stream(
-        self, stream_id: str, *, from_version: int = 1, limit: int | None = None
+        self,
+        stream_id: str,
+        *,
+        from_version: int | None = None,
+        limit: int | None = None,
+        backwards: bool = False,
     ) -> Iterator[RecordedEvent]:
-        """A stream's events in version order, streamed (memory stays flat)."""
+        """A stream's events in version order (newest first with `backwards`)."""
         ...
 
-    def read_all(
-        self, where: EventFilter, *, limit: int | None = None, backwards: bool = False
-    ) -> Iterator[RecordedEvent]:
-        """The global log in position order (or backwards), filtered, streamed."""
+    def read_all(self, where: EventFilter, *, limit: int | None = None) -> Iterator[RecordedEvent]:
+        """The global log in position order, filtered."""
         ...
 
-    def stream_versions(self, stream_ids: Sequence[str]) -> dict[str, int]:
-        """The current version of each stream that exists."""
+    def export_json_lines(
+        self,
+        where: EventFilter,
+        *,
+        limit: int | None = None,
+        warn: Callable[[str], None] | None = None,
+    ) -> Iterator[bytes] | None:
+        """`read_all` as UTF-8 JSON lines rendered by the server (chunks of whole lines, byte for
+        byte what esctl renders), or None when the layout leaves rendering to the caller."""
         ...
 
-    def append(self, rows: Iterable[NewEventRow]) -> None:
-        """Insert new events (the caller checked versions; a unique violation raises Conflict)."""
+    def get_event(self, event_id: str) -> RecordedEvent | None: ...
+
+    def stream_ids(self, prefix: str, limit: int) -> list[str]:
+        """Up to `limit` stream ids from `prefix` on, in order."""
         ...
 
-    def head(self) -> int:
-        """The highest global position (0 for an empty store)."""
+    def list_streams(
+        self, *, category: str | None = None, after: str | None = None, limit: int | None = None
+    ) -> Iterator[Row]:
+        """Streams in id order after `after`: stream_id, stream_type, version, events,
+        last_event_at (as stored)."""
         ...
+
+    def stream_summary(self, stream_id: str) -> Row | None:
+        """stream_type, version, events, first_at, last_at, counts_by_type, snapshot_version;
+        None when the stream has no events."""
+        ...
+
+    def bounds(self) -> Row:
+        """head (None when empty), oldest and newest created_at."""
+        ...
+
+    def count(self) -> int: ...
+
+    def count_streams(self) -> int: ...
+
+    def estimated_counts(self) -> dict[str, int | None] | None:
+        """Cheap estimates of `events` and `streams`, or None where there are none."""
+        ...
+
+    def counts_by_type(self, *, sample_percent: float | None = None) -> list[Row]:
+        """(category, event_type, n) rows in order, over a sample of the log if asked."""
+        ...
+
+
+class EventLog(EventReads, EventWrites, Protocol):
+    """The events of a store, inside one transaction: its reads, its writes, and its commit order."""
 
     def count_after(self, after: Cursor, upto: Cursor | None = None) -> int:
         """Committed events after `after` (up to `upto`), in commit order."""
@@ -130,7 +184,7 @@ class Live(Protocol):
 
     def batch(self, after: Cursor, where: EventFilter, limit: int) -> LiveBatch:
         """Up to `limit` matching events committed after `after`, in commit order, only events no
-        concurrent transaction can still precede."""
+        concurrent transaction can still precede (rows as `RecordedEvent.from_row` takes them)."""
         ...
 
     def wait_for_change(self, timeout: float) -> None:
@@ -173,17 +227,63 @@ class Snapshots(Protocol):
 
 
 class SchemaAdmin(Protocol):
-    """The layout's schema: migrations, inspection, the server behind it."""
+    """The layout's schema: migrations, inspection, repairs, the server behind it."""
+
+    def server_version(self) -> str: ...
+
+    def schema_version(self) -> int | None:
+        """The version recorded by `init`, or None when the store was never initialised."""
+        ...
 
     def migrations(self) -> list[Migration]: ...
 
-    def render_migration(self, migration: Migration) -> list[str]: ...
+    def pending_migrations(self) -> list[Migration]: ...
 
-    def apply_migrations(self, pending: list[Migration]) -> list[str]: ...
+    def render_migration(self, migration: Migration) -> list[str]:
+        """The SQL of a migration as it would run (`init --dry-run`)."""
+        ...
+
+    def repairs(self) -> list[str]:
+        """The SQL `init` would run on a current schema (an index to rebuild)."""
+        ...
+
+    def check_init_privileges(self, *, alters: bool) -> None:
+        """Raise PermissionDenied naming what `init` lacks."""
+        ...
+
+    def apply_migrations(self, pending: list[Migration]) -> list[str]:
+        """Apply `pending`, then repair what a current schema can still lack; the repairs."""
+        ...
 
     def inspect(self) -> SchemaReport: ...
 
+    def doctor_facts(self) -> dict[str, Any]:
+        """role, database, path, sizes: what `doctor` shows beyond the schema."""
+        ...
+
     def node_status(self, primary_lsn: str | None = None) -> NodeStatus: ...
+
+    def drop_schema(self) -> None:
+        """Drop the store's schema and everything in it (PostgreSQL; bench's throwaway ones)."""
+        ...
+
+
+class _HasCapabilities(Protocol):
+    @property
+    def capabilities(self) -> Capabilities: ...
+
+
+def require(store: _HasCapabilities, capability: str, command: str) -> None:
+    """Refuse `command` up front (UsageError, exit 2) when the store's layout lacks `capability`
+    (a field of Capabilities), instead of failing halfway through."""
+    if not hasattr(Capabilities, capability):
+        raise ValueError(f"no capability {capability!r}")
+    if not getattr(store.capabilities, capability):
+        what = capability.removeprefix("has_").removeprefix("can_").replace("_", " ")
+        raise UsageError(
+            f"{command} needs {what}, which this store's layout does not provide",
+            hint="`esctl doctor` shows the store's layout",
+        )
 
 
 __all__ = [
@@ -191,8 +291,10 @@ __all__ = [
     "Checkpoints",
     "EventFilter",
     "EventLog",
+    "EventReads",
     "EventWrites",
     "Live",
     "SchemaAdmin",
     "Snapshots",
+    "require",
 ]

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from esctl.errors import NotFound, UsageError
-from esctl.reading import (
+from esctl.read.events import (
     EventFilter,
     get_event,
     read_all,
@@ -214,7 +214,7 @@ def test_cli_events_show(cli_store: Target) -> None:
 def test_read_runs_in_a_read_only_transaction_with_the_statement_timeout(
     pg_target: Target,
 ) -> None:
-    from esctl.schema import init_store
+    from esctl.admin.init import init_store
 
     with pg_target.open() as store:
         init_store(store)

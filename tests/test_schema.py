@@ -13,8 +13,8 @@ import psycopg
 import pytest
 import yaml
 
+from esctl.admin import diagnose, init_store
 from esctl.errors import ReadOnlyRefused, SchemaMissing
-from esctl.schema import diagnose, init_store
 from esctl.store.base import SCHEMA_VERSION
 from tests.conftest import Target, run_cli
 

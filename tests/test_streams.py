@@ -6,10 +6,10 @@ import json
 
 import pytest
 
-from esctl import stats as stats_module
 from esctl.errors import NotFound
-from esctl.reading import list_streams, show_stream
-from esctl.stats import store_stats
+from esctl.read import stats as stats_module
+from esctl.read.stats import store_stats
+from esctl.read.streams import list_streams, show_stream
 from esctl.store.base import Store
 from tests.conftest import Target, run_cli, seed_events
 
@@ -68,7 +68,7 @@ def test_stats_exact(seeded: Store) -> None:
 def test_stats_estimates_on_a_large_postgresql_store_and_says_so(
     pg_target: Target, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from esctl.schema import init_store
+    from esctl.admin.init import init_store
 
     with pg_target.open() as store:
         init_store(store)

@@ -12,9 +12,9 @@ from pathlib import Path
 from esctl.checkpoints import load_cursor as load_checkpoint
 from esctl.consumer import CheckpointOwner
 from esctl.cursor import Cursor
-from esctl.reading import EventFilter
+from esctl.ports import EventFilter
+from esctl.read.follow import Follower, StartAt, start_cursor
 from esctl.store.base import Store
-from esctl.tailing import Follower, StartAt, start_cursor
 from tests.conftest import Target, run_cli, seed_events, write_config
 
 EVENTS = [

@@ -196,8 +196,8 @@ def _append_phases(
     appended = run_writers(
         "append", "append", settings, params, warmup, batches, progress=progress, mode=writer_mode
     )
-    with open_store(settings, write=False) as store, store.reading() as session:
-        stored = int(session.fetchval("SELECT count(*) FROM {events}") or 0)
+    with open_store(settings, write=False) as store, store.reading() as tx:
+        stored = tx.log.count()
     written = sum(b.events for _, b in warmup) + appended.events
     if stored != written:
         appended.notes.append(f"the store holds {stored} events, the writers reported {written}")

@@ -57,7 +57,7 @@ def isolated_place(settings: Settings, *, keep: bool = False) -> Iterator[BenchP
 
 
 def _init(settings: Settings) -> None:
-    from esctl.schema import init_store
+    from esctl.admin.init import init_store
 
     with open_store(settings, write=True, create=True) as store:
         init_store(store)
@@ -91,5 +91,5 @@ def _postgres_place(settings: Settings, keep: bool) -> Iterator[BenchPlace]:
 def drop_schema(settings: Settings) -> None:
     """Drop the bench's own schema (its name is generated, and quoted by the backend)."""
     assert settings.schema.startswith("esctl_bench_")
-    with open_store(settings, write=True) as store, store.writing() as session:
-        session.execute("DROP SCHEMA IF EXISTS {schema} CASCADE")
+    with open_store(settings, write=True) as store:
+        store.admin.drop_schema()

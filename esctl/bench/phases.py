@@ -191,15 +191,15 @@ def read_phase(
 ) -> PhaseResult:
     """Read the whole log back through `read --all`'s library call; one latency sample per page
     of `batch_size` events. The first `warmup` events are read but not counted."""
-    from esctl.reading import read_all
+    from esctl.read.events import read_all
 
     page = max(1, params.batch_size)
     latencies: list[float] = []
     events = 0
     seen = 0
     with open_store(settings, write=False) as store:
-        with store.reading() as session:
-            total = int(session.fetchval("SELECT count(*) FROM {events}") or 0)
+        with store.reading() as tx:
+            total = tx.log.count()
         started = last = time.perf_counter()
         for _event in read_all(store):
             seen += 1
@@ -267,13 +267,13 @@ def stop_processes(workers: Sequence[Any]) -> None:
 def _follower(settings: Settings, expected: int, ready: Any, results: Any) -> None:
     """The tail follower process: from the live head, record delivery time - intended send time
     of each event (wall clock: the producer is another process)."""
-    from esctl.reading import EventFilter
-    from esctl.tailing import Follower
+    from esctl.ports import EventFilter
+    from esctl.read.follow import Follower
 
     _leave_signals_to_the_parent()
     latencies: dict[int, float] = {}
     with open_store(settings, write=False) as store:
-        follower = Follower(store, EventFilter(), store.live_head())
+        follower = Follower(store, EventFilter(), store.live.head())
         ready.set()
 
         def emit(event: Any) -> None:

@@ -13,11 +13,14 @@ import os
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from esctl.config import Settings
+
+if TYPE_CHECKING:
+    from esctl.store.base import Store
 
 # At most this many candidates: enough to pick from, small enough to stay cheap on a huge store.
 MAX_CANDIDATES = 50
@@ -44,35 +47,28 @@ def profile_names(config: str | None = None, incomplete: str = "") -> list[str]:
 
 def stream_ids(settings: Settings, incomplete: str = "") -> list[str]:
     """Stream ids starting with `incomplete`, from the store of `settings` (bounded query)."""
-    # Walks the (stream_id, version) index from the prefix on; DISTINCT stops after LIMIT streams.
-    rows = _bounded_query(
-        settings,
-        "SELECT DISTINCT stream_id FROM {events} WHERE stream_id >= %s ORDER BY stream_id LIMIT %s",
-        incomplete,
-    )
+    with _completion_store(settings) as store, store.reading() as tx:
+        rows = tx.log.stream_ids(incomplete, MAX_CANDIDATES)
     return [r for r in rows if r.startswith(incomplete)]
 
 
 def subscription_names(settings: Settings, incomplete: str = "") -> list[str]:
     """Subscription (checkpoint) names starting with `incomplete` (bounded query)."""
-    rows = _bounded_query(
-        settings,
-        "SELECT subscription_id FROM {checkpoints} WHERE subscription_id >= %s "
-        "ORDER BY subscription_id LIMIT %s",
-        incomplete,
-    )
+    from esctl.store.esctl_layout.names import subscription_ids
+
+    with _completion_store(settings) as store, store.reading() as tx:
+        rows = subscription_ids(tx, incomplete, MAX_CANDIDATES)
     return [r for r in rows if r.startswith(incomplete)]
 
 
-def _bounded_query(settings: Settings, sql: str, prefix: str) -> list[str]:
+def _completion_store(settings: Settings) -> Store:
+    """The store, with timeouts short enough for a shell waiting on a Tab."""
     from esctl.store import open_store
 
     settings = replace(
         settings, connect_timeout=TIMEOUT_SECONDS, statement_timeout_ms=TIMEOUT_SECONDS * 1000
     )
-    with open_store(settings, write=False) as store, store.reading() as session:
-        rows = session.fetchall(sql, [prefix, MAX_CANDIDATES])
-    return [str(next(iter(row.values()))) for row in rows]
+    return open_store(settings, write=False)
 
 
 def _settings(ctx: typer.Context) -> Settings:

@@ -70,7 +70,7 @@ def read(
     Output streams row by row, so `-o jsonl` of a whole store keeps memory flat; the JSON lines
     are valid input for `esctl append`.
     """
-    from esctl.reading import EventFilter, capped, read_all, read_all_json, read_stream
+    from esctl.read.events import EventFilter, capped, read_all, read_all_json, read_stream
     from esctl.timeparse import parse_time_arg
 
     if (stream is None) == (not all_):
@@ -185,7 +185,7 @@ def show(
     """Show one event by its id (exit 4 when there is none)."""
     import uuid
 
-    from esctl.reading import get_event
+    from esctl.read.events import get_event
 
     try:
         uuid.UUID(event_id)

@@ -144,10 +144,10 @@ def sandbox(
 
 def _prepare_store(info: SandboxInfo, seeds: list[str], out: Renderer) -> None:
     """The esctl schema, then the seed events, in the new server."""
+    from esctl.admin.init import init_store
     from esctl.append.sources import open_sources
     from esctl.append.writing import append_events
     from esctl.config import Settings
-    from esctl.schema import init_store
     from esctl.store import open_store
 
     with open_store(Settings(store=info.url), write=True, create=True) as store:

@@ -12,7 +12,7 @@ from esctl.errors import EsctlError, StoreUnavailable
 from esctl.output import Column
 
 if TYPE_CHECKING:
-    from esctl.schema import DoctorReport
+    from esctl.admin.doctor import DoctorReport
 
 INIT_EXAMPLES = examples(
     "esctl init",
@@ -28,7 +28,7 @@ def init(ctx: typer.Context, dry_run: DryRunOpt = False) -> None:
     On PostgreSQL an existing store made from the seed template is upgraded in place, without
     rewriting or long-locking `events`.
     """
-    from esctl.schema import init_store
+    from esctl.admin.init import init_store
 
     app = state(ctx)
     store = app.open_store(write=not dry_run, create=not dry_run, check=False)
@@ -93,7 +93,7 @@ def doctor(ctx: typer.Context) -> None:
     Exit 5 when the store cannot be reached, 7 when the schema is missing, outdated or incomplete.
     With a `read_store` in the profile, each node's role and the replica's lag are shown too.
     """
-    from esctl.schema import diagnose
+    from esctl.admin.doctor import diagnose
 
     app = state(ctx)
     store = app.open_store(write=False, check=False, node="primary")

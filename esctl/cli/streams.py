@@ -37,7 +37,7 @@ def list_(
     limit: LimitOpt = None,
 ) -> None:
     """List streams in id order: type, version, events, last event time; paginated with --after."""
-    from esctl.reading import list_streams
+    from esctl.read.streams import list_streams
 
     app = state(ctx)
     out = app.out
@@ -72,7 +72,7 @@ def show(
     ],
 ) -> None:
     """Show one stream: version, counts by type, first and last event time, snapshot version."""
-    from esctl.reading import show_stream
+    from esctl.read.streams import show_stream
 
     app = state(ctx)
     info = show_stream(app.open_store(), stream)
@@ -102,7 +102,7 @@ def stats(
     On a PostgreSQL store of more than a million events the totals and counts are catalog and
     sample estimates (marked `~`, JSON `estimated: true`) unless --exact.
     """
-    from esctl.stats import store_stats
+    from esctl.read.stats import store_stats
 
     app = state(ctx)
     result = store_stats(app.open_store(), exact=exact)

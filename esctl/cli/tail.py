@@ -95,8 +95,8 @@ def tail(
     checkpoint is moved under it (checkpoints set --force) it stops with exit 3.
     Output is flushed per event; -o json is written as JSON lines.
     """
-    from esctl.reading import EventFilter
-    from esctl.tailing import Follower, StartAt, start_cursor, stop_on_signals
+    from esctl.ports import EventFilter
+    from esctl.read.follow import Follower, StartAt, start_cursor, stop_on_signals
 
     if sum([stream is not None, category is not None, all_]) > 1:
         raise UsageError("give at most one of STREAM, --category and --all")

@@ -1,14 +1,19 @@
-"""The store interface every backend implements, and the schema logic they share.
+"""The engine interface: what every engine (`sqlite.py`, `postgres.py`) provides to the layouts.
 
-A backend (`sqlite.py`, `postgres.py`) provides connections, sessions and its DDL. Feature modules
-(`esctl.appending`, `esctl.reading`, …) talk to a store only through `Session`s, writing SQL once for
-both backends with two conventions:
+A store is an engine (connections, read-only and read-write transactions, sessions, error
+translation, its primitives) plus a layout (`store.layout`, chosen by `esctl.store.detect`) that
+implements the ports of `esctl.ports` on top of it: `tx.log`, `tx.checkpoints`, … inside a
+transaction, `store.live` and `store.admin` outside. Features use the ports and hold no SQL; only
+the layout's adapters (`esctl/store/esctl_layout/`) and the engines write SQL, once for both
+engines, with two conventions:
 
 - placeholders are `%s` (SQLite's session turns them into `?`); SQL text holds no literal `%`, `{` or `}`;
-- tables are named `{events}`, `{snapshots}`, `{checkpoints}`, `{esctl_schema}`: the backend fills in
-  the quoted, schema-qualified identifier. Stream ids, types and names are always bound parameters.
+- tables are named `{events}`, `{snapshots}`, `{checkpoints}`, `{esctl_schema}`, `{leases}`: the
+  engine fills in the quoted, schema-qualified identifier. Stream ids, types and names are always
+  bound parameters.
 
-Where the backends differ (bulk insert, the live-reading cursor), the store exposes a primitive.
+Where the engines differ (COPY, the xid8 horizon, LISTEN/NOTIFY, TABLESAMPLE, catalogs), the
+engine exposes a primitive below, for the layouts' adapters.
 """
 
 from __future__ import annotations
@@ -22,7 +27,8 @@ from typing import TYPE_CHECKING, Any, Protocol, cast
 
 from esctl.config import Settings
 from esctl.errors import ReadOnlyRefused, SchemaMissing
-from esctl.ports import Capabilities, Checkpoints, EventLog, Snapshots
+from esctl.ports import Capabilities, Checkpoints, EventLog, Live, SchemaAdmin, Snapshots
+from esctl.store.esctl_layout.tables import LEASE_COLUMNS as LEASE_COLUMNS
 from esctl.store.url import Backend, StoreLocation
 
 if TYPE_CHECKING:
@@ -50,9 +56,6 @@ EVENT_COLUMNS = (
     "global_position, stream_id, stream_type, version, event_type, id, "
     "CAST(event_data AS TEXT) AS event_data, CAST(metadata AS TEXT) AS metadata, created_at"
 )
-
-# `esctl_leases` (migration 3): who runs a `tail --checkpoint NAME` now (see esctl/leases.py).
-LEASE_COLUMNS = ["subscription_id", "holder_host", "holder_pid", "token", "since", "expires_at"]
 
 
 class Session(Protocol):
@@ -89,6 +92,19 @@ class Session(Protocol):
     def time_param(self, value: datetime) -> Any:
         """Bind a timestamp, comparable with `created_at`."""
         ...
+
+    # The ports of this transaction (see TransactionPorts).
+    @property
+    def log(self) -> EventLog: ...
+
+    @property
+    def checkpoints(self) -> Checkpoints: ...
+
+    @property
+    def snapshots(self) -> Snapshots: ...
+
+    @property
+    def leases(self) -> Any: ...
 
 
 class TransactionPorts:
@@ -157,14 +173,24 @@ class Store(ABC):
 
     @cached_property
     def layout(self) -> Layout:
-        """The table layout this store holds (esctl's own, for now the only one)."""
-        from esctl.store.esctl_layout import EsctlLayout
+        """The table layout this store holds (`esctl.store.detect`)."""
+        from esctl.store.detect import detect_layout
 
-        return EsctlLayout(self)
+        return detect_layout(self)[0]
 
     @property
     def capabilities(self) -> Capabilities:
         return self.layout.capabilities
+
+    @cached_property
+    def live(self) -> Live:
+        """Commit-ordered live reading (tail, consumers), outside any transaction."""
+        return self.layout.live()
+
+    @cached_property
+    def admin(self) -> SchemaAdmin:
+        """The layout's schema: migrations, inspection, repairs, node status (init, doctor)."""
+        return self.layout.admin()
 
     def __enter__(self) -> Store:
         return self
@@ -172,7 +198,7 @@ class Store(ABC):
     def __exit__(self, *exc: object) -> None:
         self.close()
 
-    # --- schema ------------------------------------------------------------------------------
+    # --- schema admin (behind store.admin) -------------------------------------------------------
 
     @abstractmethod
     def server_version(self) -> str: ...
@@ -236,7 +262,7 @@ class Store(ABC):
                 hint="upgrade esctl",
             )
 
-    # --- append (issue 3) ----------------------------------------------------------------------
+    # --- appending (behind tx.log) ---------------------------------------------------------------
 
     @abstractmethod
     def insert_events(self, session: Session, rows: Iterable[EventRow]) -> None:
@@ -249,13 +275,13 @@ class Store(ABC):
         """First and last global position, per stream, of the events this transaction appended;
         `since` is the highest position this transaction saw before appending."""
 
-    # --- replication (issue 10) ----------------------------------------------------------------
+    # --- the server (behind store.admin) ---------------------------------------------------------
 
     @abstractmethod
     def node_status(self, primary_lsn: str | None = None) -> NodeStatus:
         """Role and version of the server; on a standby, its lag behind `primary_lsn`."""
 
-    # --- checkpoint primitives (checkpoints issue) --------------------------------------------
+    # --- commit order (behind tx.log, tx.checkpoints) --------------------------------------------
 
     @abstractmethod
     def commit_order_slices(
@@ -275,7 +301,7 @@ class Store(ABC):
         """A SQL expression with one placeholder and its parameter, binding a transaction id
         (None or 0: NULL) for `subscription_checkpoints.last_transaction_id`."""
 
-    # --- live reading (issue 4: read, tail, stats) -------------------------------------------
+    # --- live reading, statistics, export (behind store.live, tx.log) ----------------------------
 
     @abstractmethod
     def live_head(self) -> Cursor:
@@ -304,6 +330,10 @@ class Store(ABC):
         """Catalog estimates of `events` and `streams` (PostgreSQL), or None (SQLite)."""
 
     @abstractmethod
+    def estimate_counts(self, session: Session) -> dict[str, int | None] | None:
+        """`estimated_counts` inside the caller's transaction."""
+
+    @abstractmethod
     def sample_clause(self, percent: float) -> str:
         """A FROM-clause suffix that reads about `percent` % of `events` ('' when unsupported)."""
 
@@ -317,11 +347,23 @@ class Store(ABC):
         warn: Callable[[str], None] | None = None,
     ) -> Iterator[bytes] | None:
         """The events matching `where` in position order as JSON lines rendered by the server
-        (UTF-8 chunks of whole lines, the bytes of `esctl.reading.event_json_line`), or None when
-        the backend leaves that to `esctl.reading`. `warn` names each row that cannot go back
+        (UTF-8 chunks of whole lines, the bytes of `esctl.read.events.event_json_line`), or None when
+        the backend leaves that to `esctl.read.events`. `warn` names each row that cannot go back
         through `esctl append` unchanged."""
 
-    # --- bench (issue 7) -------------------------------------------------------------------------
+    @abstractmethod
+    def session_json_lines(
+        self,
+        session: Session,
+        where: str,
+        params: Sequence[Any],
+        limit: int | None,
+        *,
+        warn: Callable[[str], None] | None = None,
+    ) -> Iterator[bytes] | None:
+        """`event_json_lines` inside the caller's transaction."""
+
+    # --- the raw-COPY ceiling of `esctl bench` ---------------------------------------------------
 
     @abstractmethod
     def create_ceiling_table(self) -> bool:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from esctl.ports import Capabilities, Checkpoints, EventLog, Snapshots
+from esctl.ports import Capabilities, Checkpoints, EventLog, Live, SchemaAdmin, Snapshots
 from esctl.store.base import Session
 
 
@@ -19,3 +19,9 @@ class Layout(Protocol):
     def snapshots(self, session: Session) -> Snapshots: ...
 
     def leases(self, session: Session) -> Any: ...
+
+    def live(self) -> Live:
+        """The store's live reader (one per store: it holds the LISTEN connection)."""
+        ...
+
+    def admin(self) -> SchemaAdmin: ...

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from esctl.ports import Capabilities, Checkpoints, EventLog, Snapshots
+from esctl.ports import Capabilities, Checkpoints, EventLog, Live, SchemaAdmin, Snapshots
 
 if TYPE_CHECKING:
     from esctl.store.base import Session, Store
@@ -36,3 +36,13 @@ class EsctlLayout:
         from esctl.store.esctl_layout.leases import EsctlLeases
 
         return EsctlLeases(session)
+
+    def live(self) -> Live:
+        from esctl.store.esctl_layout.live import EsctlLive
+
+        return EsctlLive(self.store)
+
+    def admin(self) -> SchemaAdmin:
+        from esctl.store.esctl_layout.admin import EsctlSchemaAdmin
+
+        return EsctlSchemaAdmin(self.store)

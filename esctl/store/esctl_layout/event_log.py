@@ -1,11 +1,194 @@
-"""The event log port (esctl.ports.EventLog) on esctl's tables."""
+"""The event log port (esctl.ports.EventLog) on esctl's tables: the read side. Queries are written
+once for both engines (`%s` placeholders, `{events}`); where the engines differ (the category
+expression, TABLESAMPLE, catalog estimates, the server-rendered JSON export) the engine's store
+gives a primitive. Every read streams rows (a server-side cursor on PostgreSQL, `fetchmany` on
+SQLite), so reading a million events keeps memory flat."""
 
 from __future__ import annotations
 
-from esctl.store.base import Session
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from esctl.ports import EventFilter
+from esctl.store.base import EVENT_COLUMNS, Session
+from esctl.store.esctl_layout.filters import category_condition, filter_sql
 from esctl.store.esctl_layout.writes import EsctlEventWrites
+from esctl.types import RecordedEvent, Row
+
+BATCH_SIZE = 5000  # rows per fetch of a streamed read
+
+SELECT_EVENTS = "SELECT " + EVENT_COLUMNS + " FROM {events} "  # noqa: S608 - fixed columns
+
+
+def _recorded(rows: Iterator[Row]) -> Iterator[RecordedEvent]:
+    return (RecordedEvent.from_row(row) for row in rows)
 
 
 class EsctlEventLog(EsctlEventWrites):
     def __init__(self, session: Session) -> None:
         self.session = session
+
+    # --- events ---------------------------------------------------------------------------
+
+    def stream_exists(self, stream_id: str) -> bool:
+        return bool(
+            self.session.fetchval(
+                "SELECT 1 FROM {events} WHERE stream_id = %s LIMIT 1", [stream_id]
+            )
+        )
+
+    def read_stream(
+        self,
+        stream_id: str,
+        *,
+        from_version: int | None = None,
+        limit: int | None = None,
+        backwards: bool = False,
+    ) -> Iterator[RecordedEvent]:
+        """A stream's events in version order (newest first with `backwards`, from
+        `from_version` down), streamed."""
+        query = SELECT_EVENTS + "WHERE stream_id = %s"
+        params: list[Any] = [stream_id]
+        if from_version is not None:
+            query += " AND version <= %s" if backwards else " AND version >= %s"
+            params.append(from_version)
+        query += " ORDER BY version DESC" if backwards else " ORDER BY version"
+        if limit is not None:
+            query += " LIMIT %s"
+            params.append(limit)
+        return _recorded(self.session.stream(query, params, batch_size=BATCH_SIZE))
+
+    def _all_query(self, where: EventFilter, limit: int | None) -> tuple[str, list[Any]]:
+        condition, params = filter_sql(where, self.session.time_param)
+        query = "FROM {events} WHERE " + condition + " ORDER BY global_position"
+        if limit is not None:
+            query += " LIMIT %s"
+            params.append(limit)
+        return query, params
+
+    def read_all(self, where: EventFilter, *, limit: int | None = None) -> Iterator[RecordedEvent]:
+        """The global log in position order, filtered, streamed."""
+        query, params = self._all_query(where, limit)
+        rows = self.session.stream("SELECT " + EVENT_COLUMNS + " " + query, params, BATCH_SIZE)
+        return _recorded(rows)
+
+    def export_json_lines(
+        self,
+        where: EventFilter,
+        *,
+        limit: int | None = None,
+        warn: Callable[[str], None] | None = None,
+    ) -> Iterator[bytes] | None:
+        """The matching events in position order as UTF-8 JSON lines rendered by the server
+        (chunks of whole lines, the bytes of `esctl.read.events.event_json_line`), or None when the
+        engine leaves rendering to the caller. `warn` names each row that cannot go back
+        through `esctl append` unchanged."""
+        condition, params = filter_sql(where, self.session.time_param)
+        return self._engine.session_json_lines(self.session, condition, params, limit, warn=warn)
+
+    def get_event(self, event_id: str) -> RecordedEvent | None:
+        """One event by id (a UUID's canonical text), or None."""
+        row = self.session.fetchone(SELECT_EVENTS + "WHERE id = %s", [event_id])
+        return RecordedEvent.from_row(row) if row is not None else None
+
+    # --- streams --------------------------------------------------------------------------
+
+    def stream_ids(self, prefix: str, limit: int) -> list[str]:
+        """Up to `limit` stream ids from `prefix` on, in order (shell completion): walks the
+        (stream_id, version) index from the prefix; DISTINCT stops after `limit` streams."""
+        rows = self.session.fetchall(
+            "SELECT DISTINCT stream_id FROM {events} WHERE stream_id >= %s "
+            "ORDER BY stream_id LIMIT %s",
+            [prefix, limit],
+        )
+        return [str(r["stream_id"]) for r in rows]
+
+    def list_streams(
+        self, *, category: str | None = None, after: str | None = None, limit: int | None = None
+    ) -> Iterator[Row]:
+        """Streams in id order, one page after `after` (stream_id, stream_type, version, events,
+        last_event_at as stored): keyset pagination over the `(stream_id, version)` index, so a
+        page reads only its own streams' events."""
+        conditions: list[str] = []
+        params: list[Any] = []
+        if after is not None:
+            conditions.append("stream_id > %s")
+            params.append(after)
+        if category is not None:
+            # A lower bound the index can start from, then the exact category test.
+            condition, values = category_condition(category)
+            conditions += ["stream_id >= %s", condition]
+            params += [category, *values]
+        where = ("WHERE " + " AND ".join(conditions)) if conditions else ""
+        query = (
+            "SELECT stream_id, min(stream_type) AS stream_type, max(version) AS version, "  # noqa: S608
+            "count(*) AS events, max(created_at) AS last_event_at FROM {events} "
+            + where
+            + " GROUP BY stream_id ORDER BY stream_id"
+        )
+        if limit is not None:
+            query += " LIMIT %s"
+            params.append(limit)
+        return self.session.stream(query, params, batch_size=1000)
+
+    def stream_summary(self, stream_id: str) -> Row | None:
+        """One stream's stream_type, version, events, first_at, last_at (as stored),
+        counts_by_type (most frequent first) and snapshot_version; None without events."""
+        summary = self.session.fetchone(
+            "SELECT min(stream_type) AS stream_type, max(version) AS version, count(*) AS events, "
+            "min(created_at) AS first_at, max(created_at) AS last_at FROM {events} "
+            "WHERE stream_id = %s",
+            [stream_id],
+        )
+        if summary is None or not summary["events"]:
+            return None
+        by_type = self.session.fetchall(
+            "SELECT event_type, count(*) AS n FROM {events} WHERE stream_id = %s "
+            "GROUP BY event_type ORDER BY count(*) DESC, event_type",
+            [stream_id],
+        )
+        snapshot = self.session.fetchval(
+            "SELECT version FROM {snapshots} WHERE stream_id = %s", [stream_id]
+        )
+        return {
+            **summary,
+            "counts_by_type": {r["event_type"]: int(r["n"]) for r in by_type},
+            "snapshot_version": int(snapshot) if snapshot is not None else None,
+        }
+
+    # --- statistics -----------------------------------------------------------------------
+
+    def bounds(self) -> Row:
+        """head (the highest position, None when empty), oldest and newest created_at."""
+        row = self.session.fetchone(
+            "SELECT max(global_position) AS head, min(created_at) AS oldest, "
+            "max(created_at) AS newest FROM {events}"
+        )
+        assert row is not None  # an aggregate always returns a row
+        return row
+
+    def count(self) -> int:
+        """Every event (a full scan)."""
+        return int(self.session.fetchval("SELECT count(*) FROM {events}") or 0)
+
+    def count_streams(self) -> int:
+        return int(self.session.fetchval("SELECT count(DISTINCT stream_id) FROM {events}") or 0)
+
+    def estimated_counts(self) -> dict[str, int | None] | None:
+        """Catalog estimates of `events` and `streams` (PostgreSQL), or None (SQLite, or a
+        table never analysed)."""
+        return self._engine.estimate_counts(self.session)
+
+    def counts_by_type(self, *, sample_percent: float | None = None) -> list[Row]:
+        """(category, event_type, n) in category and type order; with `sample_percent`, counted
+        over about that share of the events where the engine can sample (TABLESAMPLE)."""
+        source = "{events}"
+        if sample_percent is not None:
+            source += self._engine.sample_clause(sample_percent)
+        return self.session.fetchall(
+            "SELECT "  # noqa: S608 - fixed fragments from the engine
+            + self._engine.category_sql()
+            + " AS category, event_type, count(*) AS n FROM "
+            + source
+            + " GROUP BY 1, 2 ORDER BY 1, 2"
+        )

@@ -1,0 +1,38 @@
+"""Which table layout a store holds: the one place `layout: auto` is decided.
+
+Only esctl's own layout exists today, so `auto` is esctl's without a query (no round trip at
+open). A second layout adds its name to `LAYOUTS` and a test here (its tables, looked up in the
+catalog) that runs only when more than one layout could match; `doctor` will report the
+detection and its reason (SPEC: "Other event stores")."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from esctl.errors import UsageError
+
+if TYPE_CHECKING:
+    from esctl.store.base import Store
+    from esctl.store.layout import Layout
+
+
+def _esctl(store: Store) -> Layout:
+    from esctl.store.esctl_layout import EsctlLayout
+
+    return EsctlLayout(store)
+
+
+# Each layout by its name in `layout:` / `--layout`.
+LAYOUTS: dict[str, Callable[[Store], Layout]] = {"esctl": _esctl}
+
+
+def detect_layout(store: Store, requested: str = "auto") -> tuple[Layout, str]:
+    """The layout of `store` and why it was chosen (for doctor)."""
+    if requested != "auto":
+        build = LAYOUTS.get(requested)
+        if build is None:
+            known = ", ".join(["auto", *LAYOUTS])
+            raise UsageError(f"unknown layout {requested!r}", hint=f"one of {known}")
+        return build(store), f"layout {requested} as configured"
+    return _esctl(store), "esctl's own layout (the only one this esctl knows)"

@@ -1,0 +1,48 @@
+"""An `EventFilter` compiled to a SQL condition on `{events}`, written once for both engines:
+the one place the filter of `read --all` and `tail` becomes SQL."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from typing import Any
+
+from esctl.ports import EventFilter
+
+NO_CONDITION = "1 = 1"
+
+
+def category_condition(category: str) -> tuple[str, list[Any]]:
+    """Events of `category`: the stream id up to its first `-`. substr, not LIKE, because
+    SQLite's LIKE ignores case and `_`/`%` in a category are data."""
+    prefix = category + "-"
+    return "(stream_id = %s OR substr(stream_id, 1, %s) = %s)", [category, len(prefix), prefix]
+
+
+def filter_sql(
+    where: EventFilter, time_param: Callable[[datetime], Any] | None = None
+) -> tuple[str, list[Any]]:
+    """The condition and its parameters; `time_param` is the session's (for since/until)."""
+    bind = time_param or (lambda value: value)
+    parts: list[str] = []
+    params: list[Any] = []
+    if where.stream_id is not None:
+        parts.append("stream_id = %s")
+        params.append(where.stream_id)
+    if where.category is not None:
+        condition, values = category_condition(where.category)
+        parts.append(condition)
+        params += values
+    if where.types:
+        parts.append("event_type IN (" + ", ".join(["%s"] * len(where.types)) + ")")
+        params += list(where.types)
+    if where.since is not None:
+        parts.append("created_at >= %s")
+        params.append(bind(where.since))
+    if where.until is not None:
+        parts.append("created_at < %s")
+        params.append(bind(where.until))
+    if where.from_position is not None:
+        parts.append("global_position >= %s")
+        params.append(where.from_position)
+    return (" AND ".join(parts) or NO_CONDITION), params

@@ -1,0 +1,208 @@
+"""PostgreSQL connections, transactions and sessions: psycopg 3 and libpq, so URLs and conninfo
+strings, PG* variables, `.pgpass`, service files, `sslmode` and multi-host URLs all work as libpq
+defines them. psycopg is imported by the PostgreSQL engine only, so commands on a SQLite store
+never pay for it."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+import psycopg
+from psycopg import sql
+from psycopg.conninfo import conninfo_to_dict
+from psycopg.rows import dict_row
+from psycopg.types.datetime import TimestamptzLoader
+from psycopg.types.json import Jsonb
+
+from esctl.config import Settings, check_identifier
+from esctl.errors import ConfigError
+from esctl.store.base import Row, Store, TransactionPorts
+from esctl.store.esctl_layout.tables import placeholders
+from esctl.store.postgres_errors import _first_line, _scrubbed, translate_errors
+from esctl.store.url import StoreLocation
+
+if TYPE_CHECKING:
+    from psycopg import Connection
+
+
+class PostgresSession(TransactionPorts):
+    """A transaction on a PostgreSQL connection."""
+
+    backend = "postgresql"
+    _cursor_ids = itertools.count(1)
+
+    def __init__(self, store: PostgresConnections, conn: Connection[Row]) -> None:
+        self._store = store
+        self._conn = conn
+
+    def sql(self, query: str) -> sql.Composed:
+        return self._store.compose(query)
+
+    def execute(self, query: str, params: Sequence[Any] = ()) -> int:
+        with translate_errors(self._store):
+            return self._conn.execute(self.sql(query), params or None).rowcount
+
+    def executemany(self, query: str, params: Sequence[Sequence[Any]]) -> None:
+        with translate_errors(self._store), self._conn.cursor() as cursor:
+            cursor.executemany(self.sql(query), params)
+
+    def fetchall(self, query: str, params: Sequence[Any] = ()) -> list[Row]:
+        with translate_errors(self._store):
+            return self._conn.execute(self.sql(query), params or None).fetchall()
+
+    def fetchone(self, query: str, params: Sequence[Any] = ()) -> Row | None:
+        with translate_errors(self._store):
+            return self._conn.execute(self.sql(query), params or None).fetchone()
+
+    def fetchval(self, query: str, params: Sequence[Any] = ()) -> Any:
+        row = self.fetchone(query, params)
+        return next(iter(row.values())) if row else None
+
+    def stream(
+        self, query: str, params: Sequence[Any] = (), batch_size: int = 2000
+    ) -> Iterator[Row]:
+        name = f"esctl_cursor_{next(self._cursor_ids)}"
+        with translate_errors(self._store), self._conn.cursor(name=name) as cursor:
+            cursor.itersize = batch_size
+            cursor.execute(self.sql(query), params or None)
+            yield from cursor
+
+    def json_param(self, value: Any) -> Any:
+        return Jsonb(value)
+
+    def time_param(self, value: datetime) -> Any:
+        return value if value.tzinfo else value.replace(tzinfo=UTC)
+
+    @property
+    def connection(self) -> Connection[Row]:
+        """The psycopg connection, for backend-specific primitives (COPY, LISTEN)."""
+        return self._conn
+
+
+class PostgresConnections(Store):
+    """An event store in one schema of a PostgreSQL database: its connections and transactions.
+    The engine's primitives (schema admin, COPY, live reading, export) build on this class."""
+
+    backend = "postgresql"
+
+    def __init__(
+        self, location: StoreLocation, settings: Settings, *, write: bool, create: bool = False
+    ) -> None:
+        super().__init__(location, settings, write=write)
+        self._conn: Connection[Row] | None = None
+        schema = settings.schema
+        check_identifier(schema, "schema")
+        self.identifiers: dict[str, sql.Composable] = {
+            "schema": sql.Identifier(schema),
+            **{key: sql.Identifier(schema, name) for key, name in placeholders().items()},
+            "notify_function": sql.Identifier(schema, "esctl_notify_events"),
+        }
+        self._composed: dict[str, sql.Composed] = {}
+
+    def compose(self, query: str) -> sql.Composed:
+        """The SQL template with its `{table}` names filled in as quoted identifiers."""
+        composed = self._composed.get(query)
+        if composed is None:
+            composed = sql.SQL(query).format(**self.identifiers)  # type: ignore[arg-type]
+            self._composed[query] = composed
+        return composed
+
+    # --- connections and transactions -------------------------------------------------------
+
+    def connect(self, *, autocommit: bool = True) -> Connection[Row]:
+        """A new connection with esctl's settings (timeouts, password_env, application name)."""
+        kwargs: dict[str, Any] = {
+            "autocommit": autocommit,
+            "row_factory": dict_row,
+            "connect_timeout": self.settings.connect_timeout,
+        }
+        try:
+            given = conninfo_to_dict(self.location.target)
+        except psycopg.ProgrammingError as exc:  # libpq could not parse the URL or conninfo
+            error = ConfigError(
+                f"bad store URL {self.display_url}: {_first_line(exc)}",
+                hint="postgresql://user@host:5432/db?sslmode=require, or host=… dbname=…",
+            )
+            raise _scrubbed(self, error) from None
+        if "application_name" not in given:
+            kwargs["application_name"] = "esctl"  # a user-given application_name wins
+        password = self.settings.password
+        if password is not None:
+            kwargs["password"] = password
+        with translate_errors(self):
+            try:
+                conn: Connection[Row] = psycopg.connect(self.location.target, **kwargs)
+            except psycopg.ProgrammingError as exc:  # e.g. an unknown connection option
+                error = ConfigError(f"bad store URL {self.display_url}: {_first_line(exc)}")
+                raise _scrubbed(self, error) from None
+            # Times no datetime holds (infinite, BC, after 9999) are read as esctl.values.OddTime.
+            conn.adapters.register_loader("timestamptz", _TimestamptzLoader)
+            if self.settings.statement_timeout_ms is not None:
+                conn.execute(
+                    "SELECT set_config('statement_timeout', %s, false)",
+                    [f"{self.settings.statement_timeout_ms}ms"],
+                )
+        return conn
+
+    def _connection(self) -> Connection[Row]:
+        if self._conn is None or self._conn.closed:
+            self._conn = self.connect()
+        return self._conn
+
+    @contextmanager
+    def _transaction(self, read_only: bool) -> Iterator[PostgresSession]:
+        conn = self._connection()
+        conn.read_only = read_only
+        with translate_errors(self), conn.transaction():
+            yield PostgresSession(self, conn)
+
+    def reading(self) -> Any:
+        return self._transaction(read_only=True)
+
+    def writing(self) -> Any:
+        self.check_writable()
+        return self._transaction(read_only=False)
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def in_read_only_transaction(self) -> bool:
+        return self._conn is not None and bool(self._conn.read_only)
+
+    def role_name(self) -> str:
+        """The role this store is connected as (for messages), without a query: the
+        transaction may have failed."""
+        if self._conn is None or self._conn.closed:
+            return "?"
+        return str(self._conn.info.user)
+
+    def node_name(self) -> str:
+        """host:port of the server this store is connected to (for messages)."""
+        if self._conn is None or self._conn.closed:
+            return self.display_url
+        info = self._conn.info
+        return f"{info.host}:{info.port}"
+
+
+class _TimestamptzLoader(TimestamptzLoader):
+    """psycopg's timestamptz loader (its C one where installed) that reads a time no datetime
+    holds as an OddTime instead of failing (`timestamp too large`) on every read of the row."""
+
+    def __init__(self, oid: int, context: Any = None) -> None:
+        super().__init__(oid, context)
+        fast = psycopg.adapters.get_loader(oid, psycopg.pq.Format.TEXT) or TimestamptzLoader
+        self._load = fast(oid, context).load
+
+    def load(self, data: Any) -> Any:
+        try:
+            return self._load(data)
+        except (psycopg.DataError, OverflowError, ValueError):
+            from esctl.values import stored_time
+
+            return stored_time(bytes(data).decode("utf-8", "replace"))
