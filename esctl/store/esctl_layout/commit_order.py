@@ -11,16 +11,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, cast
 
+from esctl.store.base import EVENT_COLUMNS
 from esctl.types import START, Cursor, RecordedEvent, Row, StoredCheckpoint, utc_time
 
 if TYPE_CHECKING:
     from esctl.store.base import Session, Store
-
-# The columns `RecordedEvent.from_row` reads (as `esctl.store.base.EVENT_COLUMNS`).
-_EVENT_COLUMNS = (
-    "global_position, stream_id, stream_type, version, event_type, id, "
-    "CAST(event_data AS TEXT) AS event_data, CAST(metadata AS TEXT) AS metadata, created_at"
-)
 
 
 def engine_of(session: Session) -> Store:
@@ -116,7 +111,7 @@ class EsctlCommitOrder:
             if len(events) >= limit:
                 break
             rows = session.fetchall(
-                f"SELECT {_EVENT_COLUMNS}, transaction_id FROM {{events}} "  # noqa: S608
+                f"SELECT {EVENT_COLUMNS}, transaction_id FROM {{events}} "  # noqa: S608
                 f"WHERE {where} ORDER BY {order} LIMIT %s",
                 [*params, limit - len(events)],
             )
