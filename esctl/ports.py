@@ -60,11 +60,7 @@ class EventFilter:
 class CommitOrder(Protocol):
     """The log in commit order, `(transaction_id, global_position)`, inside one transaction: what
     checkpoints, moves and consumers count and step through. Cursors are `esctl.types.Cursor`;
-    None for `after`/`upto` means no bound."""
-
-    def head(self) -> int:
-        """The highest global position (0 for an empty store)."""
-        ...
+    None for `after`/`upto` means no bound. (The head it counts up to is `EventLog.head`.)"""
 
     def count_after(
         self, after: Cursor | None = None, upto: Cursor | None = None, *, cap: int | None = None

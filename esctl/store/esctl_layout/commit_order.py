@@ -46,6 +46,8 @@ class EsctlCommitOrder:
     session: Session
 
     def head(self) -> int:
+        """EventLog.head, which checkpoints need too; the event log's own, once merged, wins (the
+        same query)."""
         return int(self.session.fetchval("SELECT coalesce(max(global_position), 0) FROM {events}"))
 
     def count_after(
