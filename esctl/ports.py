@@ -21,12 +21,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from esctl.errors import UsageError
 from esctl.types import Cursor, LiveBatch, Migration, NewEventRow, NodeStatus, RecordedEvent, Row
 from esctl.types import SchemaReport as SchemaReport
 from esctl.values import category_of
+
+if TYPE_CHECKING:  # the records of checkpoints, leases and snapshots
+    from esctl.types import LeaseHolder, ReplayRow, Snapshot, StoredCheckpoint, StreamSelection
 
 
 @dataclass(frozen=True)
@@ -62,7 +65,46 @@ class EventFilter:
         return not self.types or event.event_type in self.types
 
 
-# --- EventWrites (the write side of the event log: the append pipeline) -------------------------
+# --- The event log: commit order, writes, reads --------------------------------------------------
+
+
+class CommitOrder(Protocol):
+    """The log in commit order, `(transaction_id, global_position)`, inside one transaction: what
+    checkpoints, moves and consumers count and step through. Cursors are `esctl.types.Cursor`;
+    None for `after`/`upto` means no bound. (The head it counts up to is `EventLog.head`.)"""
+
+    def count_after(
+        self, after: Cursor | None = None, upto: Cursor | None = None, *, cap: int | None = None
+    ) -> tuple[int, bool]:
+        """Events after `after` and at or before `upto`, counted up to `cap`: (count, True)
+        when the cap was reached (the count is then the cap)."""
+        ...
+
+    def nth_after(
+        self,
+        index: int,
+        *,
+        after: Cursor | None = None,
+        upto: Cursor | None = None,
+        descending: bool = False,
+        created_from: datetime | None = None,
+    ) -> Cursor | None:
+        """The cursor of the `index`-th (from 0) event of the range (backwards if `descending`),
+        only events created at or after `created_from` if given; None when there are fewer."""
+        ...
+
+    def events_after(self, after: Cursor, limit: int) -> list[RecordedEvent]:
+        """The first `limit` events after `after`, in commit order."""
+        ...
+
+    def cursor_before(self, position: int, *, live: bool = False) -> Cursor:
+        """The highest cursor every event at a position above `position` still sorts after
+        (`live`: also below the visibility horizon, for a reader starting there)."""
+        ...
+
+    def checkpoint_cursor(self, checkpoint: StoredCheckpoint, *, live: bool = False) -> Cursor:
+        """The cursor a stored checkpoint stands for (at-least-once for position-only rows)."""
+        ...
 
 
 class EventWrites(Protocol):
@@ -91,9 +133,6 @@ class EventWrites(Protocol):
         """First and last global position, per stream, of the events this transaction appended;
         `since` is `head()` before appending."""
         ...
-
-
-# --- end of EventWrites ---------------------------------------------------------------------------
 
 
 class EventReads(Protocol):
@@ -163,16 +202,8 @@ class EventReads(Protocol):
         ...
 
 
-class EventLog(EventReads, EventWrites, Protocol):
+class EventLog(EventReads, EventWrites, CommitOrder, Protocol):
     """The events of a store, inside one transaction: its reads, its writes, and its commit order."""
-
-    def count_after(self, after: Cursor, upto: Cursor | None = None) -> int:
-        """Committed events after `after` (up to `upto`), in commit order."""
-        ...
-
-    def events_after(self, after: Cursor, limit: int) -> list[RecordedEvent]:
-        """The first `limit` events after `after`, in commit order."""
-        ...
 
 
 class Live(Protocol):
@@ -196,33 +227,116 @@ class Live(Protocol):
         ...
 
 
+# --- Checkpoints, leases, snapshots ---------------------------------------------------------------
+
+
 class Checkpoints(Protocol):
-    """Subscription checkpoints (consumer positions), inside one transaction."""
+    """Subscription checkpoints (consumer positions), inside one transaction. Writes stamp
+    `updated_at` with the store's clock. Cursors compared by the compare-and-set methods are the
+    pairs as stored (`StoredCheckpoint.stored`: transaction id 0 is a NULL one)."""
 
-    def get(self, name: str) -> Any | None: ...
-
-    def all(self) -> list[Any]: ...
-
-    def names(self, prefix: str = "") -> list[str]: ...
-
-    def save(self, name: str, cursor: Cursor) -> None: ...
-
-    def compare_and_set(self, name: str, expected: Cursor | None, new: Cursor) -> bool:
-        """Move `name` from `expected` (None: it must not exist) to `new`; False if it moved."""
+    def now(self) -> datetime:
+        """The store's clock (ages are measured against it, as the seed's subscriber writes it)."""
         ...
 
-    def delete(self, name: str, expected: Cursor | None = None) -> bool: ...
+    def get(self, name: str) -> StoredCheckpoint | None: ...
+
+    def all(self) -> list[StoredCheckpoint]:
+        """Every checkpoint, by name."""
+        ...
+
+    def names(self, prefix: str = "", limit: int | None = None) -> list[str]:
+        """Names starting with `prefix`, in order, at most `limit` (a bounded index walk)."""
+        ...
+
+    def save(self, name: str, cursor: Cursor) -> None:
+        """Store `cursor` under `name` whatever was there (created if absent)."""
+        ...
+
+    def create_if_absent(self, name: str, cursor: Cursor) -> bool:
+        """Create `name` at `cursor`; False (nothing written) if it exists already."""
+        ...
+
+    def compare_and_set(self, name: str, expected: Cursor, new: Cursor) -> bool:
+        """Move `name` from exactly `expected` to `new`; False (nothing written) if it holds
+        something else or is gone."""
+        ...
+
+    def holds(self, name: str, expected: Cursor) -> bool:
+        """Whether `name` still holds exactly `expected`."""
+        ...
+
+    def delete(self, name: str, expected: Cursor | None = None) -> bool:
+        """Delete `name` (only if it holds exactly `expected`, when given); whether it was."""
+        ...
+
+
+class Leases(Protocol):
+    """Consumer leases (who runs `tail --checkpoint NAME` now), inside one transaction. Whether a
+    holder is still alive is the feature's call (`esctl.leases.is_live`); the port stores."""
+
+    def now(self) -> datetime: ...
+
+    def holder(self, name: str) -> LeaseHolder | None:
+        """The stored holder of `name`'s lease, live or not."""
+        ...
+
+    def holders(self) -> list[LeaseHolder]:
+        """Every stored lease."""
+        ...
+
+    def acquire(self, holder: LeaseHolder, *, replacing: str | None = None) -> bool:
+        """Store `holder` as the lease of `holder.subscription_id`: where there is none
+        (`replacing` None), or over the lease whose token is `replacing`. False if it was not."""
+        ...
+
+    def renew(self, name: str, token: str, expires_at: datetime) -> bool:
+        """Extend the lease that still has `token`; False if it was lost."""
+        ...
+
+    def release(self, name: str, token: str) -> bool:
+        """Delete the lease if it still has `token`."""
+        ...
 
 
 class Snapshots(Protocol):
-    """Stored snapshots, inside one transaction."""
+    """Stored snapshots, and the events a replay folds into them, inside one transaction."""
 
-    def all(self, **selection: Any) -> list[Any]: ...
+    def all(
+        self, *, stream_type: str | None = None, limit: int | None = None
+    ) -> Iterator[Snapshot]:
+        """Stored snapshots by stream id, of one stream type if given, at most `limit`
+        (streamed)."""
+        ...
 
-    def get(self, stream_id: str) -> Any | None: ...
+    def get(self, stream_id: str) -> Snapshot | None: ...
 
-    def upsert_if_newer(self, stream_id: str, stream_type: str, version: int, state: Any) -> bool:
-        """Store a snapshot unless a newer one is there; whether it was written."""
+    def stream_exists(self, stream_id: str) -> bool:
+        """Whether the stream has any event."""
+        ...
+
+    def streams_with_events(self, selection: StreamSelection) -> set[str]:
+        """The selected streams that have events."""
+        ...
+
+    def count_streams(self, selection: StreamSelection) -> int:
+        """How many streams with events the selection covers."""
+        ...
+
+    def replay_rows(self, selection: StreamSelection) -> Iterator[ReplayRow]:
+        """Every event of the selected streams by (stream id, version), each with its stream's
+        stored snapshot, in one streamed pass (memory stays flat)."""
+        ...
+
+    def without_events(self, stream_type: str | None = None) -> Iterator[Snapshot]:
+        """Stored snapshots (of one stream type if given) whose stream has no events."""
+        ...
+
+    def upsert_if_newer(
+        self, stream_id: str, stream_type: str, version: int, state: Any, created_at: datetime
+    ) -> bool:
+        """Store a snapshot unless a newer one is there (one above the stream's last event does
+        not count as newer); whether it was written."""
         ...
 
 
@@ -289,10 +403,12 @@ def require(store: _HasCapabilities, capability: str, command: str) -> None:
 __all__ = [
     "Capabilities",
     "Checkpoints",
+    "CommitOrder",
     "EventFilter",
     "EventLog",
     "EventReads",
     "EventWrites",
+    "Leases",
     "Live",
     "SchemaAdmin",
     "Snapshots",

@@ -18,6 +18,7 @@ from esctl.values import (
     created_at_problem,
     decode_json,
     odd_row_warning,
+    parse_time,
     stored_time,
     time_json,
     value_problems,
@@ -225,3 +226,109 @@ class NodeStatus:
     wal_lsn: str | None = None
     lag_bytes: int | None = None
     lag_seconds: float | None = None
+
+
+# --- checkpoints, leases and snapshots: the records their ports return ------------------------
+
+
+def utc_time(value: Any) -> datetime:
+    """A stored time as an aware datetime (SQLite's CURRENT_TIMESTAMP text is UTC, no offset);
+    ValueError for a time no datetime holds."""
+    parsed = parse_time(value)
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class StoredCheckpoint:
+    """A subscription checkpoint as its row holds it. `transaction_id` is None for a row the
+    seed's subscriber wrote (position only); `updated_at` is whatever time the row holds (another
+    program may have written an odd one, or none)."""
+
+    name: str
+    position: int
+    transaction_id: int | None
+    updated_at: StoredTime
+
+    @property
+    def stored(self) -> Cursor:
+        """The pair as stored (a compare-and-set compares against exactly this)."""
+        return Cursor(self.transaction_id or 0, self.position)
+
+
+def _printable(text: str) -> str:
+    """Text from a table (any program may have written it) with no control characters."""
+    return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in text)
+
+
+@dataclass(frozen=True)
+class LeaseHolder:
+    """Who holds a consumer's lease on a subscription, as stored (live or not: deciding that is
+    the feature's, `esctl.leases.is_live`). `token` proves ownership; it is never shown."""
+
+    host: str
+    pid: int
+    since: datetime
+    expires_at: datetime
+    subscription_id: str = field(default="", compare=False)
+    token: str = field(default="", compare=False, repr=False)
+
+    def describe(self) -> str:
+        return f"{_printable(self.host)}:{self.pid}"
+
+    def sentence(self) -> str:
+        return f"pid {self.pid} on {_printable(self.host)}, since {iso_time(self.since)}"
+
+
+@dataclass(frozen=True)
+class StreamSelection:
+    """Which streams a snapshot rebuild or verify covers: given ids, one stream type, or all.
+    A value the Snapshots port compiles; `esctl.snapshots.Selection` validates what users give."""
+
+    stream_ids: tuple[str, ...] = ()
+    stream_type: str | None = None
+    all_streams: bool = False
+
+
+def _age_seconds(created_at: StoredTime, now: datetime) -> float | None:
+    if not isinstance(created_at, datetime):
+        return None  # NULL, or a time no datetime holds (infinite, BC)
+    return round((now - created_at).total_seconds(), 3)
+
+
+@dataclass(frozen=True)
+class Snapshot:
+    """A stored snapshot, with the version of its stream's last event (None: no events)."""
+
+    stream_id: str
+    stream_type: str
+    version: int
+    snapshot_data: Any
+    created_at: StoredTime
+    stream_version: int | None
+
+    @property
+    def events_behind(self) -> int | None:
+        """Events the stream has beyond the snapshot (negative: the snapshot is ahead)."""
+        return None if self.stream_version is None else self.stream_version - self.version
+
+    def to_dict(self, now: datetime | None = None) -> dict[str, Any]:
+        now = now or datetime.now(UTC)
+        return {
+            "stream_id": self.stream_id,
+            "stream_type": self.stream_type,
+            "version": self.version,
+            "snapshot_data": self.snapshot_data,
+            "created_at": time_json(self.created_at),
+            "stream_version": self.stream_version,
+            "events_behind": self.events_behind,
+            "age_seconds": _age_seconds(self.created_at, now),
+        }
+
+
+class ReplayRow(NamedTuple):
+    """One event of a snapshot replay, with its stream's stored snapshot: the stored version on
+    every row, the stored state (decoded) only on the row whose version it is."""
+
+    event: RecordedEvent
+    stored_version: int | None
+    stored_state: Any

@@ -13,13 +13,13 @@ from esctl.reducers import ReducerChoice
 from esctl.snapshots import (
     Replay,
     Selection,
-    _write_batch,
     diff_states,
     list_snapshots,
     rebuild_snapshots,
     show_snapshot,
     verify_snapshots,
 )
+from esctl.snapshots.rebuild import _write_batch
 from esctl.store.base import Store
 from tests.conftest import Target, seed_events
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from esctl.ports import EventFilter
 from esctl.store.base import EVENT_COLUMNS, Session
+from esctl.store.esctl_layout.commit_order import EsctlCommitOrder
 from esctl.store.esctl_layout.filters import category_condition, filter_sql
 from esctl.store.esctl_layout.writes import EsctlEventWrites
 from esctl.types import RecordedEvent, Row
@@ -24,7 +25,7 @@ def _recorded(rows: Iterator[Row]) -> Iterator[RecordedEvent]:
     return (RecordedEvent.from_row(row) for row in rows)
 
 
-class EsctlEventLog(EsctlEventWrites):
+class EsctlEventLog(EsctlCommitOrder, EsctlEventWrites):
     def __init__(self, session: Session) -> None:
         self.session = session
 
