@@ -266,3 +266,14 @@ def test_a_cell_qualified_by_another_field_is_marked_in_tables_only() -> None:
     csv, csv_out, _ = renderer("csv")
     csv.table(rows, [lag])
     assert csv_out.getvalue() == "lag\n1234\n"
+
+
+def test_progress_off_a_terminal_draws_nothing_but_prints_failure_lines() -> None:
+    out, stdout, err = renderer("table")
+    with out.progress("streams") as bars:
+        assert not bars.shown
+        bars.update("rebuilding", count=5, total=10)
+        bars.advance("rebuilding")
+        bars.print("Failed: Order-\x1b[31m1: boom")
+    assert stdout.getvalue() == ""
+    assert err.getvalue() == "Failed: Order-\\x1b[31m1: boom\n"
