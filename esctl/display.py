@@ -2,7 +2,7 @@
 one time format, one age format, one number rule, statuses in colour, and the column layout of a
 table that must fit a narrow terminal without cropping an identity.
 
-Pure functions, no rich import: the renderer in `esctl.output` applies them."""
+Pure functions, no rich import: the renderer applies them."""
 
 from __future__ import annotations
 

@@ -12,7 +12,7 @@ import pytest
 
 from esctl.cli.bounds import INT64_MAX
 from esctl.errors import NotFound
-from esctl.output import Column, Renderer
+from esctl.render import Column, Renderer
 from tests.conftest import Target, run_cli
 
 

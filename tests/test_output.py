@@ -6,7 +6,7 @@ import io
 import json
 from datetime import UTC, datetime
 
-from esctl.output import Column, Renderer
+from esctl.render import Column, Renderer
 
 ROWS = [
     {

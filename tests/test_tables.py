@@ -14,7 +14,7 @@ import pytest
 
 from esctl.display import ColumnFit, age, fit_columns, resolve_zone, table_time
 from esctl.errors import UsageError
-from esctl.output import Column, Renderer
+from esctl.render import Column, Renderer
 from esctl.schema import init_store
 from tests.conftest import Target, run_cli, seed_events, write_config
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import os
 import sys
-from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
+from typer._types import TyperChoice
 from typer.core import TyperGroup
 
 from esctl import __version__
@@ -149,12 +149,22 @@ def _usage_errors() -> tuple[type[BaseException], ...]:
     return (ClickException,)
 
 
-class OutputChoice(StrEnum):
-    table = "table"
-    json = "json"
-    jsonl = "jsonl"
-    csv = "csv"
-    wide = "wide"
+class OutputFormats(TyperChoice[str]):
+    """The `-o` choices, read from `esctl.render.formats.REGISTRY` whenever they are needed (a
+    format registered after this module was imported is a choice too)."""
+
+    def __init__(self) -> None:
+        super().__init__((), case_sensitive=True)
+
+    @property  # type: ignore[override]
+    def choices(self) -> tuple[str, ...]:
+        from esctl.render.formats import format_names
+
+        return format_names()
+
+    @choices.setter
+    def choices(self, value: object) -> None:
+        """The registry is the list: nothing to store."""
 
 
 def _version(value: bool) -> None:
@@ -220,11 +230,14 @@ def root(
         str | None, typer.Option("--config", "-c", help="Config file ($ESCTL_CONFIG).")
     ] = None,
     output: Annotated[
-        OutputChoice,
+        str,
         typer.Option(
-            "--output", "-o", help="Output format (wide: tables that fold, never cut, a value)."
+            "--output",
+            "-o",
+            click_type=OutputFormats(),
+            help="Output format (wide: tables that fold, never cut, a value).",
         ),
-    ] = OutputChoice.table,
+    ] = "table",
     tz: Annotated[
         str | None,
         typer.Option(
@@ -269,8 +282,7 @@ def root(
         profile=profile,
         store=store,
         config=config,
-        output="table" if output is OutputChoice.wide else output.value,  # type: ignore[arg-type]
-        wide=output is OutputChoice.wide,
+        output=output,
         tz=tz,
         layout=layout,
         color=not no_color and not os.environ.get("NO_COLOR"),  # no-color.org: set and non-empty

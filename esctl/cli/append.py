@@ -10,7 +10,7 @@ import typer
 
 from esctl.cli.options import DryRunOpt, LimitOpt, examples
 from esctl.cli.state import state
-from esctl.output import Column, Renderer
+from esctl.render import Column, Renderer
 from esctl.words import noun_for, number, plural
 
 if TYPE_CHECKING:
@@ -105,19 +105,18 @@ def append(
     except EmptyInput:
         if not allow_empty:
             raise
-        if out.format != "table":
-            out.rows([], COLUMNS)  # an empty result: `[]`, or the CSV header
+        out.table([], COLUMNS)  # an empty result: `[]`, or the CSV header
         out.note("The input holds no events: nothing was appended (--allow-empty).")
         return
     shown = out.default_limit(limit)
     streams = result.streams if shown is None else result.streams[: shown + 1]
-    if not (out.quiet and out.format == "table"):  # -q: a table is a message, not data
-        out.rows(
-            (s.to_dict() for s in streams),
-            COLUMNS,
-            limit=shown,
-            more_hint="use --limit N to see more streams, or -o jsonl for all",
-        )
+    out.table(
+        (s.to_dict() for s in streams),
+        COLUMNS,
+        limit=shown,
+        more_hint="use --limit N to see more streams, or -o jsonl for all",
+        as_message=True,  # -q: a table is a message, not data
+    )
     verb = "Would append" if dry_run else "Appended"
     receiving = sum(1 for s in result.streams if s.appended)  # streams that get an event
     line = f"{verb} {plural(result.appended, 'event')} to {plural(receiving, 'stream')}"
@@ -139,14 +138,12 @@ def _progress(out: Renderer, sources: Sequence[InputSource]) -> Iterator[Progres
     """Append's bars (on a terminal only): bytes read of the input size while reading the input
     the first time (validation, the single pass), events of the exact total after validation, a
     plain counter for standard input."""
-    from esctl.cli.progress import progress_bars
-
     # Bytes only for regular files: a pipe (`<(…)`, /dev/stdin) has no size and cannot tell().
     regular = all(source.live is None and source.path.is_file() for source in sources)
     size = sum(source.size or 0 for source in sources) if regular else None
     size = size or None
-    with progress_bars(out, "events") as bars:
-        if bars is None:
+    with out.progress("events") as bars:
+        if not bars.shown:  # no bar: the append need not report its progress at all
             yield None
             return
         counts: dict[str, int] = {}

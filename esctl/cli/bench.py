@@ -11,7 +11,7 @@ import typer
 
 from esctl.cli.options import examples
 from esctl.cli.state import state
-from esctl.output import Column, Renderer
+from esctl.render import Column, Listing, Renderer
 
 BENCH_EXAMPLES = examples(
     "esctl bench",
@@ -154,21 +154,22 @@ def bench(
     phases = PHASES if phase is PhaseChoice.all else (phase.value,)
     with _progress(out) as progress:
         report = run_bench(app.settings, phases, params, keep=keep, progress=progress)
-    if out.format in ("json", "jsonl"):
-        out.record(report.to_dict())
-    else:
-        rows = []
-        for result in report.phases:
-            figures = result.to_dict()
-            errors = figures["errors"]
-            figures["errors"] = "/".join(str(errors[c]) for c in ("conflict", "timeout", "other"))
-            rows.append({**figures, **figures["latency_ms"]})
-        out.rows(rows, PHASE_COLUMNS, title=f"esctl bench — {report.server}")
-        if out.format == "table":
-            out.note(
-                "Latency in ms: per batch (append, raw COPY), per page (read), per event from "
-                "its intended send time (tail). Errors: conflict/timeout/other."
-            )
+    rows = []
+    for result in report.phases:
+        figures = result.to_dict()
+        errors = figures["errors"]
+        figures["errors"] = "/".join(str(errors[c]) for c in ("conflict", "timeout", "other"))
+        rows.append({**figures, **figures["latency_ms"]})
+    phases_table = Listing(
+        rows,
+        PHASE_COLUMNS,
+        title=f"esctl bench — {report.server}",
+        legend=(
+            "Latency in ms: per batch (append, raw COPY), per page (read), per event from "
+            "its intended send time (tail). Errors: conflict/timeout/other."
+        ),
+    )
+    out.result(report.to_dict(), view=phases_table, csv=phases_table)
     for result in report.phases:
         for note in result.notes:
             out.warning(f"{result.phase}: {note}")
@@ -186,28 +187,28 @@ def _compare(out: Renderer, old_path: str, new_path: str) -> None:
 
     old, new = load_report(old_path), load_report(new_path)
     changes = compare_reports(old, new)
-    if out.format in ("json", "jsonl"):
-        out.record(
-            {
-                "old": old_path,
-                "new": new_path,
-                "differences": differing_parameters(old, new),
-                "changes": [c.to_dict() for c in changes],
-            }
-        )
-    else:
-        out.rows((c.to_dict() for c in changes), COMPARE_COLUMNS, title=f"{old_path} → {new_path}")
+    changes_table = Listing(
+        [c.to_dict() for c in changes], COMPARE_COLUMNS, title=f"{old_path} → {new_path}"
+    )
+    out.result(
+        {
+            "old": old_path,
+            "new": new_path,
+            "differences": differing_parameters(old, new),
+            "changes": [c.to_dict() for c in changes],
+        },
+        view=changes_table,
+        csv=changes_table,
+    )
     for difference in differing_parameters(old, new):
         out.warning(f"the runs differ in {difference}")
 
 
 @contextmanager
 def _progress(out: Renderer) -> Iterator[Any]:
-    """A transient bar per phase on a terminal only (the helper of every esctl progress bar)."""
-    from esctl.cli.progress import progress_bars
-
-    with progress_bars(out, "events") as bars:
-        if bars is None:
+    """A transient bar per phase on a terminal only (`Renderer.progress`)."""
+    with out.progress("events") as bars:
+        if not bars.shown:
             yield None
             return
 

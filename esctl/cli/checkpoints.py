@@ -12,7 +12,7 @@ from esctl.cli.event_columns import EVENT_COLUMNS
 from esctl.cli.options import ExecuteOpt, LimitOpt, examples
 from esctl.cli.state import AppState, state
 from esctl.errors import CheckFailed, UsageError
-from esctl.output import Column, plain
+from esctl.render import Column, Detail, Lines, Listing, plain
 from esctl.words import number, plural
 
 app = typer.Typer(
@@ -100,14 +100,12 @@ CHECKPOINT_COLUMNS = [
     Column("subscription_id", "subscription"),
     Column("last_position", "position", justify="right"),
     Column("head_position", "head", justify="right", priority=2),
-    Column("lag", "lag", justify="right"),
+    Column("lag", "lag", justify="right", cell_of=_lag_cell),  # `~N`: JSON has `lag_estimated`
     Column("updated_at", "updated", priority=3),
     Column("age_seconds", "age", justify="right", priority=1),
     Column("status", "status"),
     Column("lease_holder", "leased by", priority=4),
 ]
-
-# The shared event columns live in esctl/cli/event_columns.py once `read` lands; until then, these.
 
 
 @app.command("list", epilog=LIST_EXAMPLES)
@@ -141,9 +139,8 @@ def list_checkpoints(
     out = app_state.out
     limit = out.default_limit(limit)
     shown = states if limit is None else states[: limit + 1]
-    rows = [_row(s, table=out.format == "table") for s in shown]
-    out.rows(
-        rows,
+    out.table(
+        [s.to_dict() for s in shown],
         CHECKPOINT_COLUMNS,
         limit=limit,
         empty="No checkpoints: no subscription has saved a position yet.",
@@ -160,13 +157,6 @@ def list_checkpoints(
             raise CheckFailed(
                 f"{plural(len(failing), 'checkpoint')} {'/'.join(sorted(wanted))}: {names}{more}"
             )
-
-
-def _row(checkpoint: Any, *, table: bool) -> dict[str, Any]:
-    row: dict[str, Any] = checkpoint.to_dict()
-    if table:  # `~N` marks an estimated lag; JSON keeps the number and `lag_estimated`
-        row["lag"] = _lag_cell(row)
-    return row
 
 
 @app.command("show", epilog=SHOW_EXAMPLES)
@@ -193,23 +183,26 @@ def show(
     store = app_state.open_store()
     checkpoint, events = show_checkpoint(store, name, pending=pending, thresholds=thresholds)
     out = app_state.out
-    if out.format in ("json", "jsonl"):  # one object: the checkpoint with its pending events
-        out.record({**checkpoint.to_dict(), "pending": [e.to_dict() for e in events]})
-        return
-    if out.format == "csv":  # one table per output: the checkpoint's row, as `list` writes it
-        out.rows([checkpoint.to_dict()], CHECKPOINT_COLUMNS)
-        return
     record = checkpoint.to_dict()
-    record["lag"] = _lag_cell(record)
-    out.record(record, title=f"Checkpoint {name}")
-    if events:
-        out.rows(
-            [e.to_dict() for e in events],
-            EVENT_COLUMNS,
-            title=f"Next {plural(len(events), 'pending event')}",
-        )
-    else:
-        out.note("No pending events: the subscription is caught up.")
+    pending_events = [e.to_dict() for e in events]
+    shown = {**record, "lag": _lag_cell(record)}  # `~N` marks an estimated lag
+    out.result(
+        {**record, "pending": pending_events},  # one object: the checkpoint with its events
+        view=Detail(
+            shown,
+            title=f"Checkpoint {name}",
+            parts=[
+                Listing(
+                    pending_events,
+                    EVENT_COLUMNS,
+                    title=f"Next {plural(len(events), 'pending event')}",
+                    empty="No pending events: the subscription is caught up.",
+                )
+            ],
+        ),
+        # One table per output: the checkpoint's row, as `list` writes it.
+        csv=Listing([record], CHECKPOINT_COLUMNS),
+    )
 
 
 @app.command("set", epilog=SET_EXAMPLES)
@@ -318,10 +311,9 @@ def _apply(app_state: AppState, store: Any, plan: Any, execute: bool, force: boo
     out = app_state.out
     if execute and not plan.changes_nothing:
         plan = execute_plan(store, plan, force=force)
-    if out.format != "table":
-        out.record(plan.to_dict())
-    else:  # the plan is the data of a dry run: stdout, like `init --dry-run`'s SQL
-        out.stdout.write(_summary(plan) + "\n")
+    # A table shows the plan as a summary on stdout (the data of a dry run, like `init
+    # --dry-run`'s SQL); the data formats write the plan itself.
+    out.result(plan.to_dict(), view=Lines(_summary(plan) + "\n"))
     for note in plan.notes:
         out.note(f"Note: {note}.")
     if plan.changes_nothing:

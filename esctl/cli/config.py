@@ -10,7 +10,7 @@ import typer
 
 from esctl.cli.options import examples
 from esctl.cli.state import state
-from esctl.output import Column
+from esctl.render import Column, Lines, Listing
 
 app = typer.Typer(
     help="Show the effective configuration, the profiles, and the file in use; write a starter.",
@@ -38,15 +38,13 @@ def show(ctx: typer.Context) -> None:
         "password_env": settings.password_env,
         "reducers": dict(settings.reducers),
     }
-    out = app_state.out
-    if out.format == "table":
-        rows = [
-            {"setting": k, "value": v, "source": settings.sources.get(k, "")}
-            for k, v in values.items()
-        ]
-        out.rows(rows, [Column("setting"), Column("value", wrap=True), Column("source")])
-    else:
-        out.record(values)
+    rows = [
+        {"setting": k, "value": v, "source": settings.sources.get(k, "")} for k, v in values.items()
+    ]
+    app_state.out.result(
+        values,
+        view=Listing(rows, [Column("setting"), Column("value", wrap=True), Column("source")]),
+    )
 
 
 @app.command(epilog=examples("esctl config profiles", "esctl config profiles -o json"))
@@ -68,7 +66,7 @@ def profiles(ctx: typer.Context) -> None:
         }
         for name, profile in (data.get("profiles") or {}).items()
     ]
-    app_state.out.rows(
+    app_state.out.table(
         rows,
         [
             Column("current", "", format=lambda v: "*" if v else ""),
@@ -93,11 +91,12 @@ def path(ctx: typer.Context) -> None:
     if app_state.config:
         searched.insert(0, app_state.config)
     used = str(settings.config_path) if settings.config_path else None
-    if out.format == "table":
-        out.stdout.write(f"{used or '(none: using defaults)'}\n")
-        out.note("Searched: " + ", ".join(searched))
-    else:
-        out.record({"config_file": used, "searched": searched})
+    out.result(
+        {"config_file": used, "searched": searched},
+        view=Lines(
+            f"{used or '(none: using defaults)'}\n", note="Searched: " + ", ".join(searched)
+        ),
+    )
 
 
 @app.command(
@@ -125,11 +124,11 @@ def init(
     target = (path or default_config_path()).expanduser()
     replaced = write_sample_config(target, force=force)
     out = state(ctx).out
-    if out.format == "table":
-        out.stdout.write(f"{target}\n")
-        out.message(
-            f"{'Replaced' if replaced else 'Wrote'} {target}: edit its profiles, then "
-            "`esctl config profiles`."
-        )
-    else:
-        out.record({"config_file": str(target), "replaced": replaced})
+    out.result(
+        {"config_file": str(target), "replaced": replaced},
+        view=Lines(
+            f"{target}\n",
+            message=f"{'Replaced' if replaced else 'Wrote'} {target}: edit its profiles, then "
+            "`esctl config profiles`.",
+        ),
+    )

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from esctl.display import UTC_ZONE, Zone, escape_controls, table_time
-from esctl.output import Column
+from esctl.render import Column
 
 
 def short_time(value: Any, zone: Zone = UTC_ZONE) -> str:
@@ -40,7 +41,7 @@ EVENT_COLUMNS = [
 ]
 
 
-def event_line(row: dict[str, Any], zone: Zone = UTC_ZONE) -> str:
+def event_line(row: Mapping[str, Any], zone: Zone = UTC_ZONE) -> str:
     """One event as one plain text line (for `tail` in table format, which cannot wait for a
     whole table); control characters in user values are escaped, as in every table."""
     return escape_controls(

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import itertools
 from collections.abc import Iterator
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -13,8 +12,7 @@ from esctl.cli.event_columns import EVENT_COLUMNS
 from esctl.cli.options import LimitOpt, examples
 from esctl.cli.state import state
 from esctl.errors import UsageError
-from esctl.output import Renderer
-from esctl.words import noun_for, plural
+from esctl.words import noun_for
 
 READ_EXAMPLES = examples(
     "esctl read Order-5f1c",
@@ -107,7 +105,7 @@ def read(
             backwards=backwards,
             warn=capped(out.warning),
         )
-        out.rows(
+        out.table(
             (e.to_dict() for e in events),
             EVENT_COLUMNS,
             limit=limit,
@@ -120,61 +118,24 @@ def read(
         since=parse_time_arg(since, "--since") if since else None,
         until=parse_time_arg(until, "--until") if until else None,
     )
-    if out.format in ("json", "jsonl"):
-        lines = read_all_json(
+
+    def rows() -> Iterator[dict[str, Any]]:
+        events = read_all(
             store, event_filter, from_position=from_position, limit=fetch, warn=capped(out.warning)
         )
-        _write_json_lines(out, lines, limit)
-        return
-    events = read_all(
-        store, event_filter, from_position=from_position, limit=fetch, warn=capped(out.warning)
+        for event in events:
+            yield event.to_dict()
+
+    out.table(
+        rows(),
+        EVENT_COLUMNS,
+        limit=limit,
+        empty="No events match.",
+        # The JSON formats write the events as the store encodes them (no row decoded).
+        json_lines=lambda: read_all_json(
+            store, event_filter, from_position=from_position, limit=fetch, warn=capped(out.warning)
+        ),
     )
-    rows = (e.to_dict() for e in events)
-    out.rows(rows, EVENT_COLUMNS, limit=limit, empty="No events match.")
-
-
-def _write_json_lines(out: Renderer, chunks: Iterator[bytes], limit: int | None) -> None:
-    """Write events already rendered as JSON lines (chunks of whole lines), as JSON lines or one
-    JSON array, with the cut note of a listing. `limit`+1 lines at most arrive."""
-    out.stdout.flush()
-    binary = getattr(out.stdout, "buffer", None)
-
-    def write(data: bytes) -> None:
-        if binary is not None:
-            binary.write(data)
-        else:
-            out.stdout.write(data.decode())
-
-    array = out.format == "json"
-    count = 0
-    cut = False
-    first = next(chunks, None)  # an error before the first event leaves stdout empty
-    if array:
-        write(b"[")
-    for chunk in itertools.chain(() if first is None else (first,), chunks):
-        lines = chunk.count(b"\n")
-        if limit is not None and count + lines > limit:
-            keep = limit - count
-            end = 0
-            for _ in range(keep):
-                end = chunk.index(b"\n", end) + 1
-            chunk, lines, cut = chunk[:end], keep, True
-        if lines:
-            if array:
-                body = b",\n  ".join(chunk[:-1].split(b"\n"))
-                write((b",\n  " if count else b"\n  ") + body)
-            else:
-                write(chunk)
-        count += lines
-        if cut:
-            break
-    if array:
-        write(b"\n]\n" if count else b"]\n")
-    if binary is not None:
-        binary.flush()
-    out.stdout.flush()
-    if cut:
-        out.note(f"Showing the first {plural(limit or 0, 'row')}; use --limit N to see more.")
 
 
 @events_app.command("show", epilog=SHOW_EXAMPLES)
@@ -196,4 +157,4 @@ def show(
         ) from None
     app = state(ctx)
     event = get_event(app.open_store(), event_id, warn=app.out.warning)
-    app.out.record(event.to_dict(), title=f"Event {event.event_id}")
+    app.out.result(event.to_dict(), title=f"Event {event.event_id}")

@@ -14,7 +14,7 @@ from esctl.cli.state import state
 from esctl.errors import EsctlError, UsageError
 
 if TYPE_CHECKING:
-    from esctl.output import Renderer
+    from esctl.render import Renderer
     from esctl.sandbox import SandboxInfo
 
 SANDBOX_EXAMPLES = examples(
@@ -163,8 +163,6 @@ def _prepare_store(info: SandboxInfo, seeds: list[str], out: Renderer) -> None:
 def _announce(details: dict[str, Any], out: Renderer, *, shell: bool, foreground: bool) -> None:
     """How to use and stop it on stderr, then the URL (or export lines, or JSON) on stdout: a
     script that waits for the first line of stdout finds the messages already written."""
-    from esctl.encoding import dumps
-
     url = str(details["url"])
     pid = details["esctl_pid"]
     where = details["data_dir"] if details["persistent"] else f"{details['data_dir']}, temporary"
@@ -178,11 +176,5 @@ def _announce(details: dict[str, Any], out: Renderer, *, shell: bool, foreground
         out.message("Ctrl-C (or SIGTERM) stops it.")
     else:
         out.message(f"Running in the background as pid {pid}; kill {pid} stops it.")
-    out.stderr.flush()
-    if out.format in ("json", "jsonl"):
-        out.stdout.write(dumps(details) + "\n")
-    elif shell:
-        out.stdout.write(f"export ESCTL_STORE={shlex.quote(url)}\nexport ESCTL_SANDBOX_PID={pid}\n")
-    else:
-        out.stdout.write(url + "\n")
-    out.stdout.flush()
+    exports = f"export ESCTL_STORE={shlex.quote(url)}\nexport ESCTL_SANDBOX_PID={pid}\n"
+    out.ready_line(details, exports if shell else url + "\n")

@@ -9,7 +9,7 @@ import typer
 from esctl.cli.options import DryRunOpt, examples
 from esctl.cli.state import state
 from esctl.errors import EsctlError, StoreUnavailable
-from esctl.output import Column
+from esctl.render import Column, Lines, Listing, Said
 
 if TYPE_CHECKING:
     from esctl.admin.doctor import DoctorReport
@@ -41,38 +41,31 @@ def init(ctx: typer.Context, dry_run: DryRunOpt = False) -> None:
             out.message(
                 f"Schema of {result.store}{where} is current (version {result.version_before})."
             )
-        if out.format == "table":
-            for statement in result.statements:
-                out.stdout.write(statement.rstrip(";") + ";\n\n")
-        else:
-            out.record(
-                {
-                    "store": result.store,
-                    "schema": schema,
-                    "dry_run": True,
-                    "schema_version": result.version_before,
-                    "migrations": [m.version for m in result.applied],
-                    "statements": result.statements,
-                }
-            )
+        out.result(
+            {
+                "store": result.store,
+                "schema": schema,
+                "dry_run": True,
+                "schema_version": result.version_before,
+                "migrations": [m.version for m in result.applied],
+                "statements": result.statements,
+            },
+            view=Lines("".join(f"{sql.rstrip(';')};\n\n" for sql in result.statements)),
+        )
         if result.statements:
             out.note("Dry run: nothing was changed. Run `esctl init` to apply.")
         return
-    if out.format == "table":
-        for migration in result.applied:
-            out.message(f"Applied migration {migration.version}: {migration.description}")
-        for repair in result.repaired if not result.applied else []:
-            out.message(f"Repaired: {repair}.")
-        if result.applied or result.repaired:
-            out.message(f"Store {result.store}{where} is at schema version {result.version_after}.")
-        else:
-            out.message(
-                f"Store {result.store}{where} is already at schema version "
-                f"{result.version_after}; "
-                "nothing to do."
-            )
-        return
-    out.record(
+    told = [f"Applied migration {m.version}: {m.description}" for m in result.applied]
+    told += [f"Repaired: {repair}." for repair in (result.repaired if not result.applied else [])]
+    if result.applied or result.repaired:
+        told.append(f"Store {result.store}{where} is at schema version {result.version_after}.")
+    else:
+        told.append(
+            f"Store {result.store}{where} is already at schema version "
+            f"{result.version_after}; "
+            "nothing to do."
+        )
+    out.result(
         {
             "store": result.store,
             "schema": schema,
@@ -83,7 +76,8 @@ def init(ctx: typer.Context, dry_run: DryRunOpt = False) -> None:
                 {"version": m.version, "description": m.description} for m in result.applied
             ],
             "repaired": result.repaired,
-        }
+        },
+        view=Said(told),  # a person is told what changed; stdout stays empty
     )
 
 
@@ -102,12 +96,8 @@ def doctor(ctx: typer.Context) -> None:
         replica = app.open_store(write=False, check=False, node="replica")
     report = diagnose(store, replica)
     out = app.out
-    if out.format == "table":
-        out.rows(
-            _doctor_rows(report), [Column("check"), Column("status"), Column("detail", wrap=True)]
-        )
-    else:
-        out.record(report.to_dict())
+    checks = [Column("check"), Column("status"), Column("detail", wrap=True)]
+    out.result(report.to_dict(), view=Listing(_doctor_rows(report), checks))
     if not report.connected:
         raise StoreUnavailable(report.error or f"cannot reach {report.store}")
     if not report.ok:
@@ -115,8 +105,7 @@ def doctor(ctx: typer.Context) -> None:
             failure = EsctlError(report.error)
             failure.exit_code = report.exit_code
             raise failure
-        if out.format == "table":
-            out.note(f"Run `esctl init` to create or upgrade the schema{_in_schema(report)}.")
+        out.table_note(f"Run `esctl init` to create or upgrade the schema{_in_schema(report)}.")
         raise typer.Exit(report.exit_code)
 
 

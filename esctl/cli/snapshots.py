@@ -15,10 +15,10 @@ import typer
 from esctl.cli.completion import complete_stream
 from esctl.cli.options import DryRunOpt, LimitOpt, examples
 from esctl.cli.state import AppState, state
-from esctl.display import age, escape_controls
+from esctl.display import age
 from esctl.encoding import dumps
 from esctl.errors import CheckFailed
-from esctl.output import Column, Renderer
+from esctl.render import Column, Detail, Renderer
 from esctl.words import noun_for, number, plural
 
 if TYPE_CHECKING:
@@ -86,7 +86,7 @@ def list_(ctx: typer.Context, stream_type: StreamTypeOpt = None, limit: LimitOpt
         snapshots = list_snapshots(
             session, stream_type=stream_type, limit=None if shown is None else shown + 1
         )
-        out.rows(
+        out.table(
             (snapshot.to_dict(now) for snapshot in snapshots),
             [
                 Column("stream_id", "stream"),
@@ -125,21 +125,17 @@ def show(
     with store.reading() as session:
         snapshot = show_snapshot(session, stream)
     values = snapshot.to_dict()
-    if out.format != "table":
-        out.record(values)
-        return
-    out.record(
-        {
-            "stream": snapshot.stream_id,
-            "type": snapshot.stream_type,
-            "version": snapshot.version,
-            "stream version": snapshot.stream_version,
-            "events behind": snapshot.events_behind,
-            "created": snapshot.created_at,
-            "age": age(values["age_seconds"]),
-            "state": snapshot.snapshot_data,
-        }
-    )
+    shown = {
+        "stream": snapshot.stream_id,
+        "type": snapshot.stream_type,
+        "version": snapshot.version,
+        "stream version": snapshot.stream_version,
+        "events behind": snapshot.events_behind,
+        "created": snapshot.created_at,
+        "age": age(values["age_seconds"]),
+        "state": snapshot.snapshot_data,
+    }
+    out.result(values, view=Detail(shown))
 
 
 def _selection(streams: list[str] | None, stream_type: str | None, all_: bool) -> Selection:
@@ -166,21 +162,11 @@ def _progress(out: Renderer, total: int | None, what: str) -> Iterator[Callable[
     """A transient bar on stderr with streams/s and ETA (only on a terminal), and a function that
     counts one stream and prints its failure line, if any, above the bar (failures must not hide
     behind it)."""
-    from esctl.cli.progress import progress_bars
-
-    with progress_bars(out, "streams") as bars:
-        if bars is None:
-
-            def print_line(line: str) -> None:
-                if line:
-                    out.err_console.print(escape_controls(line), soft_wrap=True, style="red")
-
-            yield print_line
-            return
+    with out.progress("streams") as bars:
 
         def advance(line: str) -> None:
             if line:
-                bars.print(escape_controls(line))
+                bars.print(line)
             bars.advance(what, total=total)
 
         yield advance
@@ -261,26 +247,22 @@ def rebuild(
         outcomes = _ticking(
             rebuild_snapshots(store, selection, reducers, dry_run=dry_run), advance, failure
         )
-        if out.format == "table":
-            for _ in outcomes:
-                pass
-        else:
-            out.rows(
-                (o.to_dict() for o in outcomes),
-                [Column(k) for k in RebuildOutcome.__dataclass_fields__],
-            )
+        # The data formats write every outcome as it comes; a person gets the tables below.
+        out.stream(
+            (o.to_dict() for o in outcomes),
+            [Column(k) for k in RebuildOutcome.__dataclass_fields__],
+        )
     seconds = time.monotonic() - started
-    if out.format == "table":
-        if dry_run:
-            out.rows(changes, REBUILD_COLUMNS, limit=shown, title="Would rebuild")
-        rows: list[dict[str, Any]] = [
-            {"result": "would rebuild" if dry_run else "rebuilt", "streams": summary.rebuilt},
-            {"result": "unchanged", "streams": summary.unchanged},
-            {"result": "failed", "streams": summary.failed},
-        ]
-        if summary.kept_newer:
-            rows.append({"result": "kept newer", "streams": summary.kept_newer})
-        out.rows(rows, [Column("result", kind="status"), Column("streams", justify="right")])
+    if dry_run:
+        out.summary(changes, REBUILD_COLUMNS, limit=shown, title="Would rebuild")
+    rows: list[dict[str, Any]] = [
+        {"result": "would rebuild" if dry_run else "rebuilt", "streams": summary.rebuilt},
+        {"result": "unchanged", "streams": summary.unchanged},
+        {"result": "failed", "streams": summary.failed},
+    ]
+    if summary.kept_newer:
+        rows.append({"result": "kept newer", "streams": summary.kept_newer})
+    out.summary(rows, [Column("result", kind="status"), Column("streams", justify="right")])
     rate = summary.streams / seconds if seconds > 0 else 0.0
     out.message(
         f"Replayed {plural(summary.events, 'event')} of {plural(summary.streams, 'stream')} in {seconds:.1f}s "
@@ -324,7 +306,6 @@ def verify(
     total = _total(app_state, store, selection)
     counts: Counter[str] = Counter()
     shown = out.default_limit(limit)
-    drifted: list[dict[str, Any]] = []
 
     def count(check: SnapshotCheck) -> str:
         counts[check.drift] += 1
@@ -342,16 +323,9 @@ def verify(
     with _progress(out, total, "Verifying") as advance, store.reading() as session:
         checks = _ticking(verify_snapshots(session, selection, reducers), advance, count)
         problems = (c.to_dict() for c in checks if c.drift != "ok")
-        if out.format == "table":
-            for row in problems:
-                if shown is None or len(drifted) <= shown:
-                    drifted.append(row)
-        else:
-            out.rows(problems, columns, limit=shown)
-            for _ in problems:  # past --limit: keep counting, the exit code covers every stream
-                pass
-    if out.format == "table":
-        out.rows(drifted, columns, limit=shown)
+        # Every stream is checked (the exit code covers them all), past --limit too.
+        drifted = out.stream(problems, columns, limit=shown, keep=True)
+    out.summary(drifted, columns, limit=shown)
     checked = sum(counts.values())
     bad = checked - counts["ok"]
     kinds = ", ".join(f"{kind} {counts[kind]}" for kind in sorted(counts) if kind != "ok")

@@ -9,7 +9,7 @@ from typing import Literal
 import typer
 
 from esctl.config import Settings, resolve_settings
-from esctl.output import OutputFormat, Renderer
+from esctl.render import Renderer
 from esctl.store.base import Store
 
 
@@ -20,12 +20,11 @@ class AppState:
     profile: str | None = None
     store: str | None = None
     config: str | None = None
-    output: OutputFormat = "table"
+    output: str = "table"  # a name in esctl.render.formats.REGISTRY
     color: bool = True
     quiet: bool = False
     verbose: bool = False
     primary: bool = False
-    wide: bool = False
     tz: str | None = None
     layout: str | None = None
     _stores: list[Store] = field(default_factory=list)
@@ -45,7 +44,6 @@ class AppState:
             self.output,
             color=self.color,
             quiet=self.quiet,
-            wide=self.wide,
             tz=lambda: self.tz or self.settings.tz,
         )
 

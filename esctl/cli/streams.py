@@ -9,7 +9,7 @@ import typer
 from esctl.cli.completion import complete_stream
 from esctl.cli.options import LimitOpt, examples
 from esctl.cli.state import state
-from esctl.output import Column
+from esctl.render import Column, Detail, Listing
 
 LIST_EXAMPLES = examples(
     "esctl streams list --category Order",
@@ -49,7 +49,7 @@ def list_(
         rows = list(rows)
         if len(rows) > limit and limit > 0:
             hint = f"next page: --after {rows[limit - 1]['stream_id']}"
-    out.rows(
+    out.table(
         rows,
         [
             Column("stream_id", "stream"),
@@ -77,18 +77,16 @@ def show(
     app = state(ctx)
     info = show_stream(app.open_store(), stream)
     out = app.out
-    if out.format != "table":
-        out.record(info.to_dict())
-        return
     record = info.to_dict()
-    by_type = record.pop("counts_by_type")
-    if record["snapshot_version"] is None:
-        record["snapshot_version"] = "none"
-    out.record(record, title=f"Stream {stream}")
-    out.rows(
+    shown = dict(record)
+    by_type = shown.pop("counts_by_type")
+    if shown["snapshot_version"] is None:
+        shown["snapshot_version"] = "none"
+    counts = Listing(
         [{"event_type": t, "events": n} for t, n in by_type.items()],
         [Column("event_type", "type"), Column("events", justify="right")],
     )
+    out.result(record, view=Detail(shown, title=f"Stream {stream}", parts=[counts]))
 
 
 def stats(
@@ -107,19 +105,14 @@ def stats(
     app = state(ctx)
     result = store_stats(app.open_store(), exact=exact)
     out = app.out
-    if out.format in ("json", "jsonl"):
-        out.record(result.to_dict())
-        return
     approx = "~" if result.estimated else ""
-    if out.format == "table":
-        summary = result.to_dict()
-        summary.pop("counts")
-        summary.pop("estimated_figures")
-        for key in ("events", "streams"):
-            if key in result.estimated:
-                summary[key] = f"~{summary[key]}" if summary[key] is not None else "unknown"
-        out.record(summary, title="Store")
-    out.rows(
+    summary = result.to_dict()
+    summary.pop("counts")
+    summary.pop("estimated_figures")
+    for key in ("events", "streams"):
+        if key in result.estimated:
+            summary[key] = f"~{summary[key]}" if summary[key] is not None else "unknown"
+    counts = Listing(
         [c.to_dict() for c in result.counts],
         [
             Column("category"),
@@ -130,3 +123,5 @@ def stats(
         title="Events by category x type" + (" (estimated from a sample)" if approx else ""),
         empty="No events.",
     )
+    # CSV writes the counts only (one table per output).
+    out.result(result.to_dict(), view=Detail(summary, title="Store", parts=[counts]), csv=counts)

@@ -11,12 +11,11 @@ import typer
 from esctl.cli.completion import complete_stream, complete_subscription
 from esctl.cli.event_columns import EVENT_COLUMNS, event_line
 from esctl.cli.options import examples
-from esctl.cli.sink import OutputFailed, write_whole
 from esctl.cli.state import state
 from esctl.cli.stdio import stdout_is_closed
-from esctl.encoding import dumps
 from esctl.errors import UsageError
-from esctl.output import Renderer, csv_value
+from esctl.render import Renderer
+from esctl.render.sink import OutputFailed
 from esctl.timeparse import parse_duration, parse_time_arg
 from esctl.types import RecordedEvent
 from esctl.words import plural
@@ -177,37 +176,13 @@ def tail(
     finally:
         if owner is not None:
             owner.close()
-    if follower.signal == signal.SIGINT and out.stderr.isatty():
-        out.stderr.write("\n")  # after the terminal's `^C`, the summary starts on its own line
-        out.stderr.flush()
+    if follower.signal == signal.SIGINT:
+        out.end_interrupted_line()  # after the terminal's `^C`, the summary on its own line
     out.note(f"{plural(delivered, 'event')}.")
 
 
 def _emitter(out: Renderer) -> Callable[[RecordedEvent], None]:
-    """Write one event whole and flush it, in the chosen format (or raise: see `write_whole`)."""
-    stdout = out.stdout
-    if out.format in ("json", "jsonl"):
-        return lambda event: write_whole(stdout, dumps(event.to_dict()) + "\n")
-    if out.format == "csv":
-        import csv
-        import io
-
-        buffer = io.StringIO()
-        writer = csv.writer(buffer, lineterminator="\n")
-
-        def csv_line(values: list[str]) -> None:
-            buffer.seek(0)
-            buffer.truncate()
-            writer.writerow(values)
-            write_whole(stdout, buffer.getvalue())
-
-        csv_line([c.key for c in EVENT_COLUMNS])
-
-        def csv_row(event: RecordedEvent) -> None:
-            row = event.to_dict()
-            csv_line([csv_value(row.get(c.key)) for c in EVENT_COLUMNS])
-
-        return csv_row
-
-    zone = out.zone
-    return lambda event: write_whole(stdout, event_line(event.to_dict(), zone) + "\n")
+    """Write one event whole and flush it, in the chosen format (or raise: see `write_whole`);
+    a table shows each event as one line, CSV starts with its header."""
+    write = out.live(EVENT_COLUMNS, event_line)
+    return lambda event: write(event.to_dict())

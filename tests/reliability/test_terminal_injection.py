@@ -10,7 +10,7 @@ import re
 
 import pytest
 
-from esctl.output import Column, Renderer
+from esctl.render import Column, Renderer
 from tests.conftest import Target, run_cli, seed_events
 
 pytestmark = pytest.mark.reliability

@@ -3,13 +3,13 @@ without cutting an identity (see `esctl.display.fit_columns`)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from esctl.display import ColumnFit, Zone, escape_controls, fit_columns, kind_of, status_style
 from esctl.encoding import dumps
-from esctl.output import Column, table_value
+from esctl.render.columns import Column, table_value
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -53,7 +53,7 @@ def _widest_line(text: str) -> int:
 
 def listing_table(
     rows: Iterable[Mapping[str, Any]],
-    columns: list[Column],
+    columns: Sequence[Column],
     *,
     title: str | None,
     zone: Zone,

@@ -1,4 +1,4 @@
-"""The one progress bar helper of esctl (append, snapshots rebuild/verify, bench).
+"""The progress bars of esctl (append, snapshots rebuild/verify, bench), behind `Renderer.progress`.
 
 On a terminal only; bars are transient (they vanish when the command ends, the summary line stays).
 Each phase is one bar. Its total is stable: bytes read of the input size when that is known, else an
@@ -13,12 +13,13 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
+from esctl.display import escape_controls
 from esctl.words import number
 
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from esctl.output import Renderer
+    from esctl.render.renderer import Renderer
 
 
 def human_bytes(size: float) -> str:
@@ -90,9 +91,14 @@ class Bars:
         count = by if task is None else self._task(task).fields["count"] + by
         self.update(phase, count=count, total=total)
 
+    shown = True  # bars are drawn: a command may report progress (see `SilentBars`)
+
     def print(self, line: str, style: str = "red") -> None:
-        """A line above the bars (failures must not hide behind them)."""
-        self.progress.console.print(line, markup=False, soft_wrap=True, style=style)
+        """A line above the bars (failures must not hide behind them); user text, so control
+        characters are escaped."""
+        self.progress.console.print(
+            escape_controls(line), markup=False, soft_wrap=True, style=style
+        )
 
     def finish(self) -> None:
         """Complete every bar shown so far (a phase that ended is shown as done, not `n/?`)."""
@@ -105,6 +111,38 @@ class Bars:
 
     def _task(self, task_id: Any) -> Any:
         return next(task for task in self.progress.tasks if task.id == task_id)
+
+
+class SilentBars:
+    """Progress where no bar is drawn (stderr is no terminal, or --quiet): counts are dropped,
+    lines still go to stderr. `shown` is False, so a command can skip work done only for a bar
+    (counting the streams of an ETA, reporting each event)."""
+
+    shown = False
+
+    def __init__(self, out: Renderer) -> None:
+        self.out = out
+
+    def update(
+        self,
+        phase: str,
+        *,
+        count: int,
+        total: int | None = None,
+        done_bytes: int | None = None,
+        size: int | None = None,
+    ) -> None:
+        """Nothing to draw."""
+
+    def advance(self, phase: str, by: int = 1, total: int | None = None) -> None:
+        """Nothing to draw."""
+
+    def print(self, line: str, style: str = "red") -> None:
+        """The line on stderr, as `Bars.print` shows it above the bars."""
+        self.out.err_console.print(escape_controls(line), soft_wrap=True, style=style)
+
+    def finish(self) -> None:
+        """Nothing to complete."""
 
 
 def _columns(unit: str, clock: Callable[[], float]) -> tuple[Any, ...]:
