@@ -15,7 +15,9 @@ from esctl.errors import ConcurrencyError, InvalidInput
 from esctl.schema import init_store
 from esctl.store.base import EVENT_COLUMNS, Store
 from esctl.types import RecordedEvent
-from tests.conftest import Target, _pg_schema, run_cli, seed_events
+from tests.support.data import seed_events
+from tests.support.processes import run_cli
+from tests.support.stores import Target, pg_schema
 
 
 def write_jsonl(path: Path, events: list[dict[str, Any]]) -> Path:
@@ -234,7 +236,7 @@ def second_store(target: Target, tmp_path: Path) -> Iterator[Store]:
             init_store(opened)
             yield opened
         return
-    for schema in _pg_schema(target.url):
+    for schema in pg_schema(target.url):
         with Target("postgresql", target.url, schema).open() as opened:
             init_store(opened)
             yield opened
@@ -370,7 +372,7 @@ def test_cli_usage_errors(initialised: Target, tmp_path: Path) -> None:
 def test_read_only_profile_refuses_append(
     target: Target, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from tests.conftest import write_config
+    from tests.support.data import write_config
 
     config = write_config(
         tmp_path / "ro.yaml",

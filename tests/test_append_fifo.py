@@ -13,7 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Target, run_cli
+from tests.support.processes import run_cli
+from tests.support.stores import Target
 
 EVENTS = [
     {"stream_id": f"Order-{i % 3}", "event_type": "Placed", "data": {"i": i}} for i in range(50)

@@ -19,7 +19,9 @@ import pytest
 from esctl.append.sources import open_sources
 from esctl.append.writing import ExpectedVersion, append_events
 from esctl.errors import EsctlError
-from tests.conftest import Target, run_process, seed_events, write_config
+from tests.support.data import seed_events, write_config
+from tests.support.processes import run_process
+from tests.support.stores import Target
 
 pytestmark = pytest.mark.reliability
 

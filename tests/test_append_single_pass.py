@@ -15,7 +15,8 @@ from esctl.append.validation import validate_inputs
 from esctl.append.writing import ExpectedVersion, append_events
 from esctl.errors import InvalidInput
 from esctl.store.base import Store
-from tests.conftest import Target, run_cli
+from tests.support.processes import run_cli
+from tests.support.stores import Target
 from tests.test_append import append, ev, stored, write_jsonl
 
 

@@ -16,7 +16,9 @@ from esctl.bench.isolation import drop_schema
 from esctl.bench.stats import Latency, PhaseResult, classify_error, percentile
 from esctl.bench.workload import Parameters, Workload
 from esctl.errors import ConcurrencyError, StoreUnavailable
-from tests.conftest import Target, run_cli, seed_events, write_config
+from tests.support.data import seed_events, write_config
+from tests.support.processes import run_cli
+from tests.support.stores import Target
 
 SMALL = Parameters(events=240, streams=7, batch_size=40, writers=2, rate=400, warmup=40)
 

@@ -21,7 +21,8 @@ from esctl.checkpoints import (
 )
 from esctl.errors import ConcurrencyError, NotFound, UsageError
 from esctl.store.base import Store
-from tests.conftest import Target, seed_events
+from tests.support.data import seed_events
+from tests.support.stores import Target
 
 T0 = datetime(2026, 1, 1, 10, 0, tzinfo=UTC)
 

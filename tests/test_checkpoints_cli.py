@@ -15,7 +15,9 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Target, run_cli, write_config
+from tests.support.data import write_config
+from tests.support.processes import run_cli
+from tests.support.stores import Target
 from tests.test_checkpoints import row, seed, set_updated_at, subscriber_saves
 
 

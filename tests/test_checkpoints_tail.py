@@ -6,7 +6,9 @@ import json
 from datetime import UTC, datetime
 
 from esctl.schema import init_store
-from tests.conftest import Target, run_cli, seed_events
+from tests.support.data import seed_events
+from tests.support.processes import run_cli
+from tests.support.stores import Target
 
 
 def _set_times(target: Target, times: list[datetime]) -> list[str]:

@@ -12,7 +12,9 @@ import pytest
 
 from esctl import __version__
 from esctl.cli.app import app, hoist_global_options
-from tests.conftest import Target, run_cli, run_process, write_config
+from tests.support.data import write_config
+from tests.support.processes import run_cli, run_process
+from tests.support.stores import Target
 
 
 def test_version() -> None:

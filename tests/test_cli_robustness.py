@@ -13,7 +13,8 @@ import pytest
 from esctl.cli.bounds import INT64_MAX
 from esctl.errors import NotFound
 from esctl.render import Column, Renderer
-from tests.conftest import Target, run_cli
+from tests.support.processes import run_cli
+from tests.support.stores import Target
 
 
 @pytest.mark.parametrize("fmt", ["json", "jsonl", "csv"])

@@ -25,7 +25,8 @@ from esctl.cli.completion import (
     subscription_names,
 )
 from esctl.store.base import Store
-from tests.conftest import Target, seed_events, write_config
+from tests.support.data import seed_events, write_config
+from tests.support.stores import Target
 
 ROOT = Path(__file__).resolve().parent.parent
 BASH_SCRIPT = ROOT / "completions" / "esctl.bash"

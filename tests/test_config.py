@@ -8,7 +8,8 @@ import pytest
 
 from esctl.config import find_config_file, parse_duration_ms, resolve_settings
 from esctl.errors import ConfigError
-from tests.conftest import run_cli, write_config
+from tests.support.data import write_config
+from tests.support.processes import run_cli
 
 
 def test_defaults_without_any_configuration(tmp_path: Path) -> None:

@@ -18,7 +18,7 @@ from typer.testing import CliRunner
 
 from esctl.cli.app import DOCS_URL, PANELS, app
 from esctl.cli.introspect import command_tree
-from tests.conftest import run_cli
+from tests.support.processes import run_cli
 from tests.test_completion import load_script
 
 ROOT = Path(__file__).resolve().parent.parent

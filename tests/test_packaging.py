@@ -15,7 +15,7 @@ import pytest
 
 from esctl.config import load_config_file
 from esctl.sample_config import sample_config_text
-from tests.conftest import run_cli
+from tests.support.processes import run_cli
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -12,7 +12,9 @@ import psycopg
 import pytest
 
 from esctl.schema import init_store
-from tests.conftest import Target, run_cli, write_config
+from tests.support.data import write_config
+from tests.support.processes import run_cli
+from tests.support.stores import Target
 from tests.test_tail_postgres import seed_insert
 
 pytestmark = pytest.mark.postgres

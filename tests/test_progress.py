@@ -14,7 +14,7 @@ from pathlib import Path
 from rich.console import Console
 
 from esctl.render.progress import amount, human_bytes, progress_bars
-from tests.conftest import run_process
+from tests.support.processes import run_process
 
 ANSI = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 

@@ -17,7 +17,9 @@ from esctl.read.events import (
 )
 from esctl.store.base import Store
 from esctl.timeparse import parse_duration, parse_time_arg
-from tests.conftest import Target, run_cli, seed_events
+from tests.support.data import seed_events
+from tests.support.processes import run_cli
+from tests.support.stores import Target
 
 EVENTS = [
     ("Order-1", "OrderPlaced", {"total": 10}),

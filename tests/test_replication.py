@@ -13,7 +13,9 @@ import pytest
 from esctl.cli.state import AppState
 from esctl.schema import init_store
 from esctl.store import open_store
-from tests.conftest import Target, run_cli, write_config
+from tests.support.data import write_config
+from tests.support.processes import run_cli
+from tests.support.stores import Target
 
 pytestmark = [pytest.mark.postgres, pytest.mark.replication]
 

@@ -24,8 +24,8 @@ import psycopg
 import pytest
 
 from esctl.sandbox import free_port, process_alive, remove_stale_sandboxes
-from tests.conftest import run_cli, run_process
-from tests.reliability.conftest import record
+from tests.support.figures import record
+from tests.support.processes import run_cli, run_process
 
 pytestmark = pytest.mark.postgres
 

@@ -16,7 +16,8 @@ import yaml
 from esctl.admin import diagnose, init_store
 from esctl.errors import ReadOnlyRefused, SchemaMissing
 from esctl.store.base import SCHEMA_VERSION
-from tests.conftest import Target, run_cli
+from tests.support.processes import run_cli
+from tests.support.stores import Target
 
 SEED_SCHEMA = Path(__file__).parent / "seed_schema.sql"
 

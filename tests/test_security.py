@@ -10,7 +10,9 @@ import pytest
 
 from esctl.errors import StoreUnavailable
 from esctl.schema import diagnose, init_store
-from tests.conftest import Target, run_process, write_config
+from tests.support.data import write_config
+from tests.support.processes import run_process
+from tests.support.stores import Target
 
 HOSTILE_SCHEMAS = [
     'we"ird',

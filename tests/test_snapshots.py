@@ -21,7 +21,8 @@ from esctl.snapshots import (
 )
 from esctl.snapshots.rebuild import _write_batch
 from esctl.store.base import Store
-from tests.conftest import Target, seed_events
+from tests.support.data import seed_events
+from tests.support.stores import Target
 
 MERGE = ReducerChoice("merge")
 

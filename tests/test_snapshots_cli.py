@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Target, run_cli, run_process, seed_events, write_config
+from tests.support.data import seed_events, write_config
+from tests.support.processes import run_cli, run_process
+from tests.support.stores import Target
 from tests.test_snapshots import seed_orders, write_failing_reducer
 
 

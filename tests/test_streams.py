@@ -11,7 +11,9 @@ from esctl.read import stats as stats_module
 from esctl.read.stats import store_stats
 from esctl.read.streams import list_streams, show_stream
 from esctl.store.base import Store
-from tests.conftest import Target, run_cli, seed_events
+from tests.support.data import seed_events
+from tests.support.processes import run_cli
+from tests.support.stores import Target
 
 EVENTS = [
     ("Order-1", "OrderPlaced", {}),

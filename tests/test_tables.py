@@ -16,7 +16,9 @@ from esctl.display import ColumnFit, age, fit_columns, resolve_zone, table_time
 from esctl.errors import UsageError
 from esctl.render import Column, Renderer
 from esctl.schema import init_store
-from tests.conftest import Target, run_cli, seed_events, write_config
+from tests.support.data import seed_events, write_config
+from tests.support.processes import run_cli
+from tests.support.stores import Target
 
 WIDTHS = [60, 80, 120]
 SGR = re.compile(r"\x1b\[[0-9;]*m")

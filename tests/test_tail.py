@@ -15,7 +15,9 @@ from esctl.cursor import Cursor
 from esctl.ports import EventFilter
 from esctl.read.follow import Follower, StartAt, start_cursor
 from esctl.store.base import Store
-from tests.conftest import Target, run_cli, seed_events, write_config
+from tests.support.data import seed_events, write_config
+from tests.support.processes import run_cli
+from tests.support.stores import Target
 
 EVENTS = [
     ("Order-1", "OrderPlaced", {"n": 1}),

@@ -24,7 +24,8 @@ import pytest
 from esctl.cursor import START, Cursor
 from esctl.schema import init_store
 from esctl.store.base import Store
-from tests.conftest import Target, write_config
+from tests.support.data import write_config
+from tests.support.stores import Target
 
 pytestmark = pytest.mark.postgres
 

@@ -8,7 +8,8 @@ import pytest
 
 from esctl.errors import UsageError
 from esctl.timeparse import parse_duration, parse_time_arg
-from tests.conftest import Target, run_cli
+from tests.support.processes import run_cli
+from tests.support.stores import Target
 
 
 @pytest.mark.parametrize(

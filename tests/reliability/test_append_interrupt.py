@@ -14,14 +14,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Target
-from tests.reliability.conftest import (
-    all_events,
-    esctl_command,
-    profile_env,
-    record,
-    write_jsonl,
-)
+from tests.support.data import all_events, write_jsonl
+from tests.support.figures import record
+from tests.support.processes import esctl_command, profile_env
+from tests.support.stores import Target
 
 pytestmark = pytest.mark.reliability
 

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Target
-from tests.reliability.conftest import esctl_command, profile_env
+from tests.support.processes import esctl_command, profile_env
+from tests.support.stores import Target
 
 pytestmark = pytest.mark.reliability
 

@@ -19,17 +19,10 @@ from pathlib import Path
 import pytest
 
 from esctl.schema import init_store
-from tests.conftest import Target, run_cli
-from tests.reliability.conftest import (
-    all_events,
-    esctl_command,
-    profile_env,
-    record,
-    run_esctl,
-    terminate_backends,
-    unique_app_name,
-    write_jsonl,
-)
+from tests.support.data import all_events, write_jsonl
+from tests.support.figures import record
+from tests.support.processes import esctl_command, profile_env, run_cli, run_esctl
+from tests.support.stores import Target, terminate_backends, unique_app_name
 from tests.test_tail_postgres import TailProcess, run_writers
 
 pytestmark = [pytest.mark.reliability]

@@ -15,15 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Target, run_cli
-from tests.reliability.conftest import (
-    all_events,
-    esctl_command,
-    profile_env,
-    record,
-    unique_app_name,
-    write_jsonl,
-)
+from tests.support.data import all_events, write_jsonl
+from tests.support.figures import record
+from tests.support.processes import esctl_command, profile_env, run_cli
+from tests.support.stores import Target, unique_app_name
 from tests.test_tail_postgres import TailProcess
 
 pytestmark = pytest.mark.reliability

@@ -22,9 +22,9 @@ import pytest
 
 from esctl.checkpoints import LAG_COUNT_CAP, load_stored
 from esctl.tailing import BATCH_SIZE
-from tests.conftest import Target
-from tests.reliability.conftest import esctl_command, profile_env, run_esctl
 from tests.reliability.test_delivery_matrix import insert
+from tests.support.processes import esctl_command, profile_env, run_esctl
+from tests.support.stores import Target
 from tests.test_tail_postgres import TailProcess
 
 pytestmark = pytest.mark.reliability

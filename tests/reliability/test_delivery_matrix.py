@@ -28,15 +28,9 @@ import pytest
 from esctl.checkpoints import load_stored
 from esctl.schema import init_store
 from esctl.tailing import BATCH_SIZE
-from tests.conftest import Target
-from tests.reliability.conftest import (
-    esctl_command,
-    profile_env,
-    record,
-    run_esctl,
-    terminate_backends,
-    unique_app_name,
-)
+from tests.support.figures import record
+from tests.support.processes import esctl_command, profile_env, run_esctl
+from tests.support.stores import Target, terminate_backends, unique_app_name
 from tests.test_tail_postgres import TailProcess
 
 pytestmark = pytest.mark.reliability

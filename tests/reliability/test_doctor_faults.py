@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Target, run_cli, write_config
+from tests.support.data import write_config
+from tests.support.processes import run_cli
+from tests.support.stores import Target
 
 pytestmark = pytest.mark.reliability
 

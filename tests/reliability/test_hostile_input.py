@@ -10,14 +10,10 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Target, run_cli, write_config
-from tests.reliability.conftest import (
-    all_events,
-    profile_env,
-    record,
-    run_measured,
-    write_jsonl,
-)
+from tests.support.data import all_events, write_config, write_jsonl
+from tests.support.figures import record
+from tests.support.processes import profile_env, run_cli, run_measured
+from tests.support.stores import Target
 
 pytestmark = pytest.mark.reliability
 

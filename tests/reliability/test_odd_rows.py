@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Target, run_cli
+from tests.support.processes import run_cli
+from tests.support.stores import Target
 
 SEED_SCHEMA = Path(__file__).parent.parent / "seed_schema.sql"
 BIG = 10 * 1024 * 1024

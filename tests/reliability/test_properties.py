@@ -11,8 +11,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.conftest import Target, run_cli
-from tests.reliability.conftest import all_events, record
+from tests.support.data import all_events
+from tests.support.figures import record
+from tests.support.processes import run_cli
+from tests.support.stores import Target
 
 pytestmark = pytest.mark.reliability
 

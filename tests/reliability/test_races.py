@@ -18,8 +18,10 @@ from typing import Any
 
 import pytest
 
-from tests.conftest import Target
-from tests.reliability.conftest import all_events, profile_env, record, run_esctl, write_jsonl
+from tests.support.data import all_events, write_jsonl
+from tests.support.figures import record
+from tests.support.processes import profile_env, run_esctl
+from tests.support.stores import Target
 from tests.test_tail_postgres import TailProcess
 
 pytestmark = pytest.mark.reliability

@@ -13,8 +13,10 @@ from urllib.parse import urlsplit, urlunsplit
 import pytest
 
 from esctl.schema import init_store
-from tests.conftest import Target, run_cli, write_config
-from tests.reliability.conftest import all_events, record, write_jsonl
+from tests.support.data import all_events, write_config, write_jsonl
+from tests.support.figures import record
+from tests.support.processes import run_cli
+from tests.support.stores import Target
 
 pytestmark = pytest.mark.reliability
 

@@ -14,8 +14,10 @@ import pytest
 
 from esctl.cli.introspect import command_tree
 from esctl.schema import init_store
-from tests.conftest import Target, run_cli, run_process, seed_events, write_config
-from tests.reliability.conftest import record, write_jsonl
+from tests.support.data import seed_events, write_config, write_jsonl
+from tests.support.figures import record
+from tests.support.processes import run_cli, run_process
+from tests.support.stores import Target
 
 pytestmark = pytest.mark.reliability
 

@@ -15,17 +15,12 @@ from typing import Any
 import pytest
 
 from esctl.schema import init_store
-from tests.conftest import Target
-from tests.reliability.conftest import (
-    all_events,
-    esctl_command,
-    profile_env,
-    record,
-    unique_app_name,
-    write_jsonl,
-)
 from tests.reliability.test_connections import events_table_locked, wait_until_blocked
-from tests.replication import _bin
+from tests.support.data import all_events, write_jsonl
+from tests.support.figures import record
+from tests.support.processes import esctl_command, profile_env
+from tests.support.replication import _bin
+from tests.support.stores import Target, unique_app_name
 from tests.test_tail_postgres import TailProcess, run_writers
 
 pytestmark = [pytest.mark.reliability, pytest.mark.postgres, pytest.mark.slow]

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Target, seed_events
-from tests.reliability.conftest import esctl_command, profile_env
+from tests.support.data import seed_events
+from tests.support.processes import esctl_command, profile_env
+from tests.support.stores import Target
 
 pytestmark = pytest.mark.reliability
 

