@@ -13,8 +13,8 @@ from pathlib import Path
 import psycopg
 import yaml
 
+from esctl.admin.init import init_store
 from esctl.config import Settings
-from esctl.schema import init_store
 from esctl.store import open_store
 
 

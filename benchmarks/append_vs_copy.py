@@ -34,8 +34,8 @@ from pathlib import Path
 import psycopg
 from psycopg import sql
 
+from esctl.admin.init import init_store
 from esctl.config import Settings
-from esctl.schema import init_store
 from esctl.store import open_store
 
 CREATED_AT = "2026-01-01T00:00:00+00:00"

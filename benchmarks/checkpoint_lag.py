@@ -24,6 +24,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from esctl.admin.init import init_store
 from esctl.checkpoints import (
     MoveTarget,
     Thresholds,
@@ -32,7 +33,6 @@ from esctl.checkpoints import (
     show_checkpoint,
 )
 from esctl.config import Settings
-from esctl.schema import init_store
 from esctl.store import open_store
 from esctl.store.base import Store
 

@@ -119,5 +119,6 @@ def main() -> None:
             ratio = median["esctl jsonl"] / median["baseline jsonl"]
             print(f"esctl / baseline time ratio: {ratio:.2f}x")
 
+
 if __name__ == "__main__":
     main()

@@ -87,8 +87,8 @@ def main() -> None:
     if not args.dsn:
         sys.exit("set ESCTL_TEST_DSN or pass --dsn")
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from esctl.admin.init import init_store
     from esctl.config import Settings
-    from esctl.schema import init_store
     from esctl.store import open_store
 
     schema = f"esctl_bench_snap_{uuid.uuid4().hex[:8]}"

@@ -170,7 +170,7 @@ def config_file_warning(path: Path, data: Mapping[str, Any]) -> str | None:
         return None
     if not mode & 0o077:
         return None
-    from esctl.store.url import has_password
+    from esctl.urls import has_password
 
     profiles = data.get("profiles") or {}
     for name, profile in profiles.items():
@@ -304,7 +304,7 @@ def _pick_store(
     """The store, by SPEC's precedence: `--store` beats everything; a profile named with
     `--profile` is used whole (its store beats $ESCTL_STORE); $ESCTL_STORE beats the store of a
     profile chosen by $ESCTL_PROFILE or default_profile, and says so."""
-    from esctl.store.url import redact
+    from esctl.urls import redact
 
     env_store = env.get("ESCTL_STORE")
     if flag is not None:

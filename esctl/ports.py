@@ -13,7 +13,7 @@ A store is transactions plus ports plus capability flags:
 A layout that lacks something says so in `Capabilities`; commands check it up front and refuse with
 exit 2 and one line (`require(store, "has_snapshots", "snapshots rebuild")`).
 
-This module imports only the ground floor (`esctl.types`, `esctl.values`, `esctl.errors`).
+This module imports only the ground floor (`esctl.types`, `esctl.values`, `esctl.capabilities`).
 """
 
 from __future__ import annotations
@@ -23,24 +23,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from esctl.errors import UsageError
+from esctl.capabilities import Capabilities as Capabilities
+from esctl.capabilities import require as require
 from esctl.types import Cursor, LiveBatch, Migration, NewEventRow, NodeStatus, RecordedEvent, Row
 from esctl.types import SchemaReport as SchemaReport
 from esctl.values import category_of
 
 if TYPE_CHECKING:  # the records of checkpoints, leases and snapshots
     from esctl.types import LeaseHolder, ReplayRow, Snapshot, StoredCheckpoint, StreamSelection
-
-
-@dataclass(frozen=True)
-class Capabilities:
-    """What a layout can do. A command that needs a missing one is refused before it starts."""
-
-    can_append: bool = True
-    has_snapshots: bool = True
-    has_checkpoints: bool = True
-    has_copy: bool = False  # a bulk path (PostgreSQL COPY) for append and export
-    live_cursor: bool = True  # commit-ordered live reading that never skips (tail)
 
 
 @dataclass(frozen=True)
@@ -273,7 +263,7 @@ class Checkpoints(Protocol):
 
 class Leases(Protocol):
     """Consumer leases (who runs `tail --checkpoint NAME` now), inside one transaction. Whether a
-    holder is still alive is the feature's call (`esctl.leases.is_live`); the port stores."""
+    holder is still alive is the feature's call (`esctl.checkpoints.leases.is_live`); the port stores."""
 
     def now(self) -> datetime: ...
 
@@ -380,24 +370,6 @@ class SchemaAdmin(Protocol):
     def drop_schema(self) -> None:
         """Drop the store's schema and everything in it (PostgreSQL; bench's throwaway ones)."""
         ...
-
-
-class _HasCapabilities(Protocol):
-    @property
-    def capabilities(self) -> Capabilities: ...
-
-
-def require(store: _HasCapabilities, capability: str, command: str) -> None:
-    """Refuse `command` up front (UsageError, exit 2) when the store's layout lacks `capability`
-    (a field of Capabilities), instead of failing halfway through."""
-    if not hasattr(Capabilities, capability):
-        raise ValueError(f"no capability {capability!r}")
-    if not getattr(store.capabilities, capability):
-        what = capability.removeprefix("has_").removeprefix("can_").replace("_", " ")
-        raise UsageError(
-            f"{command} needs {what}, which this store's layout does not provide",
-            hint="`esctl doctor` shows the store's layout",
-        )
 
 
 __all__ = [

@@ -263,7 +263,7 @@ def _printable(text: str) -> str:
 @dataclass(frozen=True)
 class LeaseHolder:
     """Who holds a consumer's lease on a subscription, as stored (live or not: deciding that is
-    the feature's, `esctl.leases.is_live`). `token` proves ownership; it is never shown."""
+    the feature's, `esctl.checkpoints.leases.is_live`). `token` proves ownership; it is never shown."""
 
     host: str
     pid: int

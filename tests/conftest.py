@@ -60,7 +60,7 @@ def target(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Target]:
 @pytest.fixture
 def store(target: Target) -> Iterator[Store]:
     """An initialised, writable store on each backend."""
-    from esctl.schema import init_store
+    from esctl.admin.init import init_store
 
     with target.open() as opened:
         init_store(opened)

@@ -9,10 +9,10 @@ from typing import Any
 
 import pytest
 
+from esctl.admin.init import init_store
 from esctl.append.sources import open_sources
 from esctl.append.writing import ExpectedVersion, append_events
 from esctl.errors import ConcurrencyError, InvalidInput
-from esctl.schema import init_store
 from esctl.store.base import EVENT_COLUMNS, Store
 from esctl.types import RecordedEvent
 from tests.support.data import seed_events

@@ -64,7 +64,7 @@ def race(target: Target, path: Path, expected: str, writers: int = 16) -> list[A
 
 def test_racing_the_same_expected_version_exactly_one_wins(target: Target, tmp_path: Path) -> None:
     with target.open() as store:
-        from esctl.schema import init_store
+        from esctl.admin.init import init_store
 
         init_store(store)
         seed_events(store, [("Order-1", "Seeded", {}), ("Order-1", "Seeded", {})])
@@ -81,7 +81,7 @@ def test_racing_the_same_expected_version_exactly_one_wins(target: Target, tmp_p
 
 def test_racing_with_expected_any_retries_and_loses_nothing(target: Target, tmp_path: Path) -> None:
     with target.open() as store:
-        from esctl.schema import init_store
+        from esctl.admin.init import init_store
 
         init_store(store)
     outcomes = race(target, write_events(tmp_path / "a.jsonl", "Order-1", 5), "any", writers=8)
@@ -177,7 +177,7 @@ def _terminate(target: Target, app_name: str) -> None:
 def test_sigkill_mid_append_leaves_no_partial_batch(
     target: Target, tmp_path: Path, commit_every: int | None
 ) -> None:
-    from esctl.schema import init_store
+    from esctl.admin.init import init_store
 
     with target.open() as store:
         init_store(store)

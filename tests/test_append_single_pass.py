@@ -75,7 +75,7 @@ def test_cut_in_stream_id_lookups_keeps_input_order_and_versions(
 def test_rejected_input_on_postgresql_leaves_no_visible_rows_and_a_harmless_gap(
     pg_target: Target, tmp_path: Path
 ) -> None:
-    from esctl.schema import init_store
+    from esctl.admin.init import init_store
 
     with pg_target.open() as store:
         init_store(store)

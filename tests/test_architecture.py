@@ -21,7 +21,6 @@ from functools import cache
 from pathlib import Path
 
 import grimp
-import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = ROOT / "esctl"
@@ -33,13 +32,10 @@ MAX_LINES = 400
 # fails on an entry that no longer needs its place (the module shrank or went away).
 LONG_MODULES: dict[str, str] = {}
 
-# Where presentation lives. esctl.output and esctl.tables are today's renderer; they move into
-# esctl.render (issue 15) and leave this tuple when they do.
-PRESENTATION = ("esctl.cli", "esctl.render", "esctl.output", "esctl.tables")
+# Where presentation lives: the command line and the renderer.
+PRESENTATION = ("esctl.cli", "esctl.render")
 PRESENTATION_LIBRARIES = ("rich", "typer")
 ENTRY_POINT = "esctl.__main__"  # `python -m esctl`: above the command line, it only calls it
-
-IN_PROGRESS = "issue 15 in progress"
 
 SQL_START = re.compile(r"^\s*(SELECT|INSERT|UPDATE|DELETE|CREATE|ALTER|DROP|WITH)\s")
 TABLE_PLACEHOLDER = re.compile(
@@ -138,7 +134,6 @@ def shortest_cycle(graph: grimp.ImportGraph, component: list[str]) -> list[str]:
     return component
 
 
-@pytest.mark.xfail(strict=True, reason=IN_PROGRESS)
 def test_no_import_cycles() -> None:
     """Imports under `if TYPE_CHECKING:` are left out: they never run, so they cannot make an
     import order matter, and annotations may name a type from a module that imports this one."""
@@ -204,7 +199,6 @@ def test_the_sql_check_sees_sql() -> None:
     assert any(": SELECT " in line for line in found), found[:5]
 
 
-@pytest.mark.xfail(strict=True, reason=IN_PROGRESS)
 def test_no_sql_outside_the_store() -> None:
     files = [p for _, p in module_files() if STORE not in p.parents]
     offenders = sql_offenders(files)
@@ -221,7 +215,6 @@ def long_modules() -> dict[str, int]:
     return {name: lines for name, lines in sizes.items() if lines > MAX_LINES}
 
 
-@pytest.mark.xfail(strict=True, reason=IN_PROGRESS)
 def test_no_module_over_400_lines() -> None:
     too_long = long_modules()
     offenders = [

@@ -425,7 +425,7 @@ def test_lag_follows_commit_order_not_positions(pg_target: Target) -> None:
     and the lower transaction id. A position-only checkpoint there has not handled the other."""
     import psycopg
 
-    from esctl.schema import init_store
+    from esctl.admin.init import init_store
 
     with pg_target.open() as store:
         init_store(store)
@@ -454,7 +454,7 @@ def test_lag_follows_commit_order_not_positions(pg_target: Target) -> None:
 
 @pytest.mark.postgres
 def test_rows_from_before_init_come_first_in_commit_order(pg_target: Target) -> None:
-    from esctl.schema import init_store
+    from esctl.admin.init import init_store
 
     with pg_target.open() as store:
         init_store(store)

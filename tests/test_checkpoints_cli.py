@@ -274,7 +274,7 @@ def test_two_concurrent_execute_processes_one_wins_one_exits_3(
     it lets go, one compare-and-set wins and the other finds the row moved."""
     import psycopg
 
-    from esctl.schema import init_store
+    from esctl.admin.init import init_store
 
     with pg_target.open() as store:
         init_store(store)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime
 
-from esctl.schema import init_store
+from esctl.admin.init import init_store
 from tests.support.data import seed_events
 from tests.support.processes import run_cli
 from tests.support.stores import Target

@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from esctl import __version__
-from esctl.cli.app import app, hoist_global_options
+from esctl.cli.app import app
+from esctl.cli.globals import hoist_global_options
 from tests.support.data import write_config
 from tests.support.processes import run_cli, run_process
 from tests.support.stores import Target

@@ -11,7 +11,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from esctl.schema import init_store
+from esctl.admin.init import init_store
 from tests.support.data import write_config
 from tests.support.processes import run_cli
 from tests.support.stores import Target

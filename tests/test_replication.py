@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
+from esctl.admin.init import init_store
 from esctl.cli.state import AppState
-from esctl.schema import init_store
 from esctl.store import open_store
 from tests.support.data import write_config
 from tests.support.processes import run_cli

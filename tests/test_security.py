@@ -8,8 +8,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from esctl.admin.doctor import diagnose
+from esctl.admin.init import init_store
 from esctl.errors import StoreUnavailable
-from esctl.schema import diagnose, init_store
 from tests.support.data import write_config
 from tests.support.processes import run_process
 from tests.support.stores import Target

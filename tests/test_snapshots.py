@@ -284,7 +284,7 @@ def test_diff_is_short() -> None:
 def test_a_batch_that_postgresql_refuses_fails_only_the_bad_stream(
     pg_target: Target, tmp_path: Path
 ) -> None:
-    from esctl.schema import init_store
+    from esctl.admin.init import init_store
 
     (tmp_path / "nul.py").write_text(
         "def reduce(state, event):\n"

@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
+from esctl.admin.init import init_store
 from esctl.display import ColumnFit, age, fit_columns, resolve_zone, table_time
 from esctl.errors import UsageError
 from esctl.render import Column, Renderer
-from esctl.schema import init_store
 from tests.support.data import seed_events, write_config
 from tests.support.processes import run_cli
 from tests.support.stores import Target

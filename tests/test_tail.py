@@ -10,11 +10,11 @@ import time
 from pathlib import Path
 
 from esctl.checkpoints import load_cursor as load_checkpoint
-from esctl.consumer import CheckpointOwner
-from esctl.cursor import Cursor
+from esctl.checkpoints.consumer import CheckpointOwner
 from esctl.ports import EventFilter
 from esctl.read.follow import Follower, StartAt, start_cursor
 from esctl.store.base import Store
+from esctl.types import Cursor
 from tests.support.data import seed_events, write_config
 from tests.support.processes import run_cli
 from tests.support.stores import Target

@@ -21,9 +21,9 @@ from typing import Any
 import psycopg
 import pytest
 
-from esctl.cursor import START, Cursor
-from esctl.schema import init_store
+from esctl.admin.init import init_store
 from esctl.store.base import Store
+from esctl.types import START, Cursor
 from tests.support.data import write_config
 from tests.support.stores import Target
 

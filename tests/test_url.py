@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from esctl.errors import ConfigError
-from esctl.store.url import has_password, parse_store_url, redact, scrub
+from esctl.urls import has_password, parse_store_url, redact, scrub
 
 
 @pytest.mark.parametrize(

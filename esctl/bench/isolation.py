@@ -15,7 +15,7 @@ from esctl.config import Settings
 from esctl.errors import ReadOnlyRefused
 from esctl.store import open_store
 from esctl.store.base import Store
-from esctl.store.url import parse_store_url
+from esctl.urls import parse_store_url
 
 
 @dataclass(frozen=True)

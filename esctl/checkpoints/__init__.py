@@ -15,10 +15,6 @@ event there. Features here reach the store only through a transaction's ports (`
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import TYPE_CHECKING
-
-from esctl.checkpoints import transaction
 from esctl.checkpoints.consumer import (
     CheckpointOwner,
     check_unmoved,
@@ -49,10 +45,7 @@ from esctl.checkpoints.moves import (
     plan_move,
 )
 from esctl.checkpoints.names import MAX_SUBSCRIPTION_NAME, check_subscription_name
-from esctl.types import Cursor, utc_time
-
-if TYPE_CHECKING:
-    from esctl.store.base import Session, Store
+from esctl.types import utc_time
 
 __all__ = [
     "DEFAULT_LAG_THRESHOLD",
@@ -76,27 +69,9 @@ __all__ = [
     "load_stored",
     "matching",
     "moved_under",
-    "nth_event",
     "plan_delete",
     "plan_move",
     "save_owned",
     "show_checkpoint",
     "utc_time",
 ]
-
-
-def nth_event(
-    store: Store,
-    session: Session,
-    index: int,
-    *,
-    after: Cursor | None = None,
-    upto: Cursor | None = None,
-    descending: bool = False,
-    created_from: datetime | None = None,
-) -> Cursor | None:
-    """For `esctl.tailing` until it asks its transaction's log itself (`tx.log.nth_after`), which
-    this is (`store` is unused: a session knows its store)."""
-    return transaction.log(session).nth_after(
-        index, after=after, upto=upto, descending=descending, created_from=created_from
-    )

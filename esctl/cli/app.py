@@ -12,24 +12,9 @@ from typer.core import TyperGroup
 
 from esctl import __version__
 from esctl.cli.completion import complete_profile
+from esctl.cli.globals import hoist_global_options
+from esctl.cli.state import report_error
 from esctl.errors import EsctlError
-
-# Global options may come before or after the command name (`esctl -o json stats` and
-# `esctl stats -o json` are the same), so they are moved to the front before parsing.
-GLOBAL_VALUE_OPTIONS = {
-    "--profile",
-    "-p",
-    "--store",
-    "-s",
-    "--config",
-    "-c",
-    "--output",
-    "-o",
-    "--tz",
-    "--layout",
-}
-SHORT_VALUE = {"-p", "-s", "-c", "-o"}
-GLOBAL_FLAGS = {"--no-color", "--quiet", "-q", "--verbose", "-v", "--primary"}
 
 PANEL_SETUP = "Set up"
 PANEL_WRITE = "Write"
@@ -40,39 +25,6 @@ PANEL_MEASURE = "Measure"
 PANELS = (PANEL_SETUP, PANEL_WRITE, PANEL_READ, PANEL_OPERATE, PANEL_MEASURE)
 # Where a user who installed with pip finds the guide (the README is the package's long description).
 DOCS_URL = "https://pypi.org/project/esctl/"
-
-
-def hoist_global_options(args: list[str]) -> list[str]:
-    """Move global options (wherever they are) in front of the command name: `--output json`,
-    `--output=json`, `-o json`, `-ojson`, `-o=json`, flags, and `--version`."""
-    hoisted: list[str] = []
-    rest: list[str] = []
-    index = 0
-    while index < len(args):
-        arg = args[index]
-        if arg == "--":
-            rest.extend(args[index:])
-            break
-        name = arg.split("=", 1)[0]
-        short_attached = arg[:2] in GLOBAL_VALUE_OPTIONS and len(arg) > 2 and arg[1] != "-"
-        if (name in GLOBAL_VALUE_OPTIONS and "=" in arg) or short_attached:
-            hoisted.append(arg[:2] + arg[3:] if arg[:3] in {f"{o}=" for o in SHORT_VALUE} else arg)
-        elif arg in GLOBAL_VALUE_OPTIONS and index + 1 < len(args):
-            hoisted.extend(args[index : index + 2])
-            index += 1
-        elif arg in GLOBAL_FLAGS or arg == "--version":
-            hoisted.append(arg)
-        else:
-            rest.append(arg)
-        index += 1
-    return hoisted + rest
-
-
-def report_error(error: EsctlError) -> None:
-    """`Error: …`, the problems found, and an optional hint, on stderr."""
-    from esctl.cli.state import error_renderer
-
-    error_renderer().error(error.message, getattr(error, "problems", []), error.hint)
 
 
 class EsctlGroup(TyperGroup):

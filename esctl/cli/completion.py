@@ -117,7 +117,7 @@ def completion_args(words: list[str], cword: int) -> tuple[list[str], str]:
     """Click's (args, incomplete) from a shell's words: `--opt = value` glued back together (bash
     splits at `=`), and global options moved in front, as esctl's own parser does, so that
     `esctl config show -p <Tab>` completes the global `--profile`."""
-    from esctl.cli.app import GLOBAL_FLAGS, GLOBAL_VALUE_OPTIONS
+    from esctl.cli.globals import GLOBAL_FLAGS, GLOBAL_VALUE_OPTIONS
 
     words = (list(words) + [""] * (cword + 1))[: cword + 1]
     glued: list[str] = []

@@ -22,7 +22,7 @@ app = typer.Typer(
 @app.command(epilog=examples("esctl config show", "esctl -p prod config show -o json"))
 def show(ctx: typer.Context) -> None:
     """The effective settings (passwords redacted) and where each came from."""
-    from esctl.store.url import redact
+    from esctl.urls import redact
 
     app_state = state(ctx)
     settings = app_state.settings
@@ -51,7 +51,7 @@ def show(ctx: typer.Context) -> None:
 def profiles(ctx: typer.Context) -> None:
     """The profiles in the config file (stores redacted); * marks the one in use."""
     from esctl.config import load_config_file
-    from esctl.store.url import redact
+    from esctl.urls import redact
 
     app_state = state(ctx)
     settings = app_state.settings

@@ -116,7 +116,7 @@ def sandbox(
             try:
                 lib.run_sandbox(box, lambda info: announce(info.to_dict()), prepare)
             except EsctlError as error:
-                from esctl.cli.app import report_error
+                from esctl.cli.state import report_error
 
                 report_error(error)
                 return error.exit_code

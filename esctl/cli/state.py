@@ -9,6 +9,7 @@ from typing import Literal
 import typer
 
 from esctl.config import Settings, resolve_settings
+from esctl.errors import EsctlError
 from esctl.render import Renderer
 from esctl.store.base import Store
 
@@ -118,3 +119,8 @@ def state(ctx: typer.Context) -> AppState:
         obj = AppState()
         ctx.find_root().obj = obj
     return obj
+
+
+def report_error(error: EsctlError) -> None:
+    """`Error: …`, the problems found, and an optional hint, on stderr."""
+    error_renderer().error(error.message, getattr(error, "problems", []), error.hint)

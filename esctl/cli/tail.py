@@ -122,7 +122,7 @@ def tail(
     owner = None
     resumed = False
     if primary is not None and checkpoint is not None:
-        from esctl.consumer import CheckpointOwner
+        from esctl.checkpoints.consumer import CheckpointOwner
 
         owner, cursor, resumed = CheckpointOwner.claim(
             primary, checkpoint, lambda: start_cursor(store, start)

@@ -1,10 +1,10 @@
 """The live follower behind `esctl tail`: reads the log in commit order and never loses an event.
 
-It reads with the commit-order cursor (`esctl.cursor`) through the store's live port
+It reads with the commit-order cursor (`esctl.types.Cursor`) through the store's live port
 (`store.live`: `batch`, `head`, `wait_for_change`): on PostgreSQL only rows whose transaction is below
 the snapshot's xmin horizon, woken by LISTEN/NOTIFY with a poll as the fallback; on SQLite by
 polling. A lost connection is reopened with backoff and reading resumes at the same cursor, so
-nothing is missed or repeated. With a checkpoint (`esctl.consumer.CheckpointOwner`), the cursor
+nothing is missed or repeated. With a checkpoint (`esctl.checkpoints.consumer.CheckpointOwner`), the cursor
 is saved only after the events before it have been written out whole: an `emit` that raises (a
 short write, a full disk, a closed pipe) leaves the checkpoint at the last event written, so
 delivery is at least once. What can be delivered twice after a crash (SIGKILL, power loss) is what
@@ -21,14 +21,13 @@ from datetime import datetime
 from types import FrameType
 from typing import TYPE_CHECKING
 
-from esctl.cursor import START, Cursor, cursor_before_position
 from esctl.errors import ConcurrencyError, StoreUnavailable
 from esctl.ports import EventFilter
 from esctl.store.base import Store
-from esctl.types import RecordedEvent
+from esctl.types import START, Cursor, RecordedEvent
 
 if TYPE_CHECKING:
-    from esctl.consumer import CheckpointOwner
+    from esctl.checkpoints.consumer import CheckpointOwner
 
 BATCH_SIZE = 500
 POLL_INTERVAL = 1.0  # the fallback when no NOTIFY arrives (PostgreSQL)
@@ -57,15 +56,13 @@ def start_cursor(store: Store, start: StartAt) -> Cursor:
     if start.from_position is not None:
         # Positions are not commit order: start before every event at or above the position
         # (the caller's filter keeps lower positions out).
-        with store.reading() as session:
-            return cursor_before_position(session, start.from_position - 1, live=True)
+        with store.reading() as tx:
+            return tx.log.cursor_before(start.from_position - 1, live=True)
     if start.since is not None:
-        from esctl.checkpoints import nth_event
-
-        with store.reading() as session:
-            first = nth_event(store, session, 0, created_from=start.since)
+        with store.reading() as tx:
+            first = tx.log.nth_after(0, created_from=start.since)
             if first is not None:  # just before it: it and everything after it is delivered
-                return nth_event(store, session, 1, upto=first, descending=True) or START
+                return tx.log.nth_after(1, upto=first, descending=True) or START
     return store.live.head()
 
 

@@ -15,7 +15,7 @@ from typing import IO, TYPE_CHECKING, Any
 
 from esctl.display import Zone, escape_controls, resolve_zone
 from esctl.render.formats import format_class
-from esctl.render.formats.base import LineOf, take
+from esctl.render.formats.base import LineOf, flush_quietly, take
 from esctl.render.views import MORE_HINT, Listing
 
 if TYPE_CHECKING:
@@ -335,10 +335,3 @@ def _isatty(stream: IO[str]) -> bool:
         return stream.isatty()
     except (AttributeError, ValueError, OSError):  # a closed or odd stream is no terminal
         return False
-
-
-def flush_quietly(stream: IO[str]) -> None:
-    """Flush data written so far (a note must not land inside a table); a stdout that fails
-    is reported by the data write itself, not by a note on stderr."""
-    with contextlib.suppress(AttributeError, ValueError, OSError):
-        stream.flush()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from esctl.config import Settings
 from esctl.store.base import Session, Store
-from esctl.store.url import parse_store_url
+from esctl.urls import parse_store_url
 
 __all__ = ["Session", "Store", "open_store"]
 

@@ -28,8 +28,9 @@ from typing import TYPE_CHECKING, Any, Protocol, cast
 from esctl.config import Settings
 from esctl.errors import ReadOnlyRefused, SchemaMissing
 from esctl.ports import Capabilities, Checkpoints, EventLog, Live, SchemaAdmin, Snapshots
+from esctl.store.esctl_layout.tables import EVENT_COLUMNS as EVENT_COLUMNS
 from esctl.store.esctl_layout.tables import LEASE_COLUMNS as LEASE_COLUMNS
-from esctl.store.url import Backend, StoreLocation
+from esctl.urls import Backend, StoreLocation
 
 if TYPE_CHECKING:
     from esctl.store.layout import Layout
@@ -49,13 +50,6 @@ __all__ = ["EVENT_COLUMNS", "SCHEMA_VERSION", "EventRow", "Migration", "NodeStat
 __all__ += ["SchemaReport", "Session", "Store"]
 
 EventRow = NewEventRow
-
-# The columns to select for `RecordedEvent.from_row` (alias-free, for `SELECT … FROM {events}`).
-# JSON as text: PostgreSQL's jsonb text is what every output prints.
-EVENT_COLUMNS = (
-    "global_position, stream_id, stream_type, version, event_type, id, "
-    "CAST(event_data AS TEXT) AS event_data, CAST(metadata AS TEXT) AS metadata, created_at"
-)
 
 
 class Session(Protocol):

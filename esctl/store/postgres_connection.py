@@ -23,7 +23,7 @@ from esctl.errors import ConfigError
 from esctl.store.base import Row, Store, TransactionPorts
 from esctl.store.esctl_layout.tables import placeholders
 from esctl.store.postgres_errors import _first_line, _scrubbed, translate_errors
-from esctl.store.url import StoreLocation
+from esctl.urls import StoreLocation
 
 if TYPE_CHECKING:
     from psycopg import Connection

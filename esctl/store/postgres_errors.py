@@ -20,7 +20,7 @@ from esctl.errors import (
     SchemaMissing,
     StoreUnavailable,
 )
-from esctl.store.url import scrub
+from esctl.urls import scrub
 
 if TYPE_CHECKING:
     from esctl.store.postgres_connection import PostgresConnections

@@ -18,7 +18,7 @@ from esctl.config import Settings
 from esctl.errors import Conflict, ReadOnlyRefused, SchemaMissing, StoreUnavailable
 from esctl.store.base import Row, Store, TransactionPorts
 from esctl.store.sqlite_schema import TABLES
-from esctl.store.url import StoreLocation
+from esctl.urls import StoreLocation
 
 
 def format_time(value: datetime) -> str:

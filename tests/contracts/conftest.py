@@ -30,7 +30,7 @@ from tests.support.stores import Target, pg_schema, sqlite_target
 
 def _esctl_layout(target: Target) -> None:
     """esctl's own tables, as `esctl init` creates them."""
-    from esctl.schema import init_store
+    from esctl.admin.init import init_store
 
     with target.open() as store:
         init_store(store)

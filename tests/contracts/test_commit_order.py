@@ -90,7 +90,7 @@ def test_positions_out_of_commit_order_are_delivered_again_never_skipped(pg_targ
     """A takes its transaction id first, B inserts (lower position) and commits, then A inserts
     (higher position, lower transaction id) and commits: "after B's position" must still
     deliver A's event."""
-    from esctl.schema import init_store
+    from esctl.admin.init import init_store
 
     with pg_target.open() as first, pg_target.open() as second:
         init_store(first)
@@ -112,7 +112,7 @@ def test_positions_out_of_commit_order_are_delivered_again_never_skipped(pg_targ
 
 @pytest.mark.postgres
 def test_rows_written_before_the_transaction_id_column_sort_first(pg_target: Target) -> None:
-    from esctl.schema import init_store
+    from esctl.admin.init import init_store
 
     with pg_target.open() as store:
         init_store(store)

@@ -66,7 +66,7 @@ def test_a_missing_table_is_the_schema_error(
     error: type[EsctlError],
     exit_code: int,
 ) -> None:
-    from esctl.schema import init_store
+    from esctl.admin.init import init_store
 
     with target.open() as store:
         init_store(store)
@@ -82,7 +82,7 @@ def test_a_missing_table_is_the_schema_error(
     "action", [pytest.param(action, id=name) for name, action in READ_ONLY_WRITES]
 )
 def test_a_write_through_a_read_only_store_is_exit_8(target: Target, action: Action) -> None:
-    from esctl.schema import init_store
+    from esctl.admin.init import init_store
 
     with target.open() as store:
         init_store(store)

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from esctl.schema import init_store
+from esctl.admin.init import init_store
 from tests.support.data import all_events, write_jsonl
 from tests.support.figures import FIGURES, record, report
 from tests.support.processes import esctl_command, profile_env, run_esctl, run_measured

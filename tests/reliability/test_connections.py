@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from esctl.schema import init_store
+from esctl.admin.init import init_store
 from tests.support.data import all_events, write_jsonl
 from tests.support.figures import record
 from tests.support.processes import esctl_command, profile_env, run_cli, run_esctl

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from esctl.checkpoints import LAG_COUNT_CAP, load_stored
-from esctl.tailing import BATCH_SIZE
+from esctl.read.follow import BATCH_SIZE
 from tests.reliability.test_delivery_matrix import insert
 from tests.support.processes import esctl_command, profile_env, run_esctl
 from tests.support.stores import Target

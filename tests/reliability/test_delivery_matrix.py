@@ -25,9 +25,9 @@ from typing import Any
 
 import pytest
 
+from esctl.admin.init import init_store
 from esctl.checkpoints import load_stored
-from esctl.schema import init_store
-from esctl.tailing import BATCH_SIZE
+from esctl.read.follow import BATCH_SIZE
 from tests.support.figures import record
 from tests.support.processes import esctl_command, profile_env, run_esctl
 from tests.support.stores import Target, terminate_backends, unique_app_name

@@ -119,7 +119,7 @@ def test_doctor_after_a_statement_timeout_is_a_failure(
     import psycopg
 
     with pg_target.open() as store:
-        from esctl.schema import init_store
+        from esctl.admin.init import init_store
 
         init_store(store)
     config = write_config(

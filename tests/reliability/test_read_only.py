@@ -12,7 +12,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
-from esctl.schema import init_store
+from esctl.admin.init import init_store
 from tests.support.data import all_events, write_config, write_jsonl
 from tests.support.figures import record
 from tests.support.processes import run_cli

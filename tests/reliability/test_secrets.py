@@ -12,8 +12,8 @@ from urllib.parse import urlsplit, urlunsplit
 
 import pytest
 
+from esctl.admin.init import init_store
 from esctl.cli.introspect import command_tree
-from esctl.schema import init_store
 from tests.support.data import seed_events, write_config, write_jsonl
 from tests.support.figures import record
 from tests.support.processes import run_cli, run_process

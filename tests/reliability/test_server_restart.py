@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from esctl.schema import init_store
+from esctl.admin.init import init_store
 from tests.reliability.test_connections import events_table_locked, wait_until_blocked
 from tests.support.data import all_events, write_jsonl
 from tests.support.figures import record

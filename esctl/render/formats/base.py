@@ -6,9 +6,10 @@ row and a ready line, and the `-o` choices are the registry's names."""
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import IO, TYPE_CHECKING, Any, ClassVar
 
 if TYPE_CHECKING:
     from esctl.display import Zone
@@ -81,3 +82,10 @@ def take(rows: Iterator[Any], limit: int) -> tuple[Iterator[Any], list[bool]]:
             yield row
 
     return limited(), flag
+
+
+def flush_quietly(stream: IO[str]) -> None:
+    """Flush data written so far (a note must not land inside a table); a stdout that fails
+    is reported by the data write itself, not by a note on stderr."""
+    with contextlib.suppress(AttributeError, ValueError, OSError):
+        stream.flush()

@@ -67,7 +67,7 @@ class TableFormat(Format):
                 out.message(message)
 
     def _record(self, record: Row, title: str | None) -> None:
-        from esctl.render.renderer import flush_quietly
+        from esctl.render.formats.base import flush_quietly
         from esctl.render.tables import record_table
 
         out = self.out

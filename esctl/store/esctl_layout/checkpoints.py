@@ -7,12 +7,14 @@ stored as NULL. Every write stamps `updated_at` with the store's clock (SQLite h
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from esctl.store.base import Row, Session
 from esctl.store.esctl_layout.commit_order import engine_of, store_now
-from esctl.types import Cursor, StoredCheckpoint
+from esctl.types import Cursor, Row, StoredCheckpoint
 from esctl.values import stored_time
+
+if TYPE_CHECKING:
+    from esctl.store.base import Session
 
 _SELECT = (
     "SELECT subscription_id, last_position, last_transaction_id, updated_at FROM {checkpoints}"

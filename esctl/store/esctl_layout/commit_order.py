@@ -11,7 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, cast
 
-from esctl.store.base import EVENT_COLUMNS
+from esctl.store.esctl_layout.tables import EVENT_COLUMNS
 from esctl.types import START, Cursor, RecordedEvent, Row, StoredCheckpoint, utc_time
 
 if TYPE_CHECKING:

@@ -7,14 +7,17 @@ SQLite), so reading a million events keeps memory flat."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from esctl.ports import EventFilter
-from esctl.store.base import EVENT_COLUMNS, Session
 from esctl.store.esctl_layout.commit_order import EsctlCommitOrder
 from esctl.store.esctl_layout.filters import category_condition, filter_sql
+from esctl.store.esctl_layout.tables import EVENT_COLUMNS
 from esctl.store.esctl_layout.writes import EsctlEventWrites
 from esctl.types import RecordedEvent, Row
+
+if TYPE_CHECKING:
+    from esctl.store.base import Session
 
 BATCH_SIZE = 5000  # rows per fetch of a streamed read
 

@@ -5,10 +5,13 @@ lease expires. Taking over a dead holder's lease is a compare-and-set on its tok
 from __future__ import annotations
 
 from datetime import datetime
+from typing import TYPE_CHECKING
 
-from esctl.store.base import Row, Session
 from esctl.store.esctl_layout.commit_order import store_now
-from esctl.types import LeaseHolder, utc_time
+from esctl.types import LeaseHolder, Row, utc_time
+
+if TYPE_CHECKING:
+    from esctl.store.base import Session
 
 _SELECT = "SELECT subscription_id, holder_host, holder_pid, token, since, expires_at FROM {leases}"
 

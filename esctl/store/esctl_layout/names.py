@@ -4,7 +4,10 @@ on a store with many.)"""
 
 from __future__ import annotations
 
-from esctl.store.base import Session
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from esctl.store.base import Session
 
 
 def subscription_ids(session: Session, prefix: str, limit: int) -> list[str]:

@@ -8,11 +8,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from esctl.store.base import Row, Session
-from esctl.types import RecordedEvent, ReplayRow, Snapshot, StreamSelection
+from esctl.types import RecordedEvent, ReplayRow, Row, Snapshot, StreamSelection
 from esctl.values import json_value, stored_time
+
+if TYPE_CHECKING:
+    from esctl.store.base import Session
 
 _SELECT = (
     "SELECT s.stream_id, s.stream_type, s.version, s.snapshot_data, s.created_at, "

@@ -259,3 +259,11 @@ def migrations(
         )
         for version, description in enumerate(descriptions, start=1)
     ]
+
+
+# The columns to select for `RecordedEvent.from_row` (alias-free, for `SELECT … FROM {events}`).
+# JSON as text: PostgreSQL's jsonb text is what every output prints.
+EVENT_COLUMNS = (
+    "global_position, stream_id, stream_type, version, event_type, id, "
+    "CAST(event_data AS TEXT) AS event_data, CAST(metadata AS TEXT) AS metadata, created_at"
+)

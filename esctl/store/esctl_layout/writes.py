@@ -12,11 +12,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
-from esctl.store.base import EVENT_COLUMNS, Session
+from esctl.store.esctl_layout.tables import EVENT_COLUMNS
 from esctl.types import NewEventRow, RecordedEvent
 
 if TYPE_CHECKING:
-    from esctl.store.base import Store
+    from esctl.store.base import Session, Store
 
 # Parameters per lookup statement: far below SQLite's 32766 and PostgreSQL's 65535.
 LOOKUP_CHUNK = 500
