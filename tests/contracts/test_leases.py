@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from esctl import leases as lease_feature
+from esctl.checkpoints import leases as lease_feature
 from esctl.errors import ConcurrencyError
 from esctl.store.base import Store
 from esctl.types import LeaseHolder

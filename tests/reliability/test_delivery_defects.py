@@ -220,7 +220,7 @@ def test_doctor_expects_the_lease_table(initialised_target: Target, tmp_path: Pa
 def test_simultaneous_consumers_get_exactly_one_lease(initialised_target: Target) -> None:
     import threading
 
-    from esctl import leases
+    from esctl.checkpoints import leases
     from esctl.errors import ConcurrencyError
 
     contenders = 8
