@@ -26,14 +26,25 @@ class _HasCapabilities(Protocol):
     def capabilities(self) -> Capabilities: ...
 
 
+# What a layout without the capability cannot do, for the refusal.
+LACKS = {
+    "can_append": "cannot be appended to by esctl",
+    "has_snapshots": "has no snapshots esctl can manage",
+    "has_checkpoints": "has no subscription checkpoints esctl can manage",
+    "has_copy": "has no bulk (COPY) path",
+    "live_cursor": "has no commit-ordered live cursor esctl can tail without loss",
+}
+
+
 def require(store: _HasCapabilities, capability: str, command: str) -> None:
-    """Refuse `command` up front (UsageError, exit 2) when the store's layout lacks `capability`
-    (a field of Capabilities), instead of failing halfway through."""
-    if not hasattr(Capabilities, capability):
+    """Refuse `command` up front (UsageError, exit 2, one line) when the store's layout lacks
+    `capability` (a field of Capabilities), instead of failing halfway through."""
+    if capability not in LACKS:
         raise ValueError(f"no capability {capability!r}")
     if not getattr(store.capabilities, capability):
-        what = capability.removeprefix("has_").removeprefix("can_").replace("_", " ")
+        layout = getattr(getattr(store, "layout", None), "name", None)
+        which = f"the {layout} layout" if layout else "this store's layout"
         raise UsageError(
-            f"{command} needs {what}, which this store's layout does not provide",
+            f"{command} refused: {which} {LACKS[capability]}",
             hint="`esctl doctor` shows the store's layout",
         )

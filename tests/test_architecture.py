@@ -1,7 +1,8 @@
 """The shape of the code (issue 15), checked on every run so it cannot drift back.
 
 - no import cycles among esctl's modules;
-- no SQL text outside esctl/store/ (features call ports in domain verbs);
+- no SQL text outside esctl/store/, nor statements sent to a session there (features call ports
+  in domain verbs);
 - no module over 400 lines, except a short allow-list that says why;
 - no library module imports presentation code (rich, typer, the renderer);
 - every top-level module sits in a layer of the import-linter contract (pyproject.toml), so a new
@@ -206,6 +207,30 @@ def test_no_sql_outside_the_store() -> None:
         f"SQL text outside esctl/store/ ({len(offenders)}; features call ports):\n  "
         + "\n  ".join(offenders)
     )
+
+
+RAW_SESSION_CALL = re.compile(
+    r"\b(session|tx|transaction)\.(execute|executemany|fetchall|fetchone|fetchval|stream)\("
+)
+
+
+def test_no_raw_session_calls_outside_the_store() -> None:
+    """Features reach a transaction through its ports (`tx.log`, `tx.checkpoints`, …), never by
+    sending it statements (which is how SQL would creep back in, built from pieces)."""
+    offenders = [
+        f"{path.relative_to(ROOT)}:{number}: {line.strip()}"
+        for _, path in module_files()
+        if STORE not in path.parents
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if RAW_SESSION_CALL.search(line)
+    ]
+    assert not offenders, "raw session calls outside esctl/store/:\n  " + "\n  ".join(offenders)
+
+
+def test_the_session_call_check_sees_calls() -> None:
+    """The pattern matches the store's own calls (so an empty offender list means something)."""
+    store_lines = "\n".join(p.read_text(encoding="utf-8") for p in STORE.rglob("*.py"))
+    assert RAW_SESSION_CALL.search(store_lines)
 
 
 def long_modules() -> dict[str, int]:

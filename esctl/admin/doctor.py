@@ -17,6 +17,8 @@ class DoctorReport:
 
     store: str
     backend: str
+    layout: str = "esctl"  # the layout the store holds (`layout:` or detected)
+    layout_reason: str = ""  # why that layout (configured, or what detection found)
     connected: bool = False
     error: str | None = None
     error_exit: int | None = None  # the exit code of the error that stopped the checks
@@ -63,6 +65,8 @@ class DoctorReport:
         return {
             "store": self.store,
             "backend": self.backend,
+            "layout": self.layout,
+            "layout_reason": self.layout_reason,
             "connected": self.connected,
             "error": self.error,
             "server_version": self.server_version,
@@ -103,6 +107,8 @@ def diagnose(store: Store, read_store: Store | None = None) -> DoctorReport:
         backend=store.backend,
         read_only_profile=store.settings.read_only,
         schema=store.settings.schema if store.backend == "postgresql" else None,
+        layout=store.layout.name,
+        layout_reason=store.layout_reason,
     )
     try:
         report.server_version = store.admin.server_version()

@@ -89,7 +89,7 @@ def append(
 
     app = state(ctx)
     expected = ExpectedVersion.parse(expected_version)
-    store = app.open_store(write=not dry_run)
+    store = app.open_store(write=not dry_run, needs=["can_append"], command="append")
     out = app.out
     try:
         with open_sources(files) as sources, _progress(out, sources) as progress:

@@ -134,7 +134,7 @@ def list_checkpoints(
 
     app_state = state(ctx)
     thresholds = _thresholds(lag_threshold, stale_after, exact)
-    store = app_state.open_store()
+    store = app_state.open_store(needs=["has_checkpoints"], command="checkpoints")
     states = list_all(store, thresholds)
     out = app_state.out
     limit = out.default_limit(limit)
@@ -180,7 +180,7 @@ def show(
 
     app_state = state(ctx)
     thresholds = _thresholds(lag_threshold, stale_after, exact)
-    store = app_state.open_store()
+    store = app_state.open_store(needs=["has_checkpoints"], command="checkpoints")
     checkpoint, events = show_checkpoint(store, name, pending=pending, thresholds=thresholds)
     out = app_state.out
     record = checkpoint.to_dict()
@@ -277,7 +277,7 @@ def set_checkpoint(
     else:
         target = MoveTarget("shift", shift=shift_by or 0)
     app_state = state(ctx)
-    store = app_state.open_store(write=execute)
+    store = app_state.open_store(write=execute, needs=["has_checkpoints"], command="checkpoints")
     _apply(app_state, store, plan_move(store, name, target), execute, force)
 
 
@@ -300,7 +300,7 @@ def delete(
     from esctl.checkpoints import plan_delete
 
     app_state = state(ctx)
-    store = app_state.open_store(write=execute)
+    store = app_state.open_store(write=execute, needs=["has_checkpoints"], command="checkpoints")
     _apply(app_state, store, plan_delete(store, name), execute, force)
 
 

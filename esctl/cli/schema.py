@@ -125,6 +125,9 @@ def _doctor_rows(report: DoctorReport) -> list[dict[str, str]]:
             "detail": connection,
         },
     ]
+    rows.append(
+        {"check": "layout", "status": "ok", "detail": f"{report.layout} ({report.layout_reason})"}
+    )
     if report.schema:
         rows.append({"check": "schema", "status": "ok", "detail": report.schema})
     if report.connected and not report.checked:

@@ -80,7 +80,7 @@ def list_(ctx: typer.Context, stream_type: StreamTypeOpt = None, limit: LimitOpt
     app_state = state(ctx)
     out = app_state.out
     shown = out.default_limit(limit)
-    store = app_state.open_store()
+    store = app_state.open_store(needs=["has_snapshots"], command="snapshots")
     now = datetime.now(UTC)
     with store.reading() as session:
         snapshots = list_snapshots(
@@ -121,7 +121,7 @@ def show(
 
     app_state = state(ctx)
     out = app_state.out
-    store = app_state.open_store()
+    store = app_state.open_store(needs=["has_snapshots"], command="snapshots")
     with store.reading() as session:
         snapshot = show_snapshot(session, stream)
     values = snapshot.to_dict()
@@ -228,7 +228,9 @@ def rebuild(
     app_state = state(ctx)
     out = app_state.out
     selection = _selection(streams, stream_type, all_)
-    store = app_state.open_store(write=not dry_run)
+    store = app_state.open_store(
+        write=not dry_run, needs=["has_snapshots"], command="snapshots rebuild"
+    )
     reducers = _reducers(app_state, reducer, selection)
     total = _total(app_state, store, selection)
     summary = RebuildSummary()
@@ -301,7 +303,7 @@ def verify(
     app_state = state(ctx)
     out = app_state.out
     selection = _selection(streams, stream_type, all_)
-    store = app_state.open_store()
+    store = app_state.open_store(needs=["has_snapshots"], command="snapshots")
     reducers = _reducers(app_state, reducer, selection)
     total = _total(app_state, store, selection)
     counts: Counter[str] = Counter()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Literal
@@ -55,10 +56,15 @@ class AppState:
         create: bool = False,
         check: bool = True,
         node: Literal["auto", "primary", "replica"] = "auto",
+        needs: Sequence[str] = (),
+        command: str = "this command",
     ) -> Store:
         """Open the store; write commands are refused (exit 8) on a read-only profile before any
         connection, and with `check` the schema must be esctl's current one (exit 7). Reads go
-        to the profile's `read_store` (a replica) when it has one, unless `--primary`."""
+        to the profile's `read_store` (a replica) when it has one, unless `--primary`. `needs`
+        names the capabilities (esctl.ports.Capabilities) `command` cannot do without: a layout
+        that lacks one is refused here (exit 2), before any work."""
+        from esctl.ports import require
         from esctl.store import open_store
 
         settings = self.settings
@@ -67,6 +73,8 @@ class AppState:
             settings = settings.for_reads()
         store = open_store(settings, write=write, create=create)
         self._stores.append(store)
+        for capability in needs:
+            require(store, capability, command)
         if write:
             store.check_writable()
         if check:

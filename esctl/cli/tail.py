@@ -117,8 +117,14 @@ def tail(
     )
     # The checkpoint lives on the primary: read from there, and saved there (a read-only
     # profile refuses --checkpoint here, before any connection).
-    primary = app.open_store(write=True) if checkpoint else None
-    store = app.open_store()  # the read_store (a replica) when the profile has one
+    primary = (
+        app.open_store(write=True, needs=["has_checkpoints"], command="tail --checkpoint")
+        if checkpoint
+        else None
+    )
+    store = app.open_store(
+        needs=["live_cursor"], command="tail"
+    )  # the read_store (a replica) when the profile has one
     owner = None
     resumed = False
     if primary is not None and checkpoint is not None:

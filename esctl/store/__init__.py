@@ -13,10 +13,14 @@ def open_store(settings: Settings, *, write: bool = False, create: bool = False)
     """Open the configured store. `write=False` gives read-only transactions only (SQLite: mode=ro);
     `create=True` lets `init` create a SQLite file that does not exist yet."""
     location = parse_store_url(settings.store)
+    store: Store
     if location.backend == "sqlite":
         from esctl.store.sqlite import SQLiteStore
 
-        return SQLiteStore(location, settings, write=write, create=create)
-    from esctl.store.postgres import PostgresStore
+        store = SQLiteStore(location, settings, write=write, create=create)
+    else:
+        from esctl.store.postgres import PostgresStore
 
-    return PostgresStore(location, settings, write=write, create=create)
+        store = PostgresStore(location, settings, write=write, create=create)
+    store.layout  # noqa: B018 - a layout this esctl cannot administer is refused here, up front
+    return store

@@ -166,11 +166,20 @@ class Store(ABC):
             raise ReadOnlyRefused(f"store {self.display_url} was opened for reading only")
 
     @cached_property
-    def layout(self) -> Layout:
-        """The table layout this store holds (`esctl.store.detect`)."""
+    def _detected(self) -> tuple[Layout, str]:
         from esctl.store.detect import detect_layout
 
-        return detect_layout(self)[0]
+        return detect_layout(self, self.settings.layout)
+
+    @property
+    def layout(self) -> Layout:
+        """The table layout this store holds (`layout:`, or detected: `esctl.store.detect`)."""
+        return self._detected[0]
+
+    @property
+    def layout_reason(self) -> str:
+        """Why that layout (for doctor)."""
+        return self._detected[1]
 
     @property
     def capabilities(self) -> Capabilities:

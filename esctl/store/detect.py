@@ -33,6 +33,9 @@ def detect_layout(store: Store, requested: str = "auto") -> tuple[Layout, str]:
         build = LAYOUTS.get(requested)
         if build is None:
             known = ", ".join(["auto", *LAYOUTS])
-            raise UsageError(f"unknown layout {requested!r}", hint=f"one of {known}")
+            raise UsageError(
+                f"layout {requested!r} is not supported by this esctl yet",
+                hint=f"this esctl administers the layouts {known}",
+            )
         return build(store), f"layout {requested} as configured"
-    return _esctl(store), "esctl's own layout (the only one this esctl knows)"
+    return _esctl(store), "auto: esctl's own, the only layout this esctl knows"

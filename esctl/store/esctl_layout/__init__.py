@@ -4,15 +4,17 @@ One module per port; this module wires them."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from esctl.ports import Capabilities, Checkpoints, EventLog, Live, SchemaAdmin, Snapshots
+from esctl.ports import Capabilities, Checkpoints, EventLog, Leases, Live, SchemaAdmin, Snapshots
 
 if TYPE_CHECKING:
     from esctl.store.base import Session, Store
 
 
 class EsctlLayout:
+    name = "esctl"
+
     def __init__(self, store: Store) -> None:
         self.store = store
         self.capabilities = Capabilities(has_copy=store.location.backend == "postgresql")
@@ -20,19 +22,19 @@ class EsctlLayout:
     def event_log(self, session: Session) -> EventLog:
         from esctl.store.esctl_layout.event_log import EsctlEventLog
 
-        return EsctlEventLog(session)  # type: ignore[return-value]  # until it implements the port
+        return EsctlEventLog(session)
 
     def checkpoints(self, session: Session) -> Checkpoints:
         from esctl.store.esctl_layout.checkpoints import EsctlCheckpoints
 
-        return EsctlCheckpoints(session)  # type: ignore[return-value]
+        return EsctlCheckpoints(session)
 
     def snapshots(self, session: Session) -> Snapshots:
         from esctl.store.esctl_layout.snapshots import EsctlSnapshots
 
-        return EsctlSnapshots(session)  # type: ignore[return-value]
+        return EsctlSnapshots(session)
 
-    def leases(self, session: Session) -> Any:
+    def leases(self, session: Session) -> Leases:
         from esctl.store.esctl_layout.leases import EsctlLeases
 
         return EsctlLeases(session)
