@@ -169,7 +169,15 @@ def test_unexpected_errors_hint_at_verbose(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "url", ["host=localhost password=hunter2 junk", "postgresql://u@localhost/db?bogus=1"]
+    "url",
+    [
+        "host=localhost password=hunter2 junk",
+        "postgresql://u@localhost/db?bogus=1",
+        # Values libpq checks only when it connects: still the URL's fault, not the server's.
+        "postgresql://u:hunter2@127.0.0.1:1/db?sslmode=bogus",
+        "postgresql://u:hunter2@127.0.0.1:abc/db",
+        "postgresql://u:hunter2@127.0.0.1:1/db?target_session_attrs=sometimes",
+    ],
 )
 def test_a_malformed_postgresql_url_is_a_usage_error(url: str) -> None:
     for command in ("doctor", "stats"):

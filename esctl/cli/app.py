@@ -290,9 +290,10 @@ _register()
 
 def main() -> None:
     """Console entry point."""
-    from esctl.cli.stdio import guard_stdout
+    from esctl.cli.stdio import guard_stdout, quiet_broken_pipes
 
     guard_stdout()
+    quiet_broken_pipes()
     code: int | str | None = 0
     try:
         try:

@@ -118,3 +118,17 @@ def write_failure(error: BaseException) -> str | None:
     if isinstance(error, ValueError) and "closed file" in str(error):
         return "standard output is closed" if stdout is None or stdout.closed else None
     return None
+
+
+def _reader_gone(console: Any) -> None:
+    """rich's `Console.on_broken_pipe` says exit 1; a reader that went away is 141 here."""
+    silence_stdout()
+    raise SystemExit(EXIT_BROKEN_PIPE)
+
+
+def quiet_broken_pipes() -> None:
+    """Every rich console of this process (the help screens' included) ends like a data write
+    when its reader goes away: quietly, exit 141."""
+    from rich.console import Console
+
+    Console.on_broken_pipe = _reader_gone  # type: ignore[method-assign,assignment]

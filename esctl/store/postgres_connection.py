@@ -139,6 +139,14 @@ class PostgresConnections(Store):
             except psycopg.ProgrammingError as exc:  # e.g. an unknown connection option
                 error = ConfigError(f"bad store URL {self.display_url}: {_first_line(exc)}")
                 raise _scrubbed(self, error) from None
+            except psycopg.OperationalError as exc:
+                # libpq checks option values (sslmode, port, target_session_attrs, …) only when
+                # it connects: a bad value is the user's URL (exit 2), not an unreachable store.
+                reason = _first_line(exc).removeprefix("connection is bad: ")
+                if not reason.startswith("invalid "):
+                    raise
+                error = ConfigError(f"bad store URL {self.display_url}: {reason}")
+                raise _scrubbed(self, error) from None
             # Times no datetime holds (infinite, BC, after 9999) are read as esctl.values.OddTime.
             conn.adapters.register_loader("timestamptz", _TimestamptzLoader)
             if self.settings.statement_timeout_ms is not None:

