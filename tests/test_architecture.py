@@ -4,6 +4,7 @@
 - no SQL text outside esctl/store/, nor statements sent to a session there (features call ports
   in domain verbs);
 - no module over 400 lines, except a short allow-list that says why;
+- no command or feature branches on the output format (formats are the renderer's);
 - no library module imports presentation code (rich, typer, the renderer);
 - every top-level module sits in a layer of the import-linter contract (pyproject.toml), so a new
   module cannot escape `make lint` by being left out of it.
@@ -231,6 +232,56 @@ def test_the_session_call_check_sees_calls() -> None:
     """The pattern matches the store's own calls (so an empty offender list means something)."""
     store_lines = "\n".join(p.read_text(encoding="utf-8") for p in STORE.rglob("*.py"))
     assert RAW_SESSION_CALL.search(store_lines)
+
+
+FORMAT_NAMES = {"table", "wide", "json", "jsonl", "csv"}
+
+
+def format_branches(source: str) -> list[int]:
+    """Lines of `source` that compare something named like an output format with a format's
+    name (`out.output == "json"`, `fmt in ("csv", "jsonl")`)."""
+    lines = []
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.Compare):
+            continue
+        operands = [node.left, *node.comparators]
+        constants = {
+            element.value
+            for operand in operands
+            for element in (
+                operand.elts if isinstance(operand, ast.Tuple | ast.List | ast.Set) else [operand]
+            )
+            if isinstance(element, ast.Constant)
+        }
+        named = any(
+            word in ast.unparse(operand).lower()
+            for operand in operands
+            if not isinstance(operand, ast.Constant)
+            for word in ("output", "format", "fmt")
+        )
+        if named and constants & FORMAT_NAMES:
+            lines.append(node.lineno)
+    return lines
+
+
+def test_the_format_branch_check_sees_branches() -> None:
+    assert format_branches('if out.output == "json":\n    pass\n') == [1]
+    assert format_branches('x = fmt in ("csv", "jsonl")\n') == [1]
+    assert format_branches('if "table" in size:\n    pass\n') == []
+
+
+def test_commands_never_branch_on_the_output_format() -> None:
+    """A format is one module under esctl/render/formats/: commands and features call the
+    renderer's semantic methods and never ask which format was chosen."""
+    offenders = [
+        f"{path.relative_to(ROOT)}:{line}"
+        for name, path in module_files()
+        if not name.startswith("esctl.render")
+        for line in format_branches(path.read_text(encoding="utf-8"))
+    ]
+    assert not offenders, "branches on the output format outside esctl/render:\n  " + "\n  ".join(
+        offenders
+    )
 
 
 def long_modules() -> dict[str, int]:
