@@ -271,9 +271,9 @@ HOSTILE_URLS = [
     ),
     (
         "postgresql://app@127.0.0.1:{port}/postgres?password={S}&sslmode=bogus",
-        5,
-        "Error: store postgresql://app@127.0.0.1:{port}/postgres?password=***&sslmode=bogus "
-        'unavailable: connection is bad: invalid sslmode value: "bogus"',
+        2,  # a value libpq rejects is the URL's fault (exit 2), not an unavailable store
+        "Error: bad store URL postgresql://app@127.0.0.1:{port}/postgres?password=***&sslmode=bogus"
+        ': invalid sslmode value: "bogus"',
         "postgresql://app@127.0.0.1:{port}/postgres?password=***&sslmode=bogus",
     ),
 ]
