@@ -18,6 +18,8 @@ import pytest
 from tests.support.processes import run_cli
 from tests.support.stores import Target
 
+pytestmark = pytest.mark.reliability
+
 SEED_SCHEMA = Path(__file__).parent.parent / "seed_schema.sql"
 BIG = 10 * 1024 * 1024
 FORMATS = ("table", "json", "jsonl", "csv")

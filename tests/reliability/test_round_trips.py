@@ -13,6 +13,8 @@ import pytest
 from tests.support.processes import run_cli
 from tests.support.stores import Target
 
+pytestmark = pytest.mark.reliability
+
 NUMBERS = [
     "1.5e300",
     "1.0",
