@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 
+from esctl.conditions import Condition
 from esctl.encoding import dumps
 from esctl.errors import NotFound
 from esctl.ports import EventFilter
@@ -57,10 +58,11 @@ def read_stream(
     from_version: int | None = None,
     limit: int | None = None,
     backwards: bool = False,
+    conditions: tuple[Condition, ...] = (),
     warn: Warn = None,
 ) -> Iterator[RecordedEvent]:
-    """The events of one stream in version order (newest first with `backwards`); NotFound (exit 4)
-    when the stream has no events at all."""
+    """The events of one stream in version order (newest first with `backwards`), those matching
+    every `--where` condition if given; NotFound (exit 4) when the stream has no events at all."""
     with store.reading() as tx:
         if not tx.log.stream_exists(stream_id):
             raise NotFound(
@@ -68,7 +70,11 @@ def read_stream(
                 hint="`esctl streams list` shows the streams in the store",
             )
         events = tx.log.read_stream(
-            stream_id, from_version=from_version, limit=limit, backwards=backwards
+            stream_id,
+            from_version=from_version,
+            limit=limit,
+            backwards=backwards,
+            conditions=conditions,
         )
         yield from _events(events, warn)
 
