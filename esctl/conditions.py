@@ -159,6 +159,23 @@ class Condition:
         return dict(nested)
 
 
+@dataclass(frozen=True)
+class WherePlan:
+    """How the store runs a `--where` read (PostgreSQL's plan): the indexes it uses, the GIN
+    indexes on data and metadata, and the `CREATE INDEX` statements that would serve it."""
+
+    indexes_used: tuple[str, ...] = ()
+    json_indexes: tuple[str, ...] = ()
+    suggestions: tuple[str, ...] = ()
+
+    def lines(self) -> list[str]:
+        """What `-v` prints."""
+        used = ", ".join(self.indexes_used)
+        lines = [f"--where: the plan uses index {used}" if used else "--where: no index used"]
+        lines += [f"--where: an index would help: {statement}" for statement in self.suggestions]
+        return lines
+
+
 def _is_number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
@@ -265,6 +282,7 @@ def parse_conditions(expressions: list[str] | tuple[str, ...] | None) -> tuple[C
 
 __all__ = [
     "Condition",
+    "WherePlan",
     "parse_condition",
     "parse_conditions",
     "time_key",

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from esctl.capabilities import Capabilities as Capabilities
 from esctl.capabilities import require as require
-from esctl.conditions import Condition
+from esctl.conditions import Condition, WherePlan
 from esctl.types import Cursor, LiveBatch, Migration, NewEventRow, NodeStatus, RecordedEvent, Row
 from esctl.types import SchemaReport as SchemaReport
 from esctl.values import category_of
@@ -146,8 +146,7 @@ class EventReads(Protocol):
         backwards: bool = False,
         conditions: tuple[Condition, ...] = (),
     ) -> Iterator[RecordedEvent]:
-        """A stream's events in version order (newest first with `backwards`), only those
-        matching every `--where` condition if given."""
+        """A stream's events in version order (newest first with `backwards`), matching."""
         ...
 
     def read_all(self, where: EventFilter, *, limit: int | None = None) -> Iterator[RecordedEvent]:
@@ -163,6 +162,10 @@ class EventReads(Protocol):
     ) -> Iterator[bytes] | None:
         """`read_all` as UTF-8 JSON lines rendered by the server (chunks of whole lines, byte for
         byte what esctl renders), or None when the layout leaves rendering to the caller."""
+        ...
+
+    def where_plan(self, where: EventFilter) -> WherePlan | None:
+        """How `read_all(where)` would run (`-v`): indexes used and wanted; None if unknown."""
         ...
 
     def get_event(self, event_id: str) -> RecordedEvent | None: ...

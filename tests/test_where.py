@@ -295,6 +295,9 @@ def test_the_command_line_reads_with_where(initialised: Target, tmp_path: Any) -
         + "\n"
     )
     assert run_cli("append", str(source)).exit_code == 0
+    if initialised.backend == "sqlite":
+        result = run_cli("read", "--all", "--where", "data.total=150", "-v", "-o", "jsonl")
+        assert "--where: this store shows no plan" in result.stderr
     for fmt in ("jsonl", "json", "table", "csv"):
         result = run_cli("read", "--all", "--where", "data.customer_id=C-42", "-o", fmt)
         assert result.exit_code == 0, result.stderr
@@ -325,3 +328,62 @@ def test_the_command_line_reads_with_where(initialised: Target, tmp_path: Any) -
         "Placed",
         "Paid",
     ]
+
+
+@pytest.mark.postgres
+def test_verbose_says_whether_an_index_serves_the_equality(
+    pg_target: Target, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import psycopg
+
+    from esctl.admin.init import init_store
+    from tests.support.data import write_config
+
+    with pg_target.open() as store:
+        init_store(store)
+        with store.writing() as session:
+            session.executemany(
+                "INSERT INTO {events} (stream_id, stream_type, event_type, event_data, version) "
+                "VALUES (%s, 'Order', 'Placed', CAST(%s AS jsonb), 1)",
+                [
+                    [f"Order-{i}", json.dumps({"customer_id": f"C-{i % 500}", "total": i})]
+                    for i in range(5000)
+                ],
+            )
+    config = write_config(
+        tmp_path / "pg.yaml", {"t": {"store": pg_target.url, "schema": pg_target.schema}}
+    )
+    monkeypatch.setenv("ESCTL_CONFIG", str(config))
+    monkeypatch.setenv("ESCTL_PROFILE", "t")
+    args = ("read", "--all", "--where", "data.customer_id=C-42", "-o", "jsonl", "-v")
+    result = run_cli(*args)
+    assert result.exit_code == 0, result.stderr
+    assert len(result.stdout.splitlines()) == 10
+    assert "--where: no index used" in result.stderr
+    assert "no GIN index on event_data or metadata" in run_cli("doctor").stdout
+    advice = next(
+        line for line in result.stderr.splitlines() if "CREATE INDEX CONCURRENTLY" in line
+    )
+    statement = advice.split("an index would help: ", 1)[1]
+    assert statement == (
+        f'CREATE INDEX CONCURRENTLY events_event_data_gin ON "{pg_target.schema}".events '
+        "USING gin (event_data jsonb_path_ops);"
+    )
+    with psycopg.connect(pg_target.url, autocommit=True) as conn:
+        conn.execute(statement)  # type: ignore[arg-type]
+        conn.execute(f'ANALYZE "{pg_target.schema}".events')  # type: ignore[arg-type]
+    result = run_cli(*args)
+    assert result.exit_code == 0, result.stderr
+    assert len(result.stdout.splitlines()) == 10
+    assert "--where: the plan uses index events_event_data_gin" in result.stderr
+    assert "CREATE INDEX" not in result.stderr
+    doctor = run_cli("doctor", "-o", "json")
+    assert doctor.exit_code == 0, doctor.stderr
+    assert [i["name"] for i in json.loads(doctor.stdout)["json_indexes"]] == [
+        "events_event_data_gin"
+    ]
+    assert "--where index events_event_data_gin" in run_cli("doctor").stdout
+    # Without -v nothing is said; metadata has no GIN index yet.
+    assert "--where" not in run_cli(*args[:-1]).stderr
+    result = run_cli("read", "--all", "--where", "metadata.user=alice", "-o", "jsonl", "-v")
+    assert "USING gin (metadata jsonb_path_ops)" in result.stderr

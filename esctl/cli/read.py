@@ -127,6 +127,9 @@ def read(
         conditions=conditions,
     )
 
+    if conditions and app.verbose:
+        explain_where(app, store, event_filter)
+
     def rows() -> Iterator[dict[str, Any]]:
         events = read_all(
             store, event_filter, from_position=from_position, limit=fetch, warn=capped(out.warning)
@@ -166,3 +169,12 @@ def show(
     app = state(ctx)
     event = get_event(app.open_store(), event_id, warn=app.out.warning)
     app.out.result(event.to_dict(), title=f"Event {event.event_id}")
+
+
+def explain_where(app: Any, store: Any, event_filter: Any) -> None:
+    """`-v` with --where: whether the store's plan uses an index, and the one that would help."""
+    from esctl.read.events import where_plan
+
+    plan = where_plan(store, event_filter)
+    for line in plan.lines() if plan is not None else ["--where: this store shows no plan"]:
+        app.out.note(line)

@@ -146,15 +146,20 @@ def tail(
                 f"Checkpoint {checkpoint!r} exists: resuming there (--from-*/--since apply to a "
                 "new one)."
             )
+        event_filter = EventFilter(
+            stream_id=stream,
+            category=category,
+            types=tuple(types or ()),
+            from_position=None if resumed else from_position,
+            conditions=conditions,
+        )
+        if conditions and app.verbose:
+            from esctl.cli.read import explain_where
+
+            explain_where(app, store, event_filter)
         follower = Follower(
             store,
-            EventFilter(
-                stream_id=stream,
-                category=category,
-                types=tuple(types or ()),
-                from_position=None if resumed else from_position,
-                conditions=conditions,
-            ),
+            event_filter,
             cursor,
             owner=owner,
             warn=out.warning,

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 
-from esctl.conditions import Condition
+from esctl.conditions import Condition, WherePlan
 from esctl.encoding import dumps
 from esctl.errors import NotFound
 from esctl.ports import EventFilter
@@ -16,7 +16,7 @@ from esctl.store.base import Store
 from esctl.types import RecordedEvent
 
 __all__ = ["EventFilter", "capped", "event_json_line", "get_event", "read_all", "read_all_json"]
-__all__ += ["read_stream"]
+__all__ += ["read_stream", "where_plan"]
 
 # Where readers say that a row cannot go back through `esctl append` unchanged (a warning on
 # stderr naming its global position); None: nowhere.
@@ -133,6 +133,13 @@ def read_all_json(
         if chunk:
             chunk.append("")
             yield "\n".join(chunk).encode()
+
+
+def where_plan(store: Store, event_filter: EventFilter) -> WherePlan | None:
+    """How the store would run a filtered read of the global log (`-v`): the indexes used and
+    the ones that would help; None where the store cannot tell (SQLite)."""
+    with store.reading() as tx:
+        return tx.log.where_plan(event_filter)
 
 
 def get_event(store: Store, event_id: str, *, warn: Warn = None) -> RecordedEvent:

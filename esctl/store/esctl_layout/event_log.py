@@ -18,7 +18,7 @@ from esctl.store.esctl_layout.writes import EsctlEventWrites
 from esctl.types import RecordedEvent, Row
 
 if TYPE_CHECKING:
-    from esctl.conditions import Condition
+    from esctl.conditions import Condition, WherePlan
     from esctl.store.base import Session
 
 BATCH_SIZE = 5000  # rows per fetch of a streamed read
@@ -96,6 +96,15 @@ class EsctlEventLog(EsctlCommitOrder, EsctlEventWrites):
         through `esctl append` unchanged."""
         condition, params = filter_sql(where, self.session.backend, self.session.time_param)
         return self._engine.session_json_lines(self.session, condition, params, limit, warn=warn)
+
+    def where_plan(self, where: EventFilter) -> WherePlan | None:
+        """PostgreSQL's plan of `read_all(where)` (EXPLAIN, nothing read); None on SQLite."""
+        if self.session.backend != "postgresql":
+            return None
+        from esctl.store.esctl_layout.plans import where_plan
+
+        query, params = self._all_query(where, None)
+        return where_plan(self.session, self._engine.settings.schema, where, query, params)
 
     def get_event(self, event_id: str) -> RecordedEvent | None:
         """One event by id (a UUID's canonical text), or None."""
