@@ -38,7 +38,9 @@ RANGE_OPERATORS: Final = (">", "<", ">=", "<=")
 # One key of a path: what a JSON key usually is, nothing a query language gives meaning to.
 KEY_PATTERN: Final = r"[\w@$:-]+"
 _KEY = re.compile(KEY_PATTERN)
-_EXPRESSION = re.compile(r"^\s*(data|metadata)((?:\.[^.=!<>~\s]*)*)\s*(!=|>=|<=|=|>|<|~)(.*)$")
+_EXPRESSION = re.compile(
+    r"^\s*(data|metadata)((?:\.[^.=!<>~\s]*)*)\s*(!=|>=|<=|==|=|>|<|~)(.*)$", re.DOTALL
+)
 _NUMBER = re.compile(r"-?(?:0|[1-9]\d*)(?:\.\d+)?(?:[eE][+-]?\d+)?")
 INT64_MAX: Final = 2**63 - 1
 
@@ -228,16 +230,30 @@ def _typed(expression: str, text: str) -> tuple[Any, Kind]:
                 raise _usage(expression, "the number is too large to compare exactly (quote it)")
             return number, "number"
         real = float(text)
-        if real in (float("inf"), float("-inf")):
+        mantissa = re.split("[eE]", text)[0]
+        if real in (float("inf"), float("-inf")) or (real == 0 and re.search("[1-9]", mantissa)):
             raise _usage(expression, "the number is out of range (quote it)")
         return real, "number"
     return text, "string"
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # an argument of bytes that are not UTF-8 (surrogateescape)
+        return False
+    return True
 
 
 def parse_condition(expression: str) -> Condition:
     """One `--where` expression; UsageError (exit 2) naming what is wrong with it."""
     if not expression.strip():
         raise _usage(expression, "empty expression")
+    if "\x00" in expression or not _encodable(expression):
+        raise _usage(
+            expression.encode("utf-8", "replace").decode(),
+            "holds a NUL or bytes that are not UTF-8 (no stored value can hold them)",
+        )
     matched = _EXPRESSION.match(expression)
     if matched is None:
         raise _usage(
@@ -246,6 +262,7 @@ def parse_condition(expression: str) -> Condition:
             "(= != > < >= <= ~) and a value",
         )
     column, dotted, op, raw = matched.groups()
+    op = "=" if op == "==" else op
     keys = tuple(dotted.split(".")[1:])
     if not keys:
         raise _usage(expression, f"give a path inside {column} ({column}.KEY)")

@@ -222,6 +222,10 @@ def test_a_stream_read_takes_conditions(documents: Store) -> None:
         ("data.a<=true", "<= compares numbers or times"),
         ("data.a>2024-02-30", "> compares numbers or times"),
         ("data.a>", "> compares numbers or times"),
+        ("data.a=1e-400", "out of range"),
+        ("data.a=x\x00y", "holds a NUL"),
+        ("data.a=\udcff", "not UTF-8"),
+        ("data.a\nb=1", "not an expression"),
     ],
 )
 def test_bad_expressions_are_usage_errors(expression: str, message: str) -> None:
@@ -235,6 +239,9 @@ def test_values_are_parsed_by_type() -> None:
     assert parse_condition("data.a=01234").value == "01234"  # not a JSON number: text
     assert parse_condition("data.a = C-42 ").value == "C-42"
     assert parse_condition("data.a=x=y").value == "x=y"
+    assert parse_condition("data.a==42").op == "="
+    assert parse_condition("data.a=0.0").value == 0
+    assert parse_condition("data.a=line\nbreak").value == "line\nbreak"
     assert parse_condition("data.a~42").value == "42"
     assert parse_condition("data.a=").value == ""
     assert parse_condition('data.a="tab\\there"').value == "tab\there"
