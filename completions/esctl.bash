@@ -17,8 +17,8 @@ _esctl_spec() {
         'config path') subs=''; opts=''; vopts='' ;;
         'config init') subs=''; opts='--path --force'; vopts='--path' ;;
         'append') subs=''; opts='--stream --expected-version -e --commit-every --dry-run --allow-empty --limit -n'; vopts='--stream --expected-version -e --commit-every --limit -n' ;;
-        'read') subs=''; opts='--all --from-version --backwards --from-position --category --type -t --since --until --limit -n'; vopts='--from-version --from-position --category --type -t --since --until --limit -n' ;;
-        'tail') subs=''; opts='--category --all --type -t --from-start --from-position --since --checkpoint --max --idle-timeout'; vopts='--category --type -t --from-position --since --checkpoint --max --idle-timeout' ;;
+        'read') subs=''; opts='--all --from-version --backwards --from-position --category --type -t --since --until --where -w --limit -n'; vopts='--from-version --from-position --category --type -t --since --until --where -w --limit -n' ;;
+        'tail') subs=''; opts='--category --all --type -t --from-start --from-position --since --checkpoint --where -w --max --idle-timeout'; vopts='--category --type -t --from-position --since --checkpoint --where -w --max --idle-timeout' ;;
         'stats') subs=''; opts='--exact'; vopts='' ;;
         'events') subs='show'; opts=''; vopts='' ;;
         'events show') subs=''; opts=''; vopts='' ;;
@@ -57,12 +57,14 @@ _esctl_option_value() {
         'read:--type'|'read:-t') COMPREPLY=() ;;
         'read:--since') COMPREPLY=() ;;
         'read:--until') COMPREPLY=() ;;
+        'read:--where'|'read:-w') COMPREPLY=() ;;
         'read:--limit'|'read:-n') COMPREPLY=() ;;
         'tail:--category') COMPREPLY=() ;;
         'tail:--type'|'tail:-t') COMPREPLY=() ;;
         'tail:--from-position') COMPREPLY=() ;;
         'tail:--since') COMPREPLY=() ;;
         'tail:--checkpoint') _esctl_dynamic ;;
+        'tail:--where'|'tail:-w') COMPREPLY=() ;;
         'tail:--max') COMPREPLY=() ;;
         'tail:--idle-timeout') COMPREPLY=() ;;
         'streams list:--category') COMPREPLY=() ;;

@@ -13,7 +13,8 @@ A store is transactions plus ports plus capability flags:
 A layout that lacks something says so in `Capabilities`; commands check it up front and refuse with
 exit 2 and one line (`require(store, "has_snapshots", "snapshots rebuild")`).
 
-This module imports only the ground floor (`esctl.types`, `esctl.values`, `esctl.capabilities`).
+This module imports only the ground floor (`esctl.types`, `esctl.values`, `esctl.capabilities`,
+`esctl.conditions`).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from esctl.capabilities import Capabilities as Capabilities
 from esctl.capabilities import require as require
+from esctl.conditions import Condition, WherePlan
 from esctl.types import Cursor, LiveBatch, Migration, NewEventRow, NodeStatus, RecordedEvent, Row
 from esctl.types import SchemaReport as SchemaReport
 from esctl.values import category_of
@@ -36,7 +38,8 @@ if TYPE_CHECKING:  # the records of checkpoints, leases and snapshots
 @dataclass(frozen=True)
 class EventFilter:
     """Which events of the global log to read: a stream or a category, event types, a time range,
-    positions from one on. Adapters compile it to their query language; features never do."""
+    positions from one on, `--where` conditions on data and metadata (ANDed). Adapters compile it
+    to their query language; features never do."""
 
     stream_id: str | None = None
     category: str | None = None
@@ -44,15 +47,18 @@ class EventFilter:
     since: datetime | None = None
     until: datetime | None = None
     from_position: int | None = None
+    conditions: tuple[Condition, ...] = ()
 
     def matches(self, event: RecordedEvent) -> bool:
-        """The stream, category and type test in Python (for rows a live reader fetched
-        without the store's condition)."""
+        """The stream, category, type and `--where` test in Python (for rows a live reader
+        fetched without the store's condition); the same answer as the store's query."""
         if self.stream_id is not None and event.stream_id != self.stream_id:
             return False
         if self.category is not None and category_of(event.stream_id) != self.category:
             return False
-        return not self.types or event.event_type in self.types
+        if self.types and event.event_type not in self.types:
+            return False
+        return all(condition.matches(event) for condition in self.conditions)
 
 
 # --- The event log: commit order, writes, reads --------------------------------------------------
@@ -138,8 +144,9 @@ class EventReads(Protocol):
         from_version: int | None = None,
         limit: int | None = None,
         backwards: bool = False,
+        conditions: tuple[Condition, ...] = (),
     ) -> Iterator[RecordedEvent]:
-        """A stream's events in version order (newest first with `backwards`)."""
+        """A stream's events in version order (newest first with `backwards`), matching."""
         ...
 
     def read_all(self, where: EventFilter, *, limit: int | None = None) -> Iterator[RecordedEvent]:
@@ -155,6 +162,10 @@ class EventReads(Protocol):
     ) -> Iterator[bytes] | None:
         """`read_all` as UTF-8 JSON lines rendered by the server (chunks of whole lines, byte for
         byte what esctl renders), or None when the layout leaves rendering to the caller."""
+        ...
+
+    def where_plan(self, where: EventFilter) -> WherePlan | None:
+        """How `read_all(where)` would run (`-v`): indexes used and wanted; None if unknown."""
         ...
 
     def get_event(self, event_id: str) -> RecordedEvent | None: ...

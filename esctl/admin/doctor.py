@@ -36,6 +36,8 @@ class DoctorReport:
     database: str | None = None
     path: str | None = None  # SQLite: the file's absolute path
     sizes: list[dict[str, Any]] = field(default_factory=list)
+    # PostgreSQL: the GIN indexes on event_data/metadata that serve `--where` equality.
+    json_indexes: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def schema_ok(self) -> bool:
@@ -80,6 +82,7 @@ class DoctorReport:
             "missing": self.missing,
             "extra": self.extra,
             "sizes": self.sizes,
+            "json_indexes": self.json_indexes,
             "read_only_profile": self.read_only_profile,
             "notes": self.notes,
             "nodes": self.nodes,
@@ -139,6 +142,7 @@ def diagnose(store: Store, read_store: Store | None = None) -> DoctorReport:
         report.database = facts.get("database")
         report.path = facts.get("path")
         report.sizes = list(facts.get("sizes", []))
+        report.json_indexes = list(facts.get("json_indexes", []))
     try:
         report.nodes = describe_nodes(store, read_store)
     except EsctlError as error:

@@ -28,3 +28,16 @@ def examples(*lines: str) -> str:
     """The epilog of a command's --help: its examples, one per line."""
     body = "\n".join(f"  {line}" for line in lines)
     return f"Examples:\n\n\b\n{body}"
+
+
+WhereOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--where",
+        "-w",
+        metavar="EXPR",
+        help="Only events matching EXPR (repeatable, ANDed): data.PATH or metadata.PATH, then "
+        "= != (typed: 42, true, null, text; quote for text: '42'), > < >= <= (numbers, ISO 8601 "
+        "times) or ~ (substring), e.g. data.customer.id=C-42.",
+    ),
+]

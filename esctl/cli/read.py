@@ -9,7 +9,7 @@ import typer
 
 from esctl.cli.completion import complete_stream
 from esctl.cli.event_columns import EVENT_COLUMNS
-from esctl.cli.options import LimitOpt, examples
+from esctl.cli.options import LimitOpt, WhereOpt, examples
 from esctl.cli.state import state
 from esctl.errors import UsageError
 from esctl.words import noun_for
@@ -19,6 +19,8 @@ READ_EXAMPLES = examples(
     "esctl read Order-5f1c --backwards --limit 5",
     "esctl read --all --category Order --type OrderPlaced --since 2h",
     "esctl read --all --from-position 1000 -o jsonl > events.jsonl",
+    "esctl read --all --where data.customer_id=C-42 --where 'data.total>=100'",
+    "esctl read Order-5f1c --where 'metadata.user~alice'",
 )
 SHOW_EXAMPLES = examples("esctl events show 5f1c0a7e-1b2c-4d3e-8f90-123456789abc -o json")
 
@@ -61,6 +63,7 @@ def read(
     until: Annotated[
         str | None, typer.Option("--until", help="--all: before this time (same forms).")
     ] = None,
+    expressions: WhereOpt = None,
     limit: LimitOpt = None,
 ) -> None:
     """Read one stream in version order, or the global log with --all.
@@ -68,8 +71,11 @@ def read(
     Output streams row by row, so `-o jsonl` of a whole store keeps memory flat; the JSON lines
     are valid input for `esctl append`.
     """
+    from esctl.conditions import parse_conditions
     from esctl.read.events import EventFilter, capped, read_all, read_all_json, read_stream
     from esctl.timeparse import parse_time_arg
+
+    conditions = parse_conditions(expressions)
 
     if (stream is None) == (not all_):
         raise UsageError("give a STREAM or --all (not both)", hint="esctl read --help")
@@ -103,6 +109,7 @@ def read(
             from_version=from_version,
             limit=fetch,
             backwards=backwards,
+            conditions=conditions,
             warn=capped(out.warning),
         )
         out.table(
@@ -117,7 +124,11 @@ def read(
         types=tuple(types or ()),
         since=parse_time_arg(since, "--since") if since else None,
         until=parse_time_arg(until, "--until") if until else None,
+        conditions=conditions,
     )
+
+    if conditions and app.verbose:
+        explain_where(app, store, event_filter)
 
     def rows() -> Iterator[dict[str, Any]]:
         events = read_all(
@@ -158,3 +169,12 @@ def show(
     app = state(ctx)
     event = get_event(app.open_store(), event_id, warn=app.out.warning)
     app.out.result(event.to_dict(), title=f"Event {event.event_id}")
+
+
+def explain_where(app: Any, store: Any, event_filter: Any) -> None:
+    """`-v` with --where: whether the store's plan uses an index, and the one that would help."""
+    from esctl.read.events import where_plan
+
+    plan = where_plan(store, event_filter)
+    for line in plan.lines() if plan is not None else ["--where: this store shows no plan"]:
+        app.out.note(line)

@@ -162,6 +162,19 @@ def _doctor_rows(report: DoctorReport) -> list[dict[str, str]]:
     rows += [
         {"check": f"size {_size_name(s)}", "status": "ok", "detail": _size(s)} for s in report.sizes
     ]
+    rows += [
+        {"check": f"--where index {i['name']}", "status": "ok", "detail": i["definition"]}
+        for i in report.json_indexes
+    ]
+    if report.backend == "postgresql" and report.checked and not report.json_indexes:
+        rows.append(
+            {
+                "check": "--where index",
+                "status": "note",
+                "detail": "no GIN index on event_data or metadata: --where equality scans "
+                "(esctl read --all --where … -v names the index to create)",
+            }
+        )
     rows.append(
         {
             "check": "read-only",

@@ -10,7 +10,7 @@ import typer
 
 from esctl.cli.completion import complete_stream, complete_subscription
 from esctl.cli.event_columns import EVENT_COLUMNS, event_line
-from esctl.cli.options import examples
+from esctl.cli.options import WhereOpt, examples
 from esctl.cli.state import state
 from esctl.cli.stdio import stdout_is_closed
 from esctl.errors import UsageError
@@ -27,6 +27,7 @@ TAIL_EXAMPLES = examples(
     "esctl tail --all --checkpoint audit-export --from-start -o jsonl >> audit.jsonl",
     "esctl tail --all --from-position 1 --max 100 --idle-timeout 5 -o jsonl",
     "esctl tail --all --since 2h --checkpoint replay -o jsonl",
+    "esctl tail --category Order --where 'data.total>=1000'",
 )
 
 
@@ -70,6 +71,7 @@ def tail(
             autocompletion=complete_subscription,
         ),
     ] = None,
+    expressions: WhereOpt = None,
     max_events: Annotated[
         int | None, typer.Option("--max", min=1, help="Stop after N events.")
     ] = None,
@@ -94,8 +96,11 @@ def tail(
     checkpoint is moved under it (checkpoints set --force) it stops with exit 3.
     Output is flushed per event; -o json is written as JSON lines.
     """
+    from esctl.conditions import parse_conditions
     from esctl.ports import EventFilter
     from esctl.read.follow import Follower, StartAt, start_cursor, stop_on_signals
+
+    conditions = parse_conditions(expressions)
 
     if sum([stream is not None, category is not None, all_]) > 1:
         raise UsageError("give at most one of STREAM, --category and --all")
@@ -141,14 +146,20 @@ def tail(
                 f"Checkpoint {checkpoint!r} exists: resuming there (--from-*/--since apply to a "
                 "new one)."
             )
+        event_filter = EventFilter(
+            stream_id=stream,
+            category=category,
+            types=tuple(types or ()),
+            from_position=None if resumed else from_position,
+            conditions=conditions,
+        )
+        if conditions and app.verbose:
+            from esctl.cli.read import explain_where
+
+            explain_where(app, store, event_filter)
         follower = Follower(
             store,
-            EventFilter(
-                stream_id=stream,
-                category=category,
-                types=tuple(types or ()),
-                from_position=None if resumed else from_position,
-            ),
+            event_filter,
             cursor,
             owner=owner,
             warn=out.warning,

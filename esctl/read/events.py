@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from dataclasses import replace
 
+from esctl.conditions import Condition, WherePlan
 from esctl.encoding import dumps
 from esctl.errors import NotFound
 from esctl.ports import EventFilter
@@ -15,7 +16,7 @@ from esctl.store.base import Store
 from esctl.types import RecordedEvent
 
 __all__ = ["EventFilter", "capped", "event_json_line", "get_event", "read_all", "read_all_json"]
-__all__ += ["read_stream"]
+__all__ += ["read_stream", "where_plan"]
 
 # Where readers say that a row cannot go back through `esctl append` unchanged (a warning on
 # stderr naming its global position); None: nowhere.
@@ -57,10 +58,11 @@ def read_stream(
     from_version: int | None = None,
     limit: int | None = None,
     backwards: bool = False,
+    conditions: tuple[Condition, ...] = (),
     warn: Warn = None,
 ) -> Iterator[RecordedEvent]:
-    """The events of one stream in version order (newest first with `backwards`); NotFound (exit 4)
-    when the stream has no events at all."""
+    """The events of one stream in version order (newest first with `backwards`), those matching
+    every `--where` condition if given; NotFound (exit 4) when the stream has no events at all."""
     with store.reading() as tx:
         if not tx.log.stream_exists(stream_id):
             raise NotFound(
@@ -68,7 +70,11 @@ def read_stream(
                 hint="`esctl streams list` shows the streams in the store",
             )
         events = tx.log.read_stream(
-            stream_id, from_version=from_version, limit=limit, backwards=backwards
+            stream_id,
+            from_version=from_version,
+            limit=limit,
+            backwards=backwards,
+            conditions=conditions,
         )
         yield from _events(events, warn)
 
@@ -127,6 +133,13 @@ def read_all_json(
         if chunk:
             chunk.append("")
             yield "\n".join(chunk).encode()
+
+
+def where_plan(store: Store, event_filter: EventFilter) -> WherePlan | None:
+    """How the store would run a filtered read of the global log (`-v`): the indexes used and
+    the ones that would help; None where the store cannot tell (SQLite)."""
+    with store.reading() as tx:
+        return tx.log.where_plan(event_filter)
 
 
 def get_event(store: Store, event_id: str, *, warn: Warn = None) -> RecordedEvent:

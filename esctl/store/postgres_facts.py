@@ -48,7 +48,18 @@ def doctor_facts(session: Any, schema: str) -> dict[str, Any]:
                 "bytes": int(row["bytes"]),
             }
         )
-    return {"role": facts["role"], "database": facts["database"], "schema": schema, "sizes": sizes}
+    from esctl.store.esctl_layout.plans import json_indexes
+
+    return {
+        "role": facts["role"],
+        "database": facts["database"],
+        "schema": schema,
+        "sizes": sizes,
+        "json_indexes": [
+            {"name": name, "definition": definition}
+            for name, definition in json_indexes(session, schema).items()
+        ],
+    }
 
 
 def unique_stream_version_index(session: Any, schema: str) -> str | None:

@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from esctl.conditions import time_key
 from esctl.config import Settings
 from esctl.errors import Conflict, ReadOnlyRefused, SchemaMissing, StoreUnavailable
 from esctl.store.base import Row, Store, TransactionPorts
@@ -163,6 +164,8 @@ class SQLiteConnections(Store):
         # Text another program stored as bytes that are not UTF-8 reads with U+FFFD for them,
         # instead of failing every read of the row.
         conn.text_factory = _text_of
+        # `--where data.at>2024-05-01`: times compare exactly as esctl.conditions compares them.
+        conn.create_function("esctl_time_key", 1, time_key, deterministic=True)
         self._conn = conn
         return conn
 

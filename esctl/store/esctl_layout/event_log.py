@@ -13,10 +13,12 @@ from esctl.ports import EventFilter
 from esctl.store.esctl_layout.commit_order import EsctlCommitOrder
 from esctl.store.esctl_layout.filters import category_condition, filter_sql
 from esctl.store.esctl_layout.tables import EVENT_COLUMNS
+from esctl.store.esctl_layout.where import condition_sql
 from esctl.store.esctl_layout.writes import EsctlEventWrites
 from esctl.types import RecordedEvent, Row
 
 if TYPE_CHECKING:
+    from esctl.conditions import Condition, WherePlan
     from esctl.store.base import Session
 
 BATCH_SIZE = 5000  # rows per fetch of a streamed read
@@ -48,14 +50,19 @@ class EsctlEventLog(EsctlCommitOrder, EsctlEventWrites):
         from_version: int | None = None,
         limit: int | None = None,
         backwards: bool = False,
+        conditions: tuple[Condition, ...] = (),
     ) -> Iterator[RecordedEvent]:
         """A stream's events in version order (newest first with `backwards`, from
-        `from_version` down), streamed."""
+        `from_version` down), matching `conditions`, streamed."""
         query = SELECT_EVENTS + "WHERE stream_id = %s"
         params: list[Any] = [stream_id]
         if from_version is not None:
             query += " AND version <= %s" if backwards else " AND version >= %s"
             params.append(from_version)
+        for condition in conditions:
+            sql, values = condition_sql(condition, self.session.backend)
+            query += " AND " + sql
+            params += values
         query += " ORDER BY version DESC" if backwards else " ORDER BY version"
         if limit is not None:
             query += " LIMIT %s"
@@ -63,7 +70,7 @@ class EsctlEventLog(EsctlCommitOrder, EsctlEventWrites):
         return _recorded(self.session.stream(query, params, batch_size=BATCH_SIZE))
 
     def _all_query(self, where: EventFilter, limit: int | None) -> tuple[str, list[Any]]:
-        condition, params = filter_sql(where, self.session.time_param)
+        condition, params = filter_sql(where, self.session.backend, self.session.time_param)
         query = "FROM {events} WHERE " + condition + " ORDER BY global_position"
         if limit is not None:
             query += " LIMIT %s"
@@ -87,8 +94,17 @@ class EsctlEventLog(EsctlCommitOrder, EsctlEventWrites):
         (chunks of whole lines, the bytes of `esctl.read.events.event_json_line`), or None when the
         engine leaves rendering to the caller. `warn` names each row that cannot go back
         through `esctl append` unchanged."""
-        condition, params = filter_sql(where, self.session.time_param)
+        condition, params = filter_sql(where, self.session.backend, self.session.time_param)
         return self._engine.session_json_lines(self.session, condition, params, limit, warn=warn)
+
+    def where_plan(self, where: EventFilter) -> WherePlan | None:
+        """PostgreSQL's plan of `read_all(where)` (EXPLAIN, nothing read); None on SQLite."""
+        if self.session.backend != "postgresql":
+            return None
+        from esctl.store.esctl_layout.plans import where_plan
+
+        query, params = self._all_query(where, None)
+        return where_plan(self.session, self._engine.settings.schema, where, query, params)
 
     def get_event(self, event_id: str) -> RecordedEvent | None:
         """One event by id (a UUID's canonical text), or None."""

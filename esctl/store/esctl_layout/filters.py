@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from esctl.ports import EventFilter
+from esctl.store.esctl_layout.where import condition_sql
 
 NO_CONDITION = "1 = 1"
 
@@ -20,9 +21,10 @@ def category_condition(category: str) -> tuple[str, list[Any]]:
 
 
 def filter_sql(
-    where: EventFilter, time_param: Callable[[datetime], Any] | None = None
+    where: EventFilter, backend: str, time_param: Callable[[datetime], Any] | None = None
 ) -> tuple[str, list[Any]]:
-    """The condition and its parameters; `time_param` is the session's (for since/until)."""
+    """The condition and its parameters on `backend` ("postgresql" or "sqlite"); `time_param`
+    is the session's (for since/until)."""
     bind = time_param or (lambda value: value)
     parts: list[str] = []
     params: list[Any] = []
@@ -45,4 +47,8 @@ def filter_sql(
     if where.from_position is not None:
         parts.append("global_position >= %s")
         params.append(where.from_position)
+    for expression in where.conditions:
+        sql, values = condition_sql(expression, backend)
+        parts.append(sql)
+        params += values
     return (" AND ".join(parts) or NO_CONDITION), params
