@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from esctl.errors import ConfigError
+from esctl.errors import ConfigError, EsctlError
 
 DEFAULT_STORE = "sqlite:///events.db"
 DEFAULT_SCHEMA = "public"
@@ -25,6 +25,7 @@ PROFILE_KEYS = {
     "reducers",
     "tz",
     "layout",
+    "trace_keys",
 }
 # The table layouts esctl knows (SPEC "Other event stores"); `auto` detects the one a store holds.
 LAYOUTS = ("auto", "esctl", "message-db", "emmett", "eventsourcing")
@@ -45,6 +46,8 @@ class Settings:
     read_store: str | None = None
     tz: str | None = None  # time zone of table times: local, UTC or an IANA name
     layout: str = "auto"  # one of LAYOUTS: which products' tables the store holds
+    # The metadata keys `esctl trace` follows: (correlation, causation).
+    trace_keys: tuple[str, str] = ("correlation_id", "causation_id")
     profile: str | None = None
     config_path: Path | None = None
     sources: Mapping[str, str] = field(default_factory=dict)
@@ -152,6 +155,7 @@ def _check_profile(path: Path, name: str, profile: Any) -> None:
         from esctl.display import resolve_zone
 
         resolve_zone(profile["tz"], what=f"config file {path}: profile {name!r}: tz")
+    _check_trace_keys(path, name, profile.get("trace_keys"))
     reducers = profile.get("reducers", {})
     if not isinstance(reducers, dict) or not all(
         isinstance(k, str) and isinstance(v, str) for k, v in reducers.items()
@@ -203,6 +207,32 @@ def parse_seconds(value: Any, what: str) -> int:
     if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds <= 0:
         raise ConfigError(f"{what} must be a positive number of seconds, not {value!r}")
     return max(1, round(seconds))
+
+
+def _check_trace_keys(path: Path, name: str, keys: Any) -> None:
+    """`trace_keys:` is a mapping {correlation: KEY, causation: KEY} of dotted metadata paths."""
+    if keys is None:
+        return
+    where = f"config file {path}: profile {name!r}: trace_keys"
+    if not isinstance(keys, dict) or set(keys) - {"correlation", "causation"}:
+        raise ConfigError(
+            f"{where} must map correlation and causation to metadata keys",
+            hint="trace_keys: {correlation: correlation_id, causation: causation_id}",
+        )
+    from esctl.conditions import parse_condition
+
+    for role, key in keys.items():
+        if not isinstance(key, str) or not key:
+            raise ConfigError(f"{where}: {role} must be a metadata key such as {role}_id")
+        try:
+            parse_condition(f"metadata.{key}=x")
+        except EsctlError as error:
+            raise ConfigError(f"{where}: {role}: {error.message}") from None
+
+
+def _trace_keys(keys: Any) -> tuple[str, str]:
+    keys = keys or {}
+    return (keys.get("correlation", "correlation_id"), keys.get("causation", "causation_id"))
 
 
 def resolve_settings(
@@ -285,6 +315,7 @@ def resolve_settings(
         read_store=chosen.get("read_store") if sources["store"].startswith("profile") else None,
         tz=chosen.get("tz"),
         layout=chosen_layout,
+        trace_keys=_trace_keys(chosen.get("trace_keys")),
         profile=name,
         config_path=path,
         sources=sources,

@@ -135,7 +135,8 @@ app = typer.Typer(
     "  Set up   init, doctor, config  create or upgrade the schema; check it\n"
     "  Write    append                events from JSON files or stdin, atomically\n"
     "  Read     read, events,         a stream or the global log, one event,\n"
-    "           streams, stats, tail  listings, counts; follow live, none skipped\n"
+    "           streams, stats, tail, listings, counts; follow live, none skipped;\n"
+    "           trace                 what one request caused, as a tree\n"
     "  Operate  checkpoints,          move subscriptions (dry runs unless told),\n"
     "           snapshots             rebuild and verify snapshots\n"
     "  Measure  bench                 append, read and tail throughput, latency\n\n"
@@ -256,6 +257,7 @@ def _register() -> None:
     from esctl.cli import snapshots as snapshots_cli
     from esctl.cli import streams as streams_cli
     from esctl.cli import tail as tail_cli
+    from esctl.cli import trace as trace_cli
 
     command = app.command
     command("init", rich_help_panel=PANEL_SETUP, epilog=schema_cli.INIT_EXAMPLES)(schema_cli.init)
@@ -273,6 +275,7 @@ def _register() -> None:
     app.add_typer(read_cli.events_app, name="events", rich_help_panel=PANEL_READ)
     command("tail", rich_help_panel=PANEL_READ, epilog=tail_cli.TAIL_EXAMPLES)(tail_cli.tail)
     app.add_typer(streams_cli.streams_app, name="streams", rich_help_panel=PANEL_READ)
+    command("trace", rich_help_panel=PANEL_READ, epilog=trace_cli.TRACE_EXAMPLES)(trace_cli.trace)
     command("stats", rich_help_panel=PANEL_READ, epilog=streams_cli.STATS_EXAMPLES)(
         streams_cli.stats
     )

@@ -24,7 +24,8 @@ if TYPE_CHECKING:
     from esctl.render.columns import Column
     from esctl.render.formats.base import Format
     from esctl.render.progress import Bars, SilentBars
-    from esctl.render.views import View
+    from esctl.render.template import Template
+    from esctl.render.views import Tree, View
 
 Row = Mapping[str, Any]
 PIPE_WIDTH = 200
@@ -73,6 +74,12 @@ class Renderer:
         self._stderr = stderr
         self._console: Console | None = None
         self._err_console: Console | None = None
+
+    def use_template(self, template: Template) -> None:
+        """Write rows as lines of `template` (`--format`) in place of the `-o` format."""
+        from esctl.render.formats.template import TemplateFormat
+
+        self._format = TemplateFormat(self, template)
 
     @property
     def format(self) -> str:
@@ -248,6 +255,14 @@ class Renderer:
             empty=listing.empty,
             legend=listing.legend,
         )
+
+    def tree(self, tree: Tree) -> int:
+        """Rows that form a tree (`esctl trace`): a rich tree for a person, the flat rows in
+        every data format. Returns the rows written."""
+        written = self._format.tree(tree)
+        if written == 0 and tree.empty and self._format.for_people:
+            self.note(tree.empty)
+        return written
 
     def stream(
         self,

@@ -14,6 +14,9 @@ from esctl.render.columns import Column, table_value
 if TYPE_CHECKING:
     from rich.table import Table
     from rich.text import Text
+    from rich.tree import Tree as RichTree
+
+    from esctl.render.views import Tree
 
 MIN_FLEXIBLE = 8  # a cut column keeps at least this many cells (or its whole value if shorter)
 
@@ -135,3 +138,22 @@ def record_table(row: Mapping[str, Any], *, title: str | None, zone: Zone) -> Ta
             shown = safe_text(text, style=status_style(text) if kind == "status" else None)
         table.add_row(safe_text(label), shown)
     return table
+
+
+def tree_of(tree: Tree, zone: Zone) -> RichTree:
+    """A rich tree of rows in tree order (each row's `depth` places it under the last row one
+    level up); labels and notes are literal text."""
+    from rich.tree import Tree as RichTree
+
+    top = RichTree(safe_text(tree.title or ""), hide_root=tree.title is None, guide_style="dim")
+    path: list[RichTree] = [top]
+    for row in tree.rows:
+        depth = max(0, int(row.get("depth") or 0))
+        del path[min(depth, len(path) - 1) + 1 :]
+        label = safe_text(tree.label(row, zone))
+        note = row.get(tree.note_key)
+        if note:
+            label.append("  ")
+            label.append_text(safe_text(f"({note})", style="dim yellow"))
+        path.append(path[-1].add(label))
+    return top

@@ -8,9 +8,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from esctl.render.columns import Column
+
+if TYPE_CHECKING:
+    from esctl.render.formats.base import LineOf
 
 MORE_HINT = "use --limit N to see more, or -o jsonl for everything"
 
@@ -54,6 +57,20 @@ class Said:
     --quiet silences it."""
 
     messages: Sequence[str]
+
+
+@dataclass(frozen=True)
+class Tree:
+    """Rows in tree order, each with its `depth` (0 for a root), that a person sees as a tree
+    (each node the text `label` gives it, `note_key`'s value dimmed after it); the data formats
+    write the rows, flat, in `columns`."""
+
+    rows: Sequence[Mapping[str, Any]]
+    columns: Sequence[Column]
+    label: LineOf
+    title: str | None = None
+    note_key: str = "note"
+    empty: str | None = None
 
 
 View = Listing | Detail | Lines | Said

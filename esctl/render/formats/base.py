@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from esctl.display import Zone
     from esctl.render.columns import Column
     from esctl.render.renderer import Renderer
-    from esctl.render.views import Listing, View
+    from esctl.render.views import Listing, Tree, View
 
 Row = Mapping[str, Any]
 LineOf = Callable[[Row, "Zone"], str]  # one live row as a line of text, for a person
@@ -47,6 +47,10 @@ class Format:
         """Write one result: `record` is the object, `view` what a person sees instead of its
         two-column table, `csv` the rows CSV writes instead of the object's one row."""
         raise NotImplementedError
+
+    def tree(self, tree: Tree) -> int:
+        """Write rows that form a tree; a data format writes them flat, as a listing."""
+        return self.listing(iter(tree.rows), tree.columns, tree.title)
 
     def json_lines(self, chunks: Iterator[bytes], limit: int | None) -> int:
         """Write pre-encoded JSON lines (only when `takes_json_lines`); return how many."""

@@ -14,7 +14,7 @@ from esctl.render.views import Detail, Lines, Listing, Said
 
 if TYPE_CHECKING:
     from esctl.render.columns import Column
-    from esctl.render.views import View
+    from esctl.render.views import Tree, View
 
 DEFAULT_TABLE_LIMIT = 100
 
@@ -42,6 +42,15 @@ class TableFormat(Format):
                     "(-o wide shows every column)."
                 )
         return built.count
+
+    def tree(self, tree: Tree) -> int:
+        from esctl.render.tables import tree_of
+
+        out = self.out
+        if not tree.rows:
+            return 0
+        out.console.print(tree_of(tree, out.zone))
+        return len(tree.rows)
 
     def result(
         self, record: Row, *, title: str | None, view: View | None, csv: Listing | None
