@@ -7,7 +7,7 @@
 # options that take a value. Global options are accepted after the command name too.
 _esctl_spec() {
     case "$1" in
-        '') subs='init doctor sandbox config append read tail stats events streams checkpoints snapshots bench'; opts='--profile -p --store -s --config -c --output -o --tz --layout --no-color --quiet -q --verbose -v --primary --version --help -h'; vopts='--profile -p --store -s --config -c --output -o --tz --layout' ;;
+        '') subs='init doctor sandbox config append read tail trace stats events streams checkpoints snapshots bench'; opts='--profile -p --store -s --config -c --output -o --tz --layout --no-color --quiet -q --verbose -v --primary --version --help -h'; vopts='--profile -p --store -s --config -c --output -o --tz --layout' ;;
         'init') subs=''; opts='--dry-run'; vopts='' ;;
         'doctor') subs=''; opts=''; vopts='' ;;
         'sandbox') subs=''; opts='--port --data-dir --keep --no-init --seed --shell --env --detach -d'; vopts='--port --data-dir --seed' ;;
@@ -17,8 +17,9 @@ _esctl_spec() {
         'config path') subs=''; opts=''; vopts='' ;;
         'config init') subs=''; opts='--path --force'; vopts='--path' ;;
         'append') subs=''; opts='--stream --expected-version -e --commit-every --dry-run --allow-empty --limit -n'; vopts='--stream --expected-version -e --commit-every --limit -n' ;;
-        'read') subs=''; opts='--all --from-version --backwards --from-position --category --type -t --since --until --where -w --limit -n'; vopts='--from-version --from-position --category --type -t --since --until --where -w --limit -n' ;;
-        'tail') subs=''; opts='--category --all --type -t --from-start --from-position --since --checkpoint --where -w --max --idle-timeout'; vopts='--category --type -t --from-position --since --checkpoint --where -w --max --idle-timeout' ;;
+        'read') subs=''; opts='--all --from-version --backwards --from-position --category --type -t --since --until --where -w --limit -n --format -f'; vopts='--from-version --from-position --category --type -t --since --until --where -w --limit -n --format -f' ;;
+        'tail') subs=''; opts='--category --all --type -t --from-start --from-position --since --checkpoint --where -w --max --idle-timeout --format -f'; vopts='--category --type -t --from-position --since --checkpoint --where -w --max --idle-timeout --format -f' ;;
+        'trace') subs=''; opts='--limit -n'; vopts='--limit -n' ;;
         'stats') subs=''; opts='--exact'; vopts='' ;;
         'events') subs='show'; opts=''; vopts='' ;;
         'events show') subs=''; opts=''; vopts='' ;;
@@ -59,6 +60,7 @@ _esctl_option_value() {
         'read:--until') COMPREPLY=() ;;
         'read:--where'|'read:-w') COMPREPLY=() ;;
         'read:--limit'|'read:-n') COMPREPLY=() ;;
+        'read:--format'|'read:-f') COMPREPLY=() ;;
         'tail:--category') COMPREPLY=() ;;
         'tail:--type'|'tail:-t') COMPREPLY=() ;;
         'tail:--from-position') COMPREPLY=() ;;
@@ -67,6 +69,8 @@ _esctl_option_value() {
         'tail:--where'|'tail:-w') COMPREPLY=() ;;
         'tail:--max') COMPREPLY=() ;;
         'tail:--idle-timeout') COMPREPLY=() ;;
+        'tail:--format'|'tail:-f') COMPREPLY=() ;;
+        'trace:--limit'|'trace:-n') COMPREPLY=() ;;
         'streams list:--category') COMPREPLY=() ;;
         'streams list:--after') COMPREPLY=() ;;
         'streams list:--limit'|'streams list:-n') COMPREPLY=() ;;

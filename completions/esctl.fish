@@ -2,8 +2,8 @@
 #
 # Install: copy this file to ~/.config/fish/completions/esctl.fish
 
-set -g __esctl_paths 'init' 'doctor' 'sandbox' 'config' 'config show' 'config profiles' 'config path' 'config init' 'append' 'read' 'tail' 'stats' 'events' 'events show' 'streams' 'streams list' 'streams show' 'checkpoints' 'checkpoints list' 'checkpoints show' 'checkpoints set' 'checkpoints delete' 'snapshots' 'snapshots list' 'snapshots show' 'snapshots rebuild' 'snapshots verify' 'bench'
-set -g __esctl_value_options '--profile' '-p' '--store' '-s' '--config' '-c' '--output' '-o' '--tz' '--layout' 'sandbox --port' 'sandbox --data-dir' 'sandbox --seed' 'config init --path' 'append --stream' 'append --expected-version' 'append -e' 'append --commit-every' 'append --limit' 'append -n' 'read --from-version' 'read --from-position' 'read --category' 'read --type' 'read -t' 'read --since' 'read --until' 'read --where' 'read -w' 'read --limit' 'read -n' 'tail --category' 'tail --type' 'tail -t' 'tail --from-position' 'tail --since' 'tail --checkpoint' 'tail --where' 'tail -w' 'tail --max' 'tail --idle-timeout' 'streams list --category' 'streams list --after' 'streams list --limit' 'streams list -n' 'checkpoints list --lag-threshold' 'checkpoints list --stale-after' 'checkpoints list --fail-on' 'checkpoints list --limit' 'checkpoints list -n' 'checkpoints show --pending' 'checkpoints show --lag-threshold' 'checkpoints show --stale-after' 'checkpoints set --position' 'checkpoints set --to-time' 'checkpoints set --shift-by' 'snapshots list --stream-type' 'snapshots list --limit' 'snapshots list -n' 'snapshots rebuild --stream-type' 'snapshots rebuild --reducer' 'snapshots rebuild -r' 'snapshots rebuild --limit' 'snapshots rebuild -n' 'snapshots verify --stream-type' 'snapshots verify --reducer' 'snapshots verify -r' 'snapshots verify --limit' 'snapshots verify -n' 'bench --events' 'bench --streams' 'bench --batch-size' 'bench --writers' 'bench --payload-bytes' 'bench --rate' 'bench --warmup' 'bench --duration' 'bench --seed' 'bench --compare'
+set -g __esctl_paths 'init' 'doctor' 'sandbox' 'config' 'config show' 'config profiles' 'config path' 'config init' 'append' 'read' 'tail' 'trace' 'stats' 'events' 'events show' 'streams' 'streams list' 'streams show' 'checkpoints' 'checkpoints list' 'checkpoints show' 'checkpoints set' 'checkpoints delete' 'snapshots' 'snapshots list' 'snapshots show' 'snapshots rebuild' 'snapshots verify' 'bench'
+set -g __esctl_value_options '--profile' '-p' '--store' '-s' '--config' '-c' '--output' '-o' '--tz' '--layout' 'sandbox --port' 'sandbox --data-dir' 'sandbox --seed' 'config init --path' 'append --stream' 'append --expected-version' 'append -e' 'append --commit-every' 'append --limit' 'append -n' 'read --from-version' 'read --from-position' 'read --category' 'read --type' 'read -t' 'read --since' 'read --until' 'read --where' 'read -w' 'read --limit' 'read -n' 'read --format' 'read -f' 'tail --category' 'tail --type' 'tail -t' 'tail --from-position' 'tail --since' 'tail --checkpoint' 'tail --where' 'tail -w' 'tail --max' 'tail --idle-timeout' 'tail --format' 'tail -f' 'trace --limit' 'trace -n' 'streams list --category' 'streams list --after' 'streams list --limit' 'streams list -n' 'checkpoints list --lag-threshold' 'checkpoints list --stale-after' 'checkpoints list --fail-on' 'checkpoints list --limit' 'checkpoints list -n' 'checkpoints show --pending' 'checkpoints show --lag-threshold' 'checkpoints show --stale-after' 'checkpoints set --position' 'checkpoints set --to-time' 'checkpoints set --shift-by' 'snapshots list --stream-type' 'snapshots list --limit' 'snapshots list -n' 'snapshots rebuild --stream-type' 'snapshots rebuild --reducer' 'snapshots rebuild -r' 'snapshots rebuild --limit' 'snapshots rebuild -n' 'snapshots verify --stream-type' 'snapshots verify --reducer' 'snapshots verify -r' 'snapshots verify --limit' 'snapshots verify -n' 'bench --events' 'bench --streams' 'bench --batch-size' 'bench --writers' 'bench --payload-bytes' 'bench --rate' 'bench --warmup' 'bench --duration' 'bench --seed' 'bench --compare'
 
 # The command path typed so far ("" for esctl, "config show", …); global options may be anywhere.
 function __esctl_path
@@ -52,6 +52,7 @@ complete -c esctl -n '__esctl_at \'\'' -a 'config' -d 'Show the effective config
 complete -c esctl -n '__esctl_at \'\'' -a 'append' -d 'Validate events from JSON files, then append them: atomic, idempotent…'
 complete -c esctl -n '__esctl_at \'\'' -a 'read' -d 'Read one stream in version order, or the global log with --all.'
 complete -c esctl -n '__esctl_at \'\'' -a 'tail' -d 'Follow events live in commit order, from the end by default.'
+complete -c esctl -n '__esctl_at \'\'' -a 'trace' -d 'Every event that shares ID\'s correlation id, as a causation tree acro…'
 complete -c esctl -n '__esctl_at \'\'' -a 'stats' -d 'Show head position, totals, oldest and newest event, and counts by ca…'
 complete -c esctl -n '__esctl_at \'\'' -a 'events' -d 'Look up single events.'
 complete -c esctl -n '__esctl_at \'\'' -a 'streams' -d 'List and inspect streams.'
@@ -101,6 +102,7 @@ complete -c esctl -n '__esctl_at \'read\'' -l since -r -d '--all: from this time
 complete -c esctl -n '__esctl_at \'read\'' -l until -r -d '--all: before this time (same forms).'
 complete -c esctl -n '__esctl_at \'read\'' -l where -s w -r -d 'Only events matching EXPR (repeatable, ANDed): data.PATH or metadata.…'
 complete -c esctl -n '__esctl_at \'read\'' -l limit -s n -r -d 'At most N rows (default: 100 for tables, no limit for json, jsonl and…'
+complete -c esctl -n '__esctl_at \'read\'' -l format -s f -r -d 'One line per event from TEMPLATE instead of -o (kcat -f style): {glob…'
 complete -c esctl -n '__esctl_at \'read\'' -a '(__esctl_dynamic)'
 complete -c esctl -n '__esctl_at \'tail\'' -l category -r -d 'Follow the streams of this category.'
 complete -c esctl -n '__esctl_at \'tail\'' -l all -d 'Follow every stream (the default).'
@@ -112,7 +114,10 @@ complete -c esctl -n '__esctl_at \'tail\'' -l checkpoint -x -a '(__esctl_dynamic
 complete -c esctl -n '__esctl_at \'tail\'' -l where -s w -r -d 'Only events matching EXPR (repeatable, ANDed): data.PATH or metadata.…'
 complete -c esctl -n '__esctl_at \'tail\'' -l max -r -d 'Stop after N events. [x>=1]'
 complete -c esctl -n '__esctl_at \'tail\'' -l idle-timeout -r -d 'Stop after this long without an event: seconds (5, 0.3) or a duration…'
+complete -c esctl -n '__esctl_at \'tail\'' -l format -s f -r -d 'One line per event from TEMPLATE instead of -o (kcat -f style): {glob…'
 complete -c esctl -n '__esctl_at \'tail\'' -a '(__esctl_dynamic)'
+complete -c esctl -n '__esctl_at \'trace\'' -l limit -s n -r -d 'At most N rows (default: 100 for tables, no limit for json, jsonl and…'
+complete -c esctl -n '__esctl_at \'trace\'' -F
 complete -c esctl -n '__esctl_at \'stats\'' -l exact -d 'Count exactly even on a huge PostgreSQL store.'
 complete -c esctl -n '__esctl_at \'events\'' -a 'show' -d 'Show one event by its id (exit 4 when there is none).'
 complete -c esctl -n '__esctl_at \'events show\'' -F

@@ -41,6 +41,28 @@ EVENT_COLUMNS = [
 ]
 
 
+# The fields of an event row (`RecordedEvent.to_dict()`), as `--format` templates name them.
+EVENT_FIELDS = (
+    "global_position",
+    "stream_id",
+    "stream_type",
+    "version",
+    "event_type",
+    "event_id",
+    "data",
+    "metadata",
+    "created_at",
+)
+
+
+def use_format(out: Any, template: str | None) -> None:
+    """`--format TEMPLATE`: rows as lines of the template from now on (a bad one: exit 2)."""
+    if template is not None:
+        from esctl.render.template import parse_template
+
+        out.use_template(parse_template(template, EVENT_FIELDS))
+
+
 def event_line(row: Mapping[str, Any], zone: Zone = UTC_ZONE) -> str:
     """One event as one plain text line (for `tail` in table format, which cannot wait for a
     whole table); control characters in user values are escaped, as in every table."""

@@ -41,3 +41,13 @@ WhereOpt = Annotated[
         "times) or ~ (substring), e.g. data.customer.id=C-42.",
     ),
 ]
+FormatOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--format",
+        "-f",
+        metavar="TEMPLATE",
+        help="One line per event from TEMPLATE instead of -o (kcat -f style): {global_position} "
+        "{stream_id} {event_type} {data.PATH} {metadata.PATH} …; {{ }} are braces, \\n \\t escapes.",
+    ),
+]

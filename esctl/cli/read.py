@@ -8,8 +8,8 @@ from typing import Annotated, Any
 import typer
 
 from esctl.cli.completion import complete_stream
-from esctl.cli.event_columns import EVENT_COLUMNS
-from esctl.cli.options import LimitOpt, WhereOpt, examples
+from esctl.cli.event_columns import EVENT_COLUMNS, use_format
+from esctl.cli.options import FormatOpt, LimitOpt, WhereOpt, examples
 from esctl.cli.state import state
 from esctl.errors import UsageError
 from esctl.words import noun_for
@@ -21,6 +21,7 @@ READ_EXAMPLES = examples(
     "esctl read --all --from-position 1000 -o jsonl > events.jsonl",
     "esctl read --all --where data.customer_id=C-42 --where 'data.total>=100'",
     "esctl read Order-5f1c --where 'metadata.user~alice'",
+    "esctl read --all --format '{global_position} {stream_id} {event_type} {data.amount}'",
 )
 SHOW_EXAMPLES = examples("esctl events show 5f1c0a7e-1b2c-4d3e-8f90-123456789abc -o json")
 
@@ -65,6 +66,7 @@ def read(
     ] = None,
     expressions: WhereOpt = None,
     limit: LimitOpt = None,
+    template: FormatOpt = None,
 ) -> None:
     """Read one stream in version order, or the global log with --all.
 
@@ -99,6 +101,7 @@ def read(
         raise UsageError("--from-version and --backwards work only with a STREAM")
     app = state(ctx)
     out = app.out
+    use_format(out, template)
     limit = out.default_limit(limit)
     fetch = limit + 1 if limit is not None else None
     store = app.open_store()

@@ -9,8 +9,8 @@ from typing import Annotated
 import typer
 
 from esctl.cli.completion import complete_stream, complete_subscription
-from esctl.cli.event_columns import EVENT_COLUMNS, event_line
-from esctl.cli.options import WhereOpt, examples
+from esctl.cli.event_columns import EVENT_COLUMNS, event_line, use_format
+from esctl.cli.options import FormatOpt, WhereOpt, examples
 from esctl.cli.state import state
 from esctl.cli.stdio import stdout_is_closed
 from esctl.errors import UsageError
@@ -82,6 +82,7 @@ def tail(
             help="Stop after this long without an event: seconds (5, 0.3) or a duration (1m30s).",
         ),
     ] = None,
+    template: FormatOpt = None,
 ) -> None:
     """Follow events live in commit order, from the end by default.
 
@@ -113,6 +114,7 @@ def tail(
     )
     app = state(ctx)
     out = app.out
+    use_format(out, template)
     if stdout_is_closed(out.stdout):  # `>&-`: refuse before connecting, nothing to deliver to
         raise OutputFailed("cannot write output: standard output is closed")
     start = StartAt(
