@@ -19,11 +19,11 @@ _esctl_spec() {
         'append') subs=''; opts='--stream --expected-version -e --commit-every --dry-run --allow-empty --limit -n'; vopts='--stream --expected-version -e --commit-every --limit -n' ;;
         'read') subs=''; opts='--all --from-version --backwards --from-position --category --type -t --since --until --where -w --limit -n'; vopts='--from-version --from-position --category --type -t --since --until --where -w --limit -n' ;;
         'tail') subs=''; opts='--category --all --type -t --from-start --from-position --since --checkpoint --where -w --max --idle-timeout'; vopts='--category --type -t --from-position --since --checkpoint --where -w --max --idle-timeout' ;;
-        'stats') subs=''; opts='--exact'; vopts='' ;;
+        'stats') subs=''; opts='--exact --by-size'; vopts='' ;;
         'events') subs='show'; opts=''; vopts='' ;;
         'events show') subs=''; opts=''; vopts='' ;;
         'streams') subs='list show'; opts=''; vopts='' ;;
-        'streams list') subs=''; opts='--category --after --limit -n'; vopts='--category --after --limit -n' ;;
+        'streams list') subs=''; opts='--category --after --limit -n --sort --reverse --exact'; vopts='--category --after --limit -n --sort' ;;
         'streams show') subs=''; opts=''; vopts='' ;;
         'checkpoints') subs='list show set delete'; opts=''; vopts='' ;;
         'checkpoints list') subs=''; opts='--lag-threshold --stale-after --fail-on --exact --limit -n'; vopts='--lag-threshold --stale-after --fail-on --limit -n' ;;
@@ -70,6 +70,7 @@ _esctl_option_value() {
         'streams list:--category') COMPREPLY=() ;;
         'streams list:--after') COMPREPLY=() ;;
         'streams list:--limit'|'streams list:-n') COMPREPLY=() ;;
+        'streams list:--sort') COMPREPLY=($(compgen -W 'events size last stream' -- "$cur")) ;;
         'checkpoints list:--lag-threshold') COMPREPLY=() ;;
         'checkpoints list:--stale-after') COMPREPLY=() ;;
         'checkpoints list:--fail-on') COMPREPLY=($(compgen -W 'lagging stalled ahead-of-head' -- "$cur")) ;;
