@@ -184,10 +184,8 @@ class EventReads(Protocol):
         reverse: bool = False,
         sample_percent: float | None = None,
     ) -> Iterator[Row]:
-        """Streams in id order after `after`, or ranked by `sort` (events, size, last: largest
-        first unless `reverse`), over a sample if asked: stream_id, stream_type, version, events,
-        last_event_at (as stored), data_bytes, metadata_bytes, bytes (UTF-8 bytes of the JSON
-        text)."""
+        """Streams (with data_bytes, metadata_bytes, bytes) in id order after `after`, or ranked
+        by `sort` (events, size, last; largest first unless `reverse`), over a sample if asked."""
         ...
 
     def stream_summary(self, stream_id: str) -> Row | None:
@@ -211,14 +209,9 @@ class EventReads(Protocol):
         """(category, event_type, n) rows in order, over a sample of the log if asked."""
         ...
 
-    def sizes_by_type(self, *, sample_percent: float | None = None) -> list[Row]:
-        """(category, event_type, events, data_bytes, metadata_bytes, largest_id,
-        largest_stream_id, largest_position, largest_bytes) rows in order, over a sample if asked."""
-        ...
+    def sizes_by_type(self, *, sample_percent: float | None = None) -> list[Row]: ...
 
-    def relation_sizes(self) -> list[Row]:
-        """Table, TOAST and index bytes of the store's tables where the engine knows them."""
-        ...
+    def relation_sizes(self) -> list[Row]: ...  # tables' bytes on disk, where known
 
 
 class EventLog(EventReads, EventWrites, CommitOrder, Protocol):
