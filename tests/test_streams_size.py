@@ -189,6 +189,8 @@ def test_cli_sort_and_by_size(initialised: Target) -> None:
     assert any(line.startswith("Big,Upload,1,") and BIG_ID in line for line in csv)
     plain = json.loads(run_cli("stats", "-o", "json").stdout)
     assert "sizes" not in plain  # --by-size only when asked: it reads every event
+    assert stats["counts"] == plain["counts"]  # the counts by type from the sizes' own scan
+    assert stats["events"] == plain["events"] == len(EVENTS)
 
 
 def test_cli_refuses_a_bad_sort_and_after_with_a_ranking(initialised: Target) -> None:

@@ -169,11 +169,15 @@ def stats(
     the bytes are (UTF-8 bytes of the JSON text of data and metadata), from a sample on such a
     store too (JSON `sizes.estimated`, `sizes.sample_percent`).
     """
+    from esctl.read.sizes import store_sizes
     from esctl.read.stats import store_stats
 
     app = state(ctx)
     store = app.open_store()
-    result = store_stats(store, exact=exact)
+    # --by-size reads the counts by type in its own scan: stats reuses them.
+    sizes = store_sizes(store, exact=exact) if by_size else None
+    counts_read = sizes.type_counts() if sizes is not None else None
+    result = store_stats(store, exact=exact, type_counts=counts_read)
     out = app.out
     approx = "~" if result.estimated else ""
     record = result.to_dict()
@@ -196,10 +200,7 @@ def stats(
     )
     parts = [counts]
     csv = counts  # CSV writes one table: the counts, or with --by-size the bytes by type
-    if by_size:
-        from esctl.read.sizes import store_sizes
-
-        sizes = store_sizes(store, exact=exact)
+    if sizes is not None:
         record["sizes"] = sizes.to_dict()
         if sizes.estimated:
             record["estimated"] = summary["estimated"] = True

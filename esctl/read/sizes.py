@@ -90,6 +90,13 @@ class StoreSizes:
         """The group holding the store's largest event (first in order among equals)."""
         return max(self.by_type, key=lambda g: g.largest_bytes, default=None)
 
+    def type_counts(self) -> list[Row]:
+        """(category, event_type, n) rows for `store_stats`, from the same scan."""
+        return [
+            {"category": g.category, "event_type": g.event_type, "n": g.events}
+            for g in self.by_type
+        ]
+
     def to_dict(self) -> dict[str, Any]:
         largest = self.largest
         return {

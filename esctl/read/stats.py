@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from esctl.store.base import Session, Store
+from esctl.types import Row
 from esctl.values import StoredTime, stored_time, time_json
 
 # Above this many rows (catalog estimate) `stats` estimates instead of counting.
@@ -74,9 +75,16 @@ def sample_percent_for(
     return min(100.0, max(0.01, 100.0 * SAMPLE_ROWS / events))
 
 
-def store_stats(store: Store, *, exact: bool = False, exact_limit: int | None = None) -> StoreStats:
+def store_stats(
+    store: Store,
+    *,
+    exact: bool = False,
+    exact_limit: int | None = None,
+    type_counts: list[Row] | None = None,
+) -> StoreStats:
     """Statistics of the store; estimates on a large PostgreSQL store (more than `exact_limit`
-    events, default EXACT_LIMIT) unless `exact`."""
+    events, default EXACT_LIMIT) unless `exact`. `type_counts` (category, event_type, n), when
+    given, are the counts by type already read (`stats --by-size`: one scan, not two)."""
     limit = EXACT_LIMIT if exact_limit is None else exact_limit
     with store.reading() as tx:
         estimates = None if exact else tx.log.estimated_counts()
@@ -87,12 +95,12 @@ def store_stats(store: Store, *, exact: bool = False, exact_limit: int | None = 
             events = int(estimates["events"] or 0)
             streams = estimates["streams"]
             percent = min(100.0, max(0.01, 100.0 * SAMPLE_ROWS / max(events, 1)))
-            rows = tx.log.counts_by_type(sample_percent=percent)
+            rows = type_counts or tx.log.counts_by_type(sample_percent=percent)
             estimated = ["events", "streams", "counts"]
         else:
             events = tx.log.count()
             streams = tx.log.count_streams()
-            rows = tx.log.counts_by_type()
+            rows = tx.log.counts_by_type() if type_counts is None else type_counts
     sampled = sum(int(r["n"]) for r in rows)
     scale = events / sampled if estimate_mode and sampled else 1.0
     counts = [
