@@ -20,11 +20,11 @@ _esctl_spec() {
         'read') subs=''; opts='--all --from-version --backwards --from-position --category --type -t --since --until --where -w --limit -n --format -f'; vopts='--from-version --from-position --category --type -t --since --until --where -w --limit -n --format -f' ;;
         'tail') subs=''; opts='--category --all --type -t --from-start --from-position --since --checkpoint --where -w --max --idle-timeout --format -f'; vopts='--category --type -t --from-position --since --checkpoint --where -w --max --idle-timeout --format -f' ;;
         'trace') subs=''; opts='--limit -n'; vopts='--limit -n' ;;
-        'stats') subs=''; opts='--exact'; vopts='' ;;
+        'stats') subs=''; opts='--exact --by-size'; vopts='' ;;
         'events') subs='show'; opts=''; vopts='' ;;
         'events show') subs=''; opts=''; vopts='' ;;
         'streams') subs='list show'; opts=''; vopts='' ;;
-        'streams list') subs=''; opts='--category --after --limit -n'; vopts='--category --after --limit -n' ;;
+        'streams list') subs=''; opts='--category --after --limit -n --sort --reverse --exact'; vopts='--category --after --limit -n --sort' ;;
         'streams show') subs=''; opts=''; vopts='' ;;
         'checkpoints') subs='list show set delete'; opts=''; vopts='' ;;
         'checkpoints list') subs=''; opts='--lag-threshold --stale-after --fail-on --exact --limit -n'; vopts='--lag-threshold --stale-after --fail-on --limit -n' ;;
@@ -74,6 +74,7 @@ _esctl_option_value() {
         'streams list:--category') COMPREPLY=() ;;
         'streams list:--after') COMPREPLY=() ;;
         'streams list:--limit'|'streams list:-n') COMPREPLY=() ;;
+        'streams list:--sort') COMPREPLY=($(compgen -W 'events size last stream' -- "$cur")) ;;
         'checkpoints list:--lag-threshold') COMPREPLY=() ;;
         'checkpoints list:--stale-after') COMPREPLY=() ;;
         'checkpoints list:--fail-on') COMPREPLY=($(compgen -W 'lagging stalled ahead-of-head' -- "$cur")) ;;

@@ -175,10 +175,17 @@ class EventReads(Protocol):
         ...
 
     def list_streams(
-        self, *, category: str | None = None, after: str | None = None, limit: int | None = None
+        self,
+        *,
+        category: str | None = None,
+        after: str | None = None,
+        limit: int | None = None,
+        sort: str = "stream",
+        reverse: bool = False,
+        sample_percent: float | None = None,
     ) -> Iterator[Row]:
-        """Streams in id order after `after`: stream_id, stream_type, version, events,
-        last_event_at (as stored)."""
+        """Streams (with data_bytes, metadata_bytes, bytes) in id order after `after`, or ranked
+        by `sort` (events, size, last; largest first unless `reverse`), over a sample if asked."""
         ...
 
     def stream_summary(self, stream_id: str) -> Row | None:
@@ -201,6 +208,10 @@ class EventReads(Protocol):
     def counts_by_type(self, *, sample_percent: float | None = None) -> list[Row]:
         """(category, event_type, n) rows in order, over a sample of the log if asked."""
         ...
+
+    def sizes_by_type(self, *, sample_percent: float | None = None) -> list[Row]: ...
+
+    def relation_sizes(self) -> list[Row]: ...  # tables' bytes on disk, where known
 
 
 class EventLog(EventReads, EventWrites, CommitOrder, Protocol):

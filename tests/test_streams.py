@@ -101,7 +101,16 @@ def test_cli_streams_and_stats(initialised: Target) -> None:
     assert "next page: --after Order-1" in listed.stderr
     as_json = json.loads(run_cli("streams", "list", "-o", "json").stdout)
     assert [s["stream_id"] for s in as_json] == ["Customer-1", "Order-1", "Order-2", "Order-3"]
-    assert set(as_json[0]) == {"stream_id", "stream_type", "version", "events", "last_event_at"}
+    assert set(as_json[0]) == {
+        "stream_id",
+        "stream_type",
+        "version",
+        "events",
+        "last_event_at",
+        "data_bytes",
+        "metadata_bytes",
+        "bytes",
+    }
     shown = json.loads(run_cli("streams", "show", "Order-1", "-o", "json").stdout)
     assert shown["counts_by_type"] == {"OrderPaid": 2, "OrderPlaced": 1}
     absent = run_cli("streams", "show", "Order-9")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated, Any
 
 import typer
@@ -14,9 +15,30 @@ from esctl.render import Column, Detail, Listing
 LIST_EXAMPLES = examples(
     "esctl streams list --category Order",
     "esctl streams list --limit 50 --after Order-5f1c",
+    "esctl streams list --sort size --limit 10",
 )
 SHOW_EXAMPLES = examples("esctl streams show Order-5f1c", "esctl streams show Order-5f1c -o json")
-STATS_EXAMPLES = examples("esctl stats", "esctl stats -o json", "esctl stats --exact")
+STATS_EXAMPLES = examples(
+    "esctl stats", "esctl stats -o json", "esctl stats --exact", "esctl stats --by-size"
+)
+
+
+class SortChoice(StrEnum):
+    events = "events"
+    size = "size"
+    last = "last"
+    stream = "stream"
+
+
+def _bytes(value: Any) -> str:
+    from esctl.render.progress import human_bytes
+
+    return "" if value is None else human_bytes(value)
+
+
+def _sample_note(percent: float) -> str:
+    return f"Estimated from a {percent:.3g}% sample; --exact for a full scan."
+
 
 streams_app = typer.Typer(
     help="List and inspect streams.",
@@ -35,29 +57,67 @@ def list_(
         str | None, typer.Option("--after", help="Start after this stream id (the next page).")
     ] = None,
     limit: LimitOpt = None,
+    sort: Annotated[
+        SortChoice,
+        typer.Option(
+            "--sort",
+            help="Order: stream (id, the default), or events, size (data + metadata bytes), "
+            "last (event time), largest first.",
+        ),
+    ] = SortChoice.stream,
+    reverse: Annotated[bool, typer.Option("--reverse", help="Reverse the order.")] = False,
+    exact: Annotated[
+        bool,
+        typer.Option("--exact", help="Rank by every event even on a huge PostgreSQL store."),
+    ] = False,
 ) -> None:
-    """List streams in id order: type, version, events, last event time; paginated with --after."""
-    from esctl.read.streams import list_streams
+    """List streams: type, version, events, bytes, last event time; in id order (paginated with
+    --after) or ranked with --sort.
+
+    Bytes are the UTF-8 bytes of the JSON text of data and metadata. Ranking reads every event;
+    on a PostgreSQL store of more than a million events it ranks a sample (said so, JSON
+    `estimated: true`) unless --exact.
+    """
+    from esctl.read.streams import list_streams, listing_sample
 
     app = state(ctx)
     out = app.out
     limit = out.default_limit(limit)
     fetch = limit + 1 if limit is not None else None
-    rows: Any = list_streams(app.open_store(), category=category, after=after, limit=fetch)
+    store = app.open_store()
+    percent = listing_sample(store, sort=sort.value, exact=exact)
+    rows: Any = list_streams(
+        store,
+        category=category,
+        after=after,
+        limit=fetch,
+        sort=sort.value,
+        reverse=reverse,
+        sample_percent=percent,
+    )
+    if percent is not None:
+        out.note(_sample_note(percent))
     hint = "use --limit N to see more"
-    if limit is not None:
+    if limit is not None and sort == SortChoice.stream:
         rows = list(rows)
         if len(rows) > limit and limit > 0:
             hint = f"next page: --after {rows[limit - 1]['stream_id']}"
+    approx = "~" if percent is not None else ""
+    columns = [
+        Column("stream_id", "stream"),
+        Column("stream_type", "type", shrink=True, priority=2),
+        Column("version", justify="right"),
+        Column("events", format=lambda n: f"{approx}{n:,}", justify="right"),
+        Column("bytes", format=lambda n: approx + _bytes(n), justify="right", priority=1),
+        Column("data_bytes", "data", format=_bytes, justify="right", priority=3),
+        Column("metadata_bytes", "metadata", format=_bytes, justify="right", priority=3),
+        Column("last_event_at", "last event", priority=1),
+    ]
+    if percent is not None:
+        columns += [Column("estimated", priority=4), Column("sample_percent", priority=4)]
     out.table(
         rows,
-        [
-            Column("stream_id", "stream"),
-            Column("stream_type", "type", shrink=True, priority=2),
-            Column("version", justify="right"),
-            Column("events", justify="right"),
-            Column("last_event_at", "last event", priority=1),
-        ],
+        columns,
         limit=limit,
         more_hint=hint,
         empty="No streams.",
@@ -94,19 +154,34 @@ def stats(
     exact: Annotated[
         bool, typer.Option("--exact", help="Count exactly even on a huge PostgreSQL store.")
     ] = False,
+    by_size: Annotated[
+        bool,
+        typer.Option(
+            "--by-size",
+            help="Also bytes by category and type, largest events, table sizes (PostgreSQL).",
+        ),
+    ] = False,
 ) -> None:
     """Show head position, totals, oldest and newest event, and counts by category x type.
 
     On a PostgreSQL store of more than a million events the totals and counts are catalog and
-    sample estimates (marked `~`, JSON `estimated: true`) unless --exact.
+    sample estimates (marked `~`, JSON `estimated: true`) unless --exact. --by-size adds where
+    the bytes are (UTF-8 bytes of the JSON text of data and metadata), from a sample on such a
+    store too (JSON `sizes.estimated`, `sizes.sample_percent`).
     """
+    from esctl.read.sizes import store_sizes
     from esctl.read.stats import store_stats
 
     app = state(ctx)
-    result = store_stats(app.open_store(), exact=exact)
+    store = app.open_store()
+    # --by-size reads the counts by type in its own scan: stats reuses them.
+    sizes = store_sizes(store, exact=exact) if by_size else None
+    counts_read = sizes.type_counts() if sizes is not None else None
+    result = store_stats(store, exact=exact, type_counts=counts_read)
     out = app.out
     approx = "~" if result.estimated else ""
-    summary = result.to_dict()
+    record = result.to_dict()
+    summary = dict(record)
     summary.pop("counts")
     summary.pop("estimated_figures")
     for key in ("events", "streams"):
@@ -123,5 +198,70 @@ def stats(
         title="Events by category x type" + (" (estimated from a sample)" if approx else ""),
         empty="No events.",
     )
-    # CSV writes the counts only (one table per output).
-    out.result(result.to_dict(), view=Detail(summary, title="Store", parts=[counts]), csv=counts)
+    parts = [counts]
+    csv = counts  # CSV writes one table: the counts, or with --by-size the bytes by type
+    if sizes is not None:
+        record["sizes"] = sizes.to_dict()
+        if sizes.estimated:
+            record["estimated"] = summary["estimated"] = True
+            record["estimated_figures"] = [*record["estimated_figures"], "sizes"]
+        size_parts = _size_listings(sizes)
+        parts += size_parts
+        csv = size_parts[1]
+    out.result(record, view=Detail(summary, title="Store", parts=parts), csv=csv)
+
+
+def _size_listings(sizes: Any) -> list[Listing]:
+    """The tables of `stats --by-size`: by category, by category x type, the store's tables."""
+    approx = "~" if sizes.estimated else ""
+    note = (
+        f" (estimated from a {sizes.sample_percent:.3g}% sample; --exact for a full scan)"
+        if sizes.estimated
+        else ""
+    )
+
+    def columns(with_type: bool) -> list[Column]:
+        return [
+            Column("category"),
+            *([Column("event_type", "type")] if with_type else []),
+            Column("events", format=lambda n: f"{approx}{n:,}", justify="right"),
+            Column("bytes", format=lambda n: approx + _bytes(n), justify="right"),
+            Column("data_bytes", "data", format=_bytes, justify="right", priority=3),
+            Column("metadata_bytes", "metadata", format=_bytes, justify="right", priority=3),
+            Column("avg_bytes", "avg", format=_bytes, justify="right", priority=2),
+            Column("largest_bytes", "largest", format=_bytes, justify="right"),
+            Column("largest_id", "largest event", priority=1),
+            Column("largest_stream_id", "in stream", priority=1),
+        ]
+
+    listings = [
+        Listing(
+            [g.to_dict() for g in sizes.by_category],
+            columns(False),
+            title="Bytes by category" + note,
+            empty="No events.",
+        ),
+        Listing(
+            [g.to_dict() for g in sizes.by_type],
+            columns(True),
+            title="Bytes by category x type" + note,
+            empty="No events.",
+            legend="Bytes: UTF-8 bytes of the JSON text of data and metadata.",
+        ),
+    ]
+    if sizes.tables:
+        listings.append(
+            Listing(
+                sizes.tables,
+                [
+                    Column("table"),
+                    Column("rows_estimate", "rows (est.)", justify="right"),
+                    Column("table_bytes", "table", format=_bytes, justify="right"),
+                    Column("toast_bytes", "toast", format=_bytes, justify="right"),
+                    Column("index_bytes", "indexes", format=_bytes, justify="right"),
+                    Column("total_bytes", "total", format=_bytes, justify="right"),
+                ],
+                title="Tables on disk",
+            )
+        )
+    return listings

@@ -9,7 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from esctl.store.base import Store
+from esctl.store.base import Session, Store
+from esctl.types import Row
 from esctl.values import StoredTime, stored_time, time_json
 
 # Above this many rows (catalog estimate) `stats` estimates instead of counting.
@@ -59,23 +60,47 @@ class StoreStats:
         }
 
 
-def store_stats(store: Store, *, exact: bool = False) -> StoreStats:
-    """Statistics of the store; estimates on a large PostgreSQL store unless `exact`."""
+def sample_percent_for(
+    tx: Session, *, exact: bool = False, exact_limit: int | None = None
+) -> float | None:
+    """The share of the log to sample (percent, about SAMPLE_ROWS rows) when the catalog
+    estimates more than `exact_limit` (default EXACT_LIMIT) events and not `exact`; None: read
+    every event (always on SQLite, which has no estimates)."""
+    if exact:
+        return None
+    estimates = tx.log.estimated_counts()
+    events = int((estimates or {}).get("events") or 0)
+    if events <= (EXACT_LIMIT if exact_limit is None else exact_limit):
+        return None
+    return min(100.0, max(0.01, 100.0 * SAMPLE_ROWS / events))
+
+
+def store_stats(
+    store: Store,
+    *,
+    exact: bool = False,
+    exact_limit: int | None = None,
+    type_counts: list[Row] | None = None,
+) -> StoreStats:
+    """Statistics of the store; estimates on a large PostgreSQL store (more than `exact_limit`
+    events, default EXACT_LIMIT) unless `exact`. `type_counts` (category, event_type, n), when
+    given, are the counts by type already read (`stats --by-size`: one scan, not two)."""
+    limit = EXACT_LIMIT if exact_limit is None else exact_limit
     with store.reading() as tx:
         estimates = None if exact else tx.log.estimated_counts()
-        estimate_mode = estimates is not None and (estimates["events"] or 0) > EXACT_LIMIT
+        estimate_mode = estimates is not None and (estimates["events"] or 0) > limit
         bounds = tx.log.bounds()
         estimated: list[str] = []
         if estimate_mode and estimates is not None:
             events = int(estimates["events"] or 0)
             streams = estimates["streams"]
             percent = min(100.0, max(0.01, 100.0 * SAMPLE_ROWS / max(events, 1)))
-            rows = tx.log.counts_by_type(sample_percent=percent)
+            rows = type_counts or tx.log.counts_by_type(sample_percent=percent)
             estimated = ["events", "streams", "counts"]
         else:
             events = tx.log.count()
             streams = tx.log.count_streams()
-            rows = tx.log.counts_by_type()
+            rows = tx.log.counts_by_type() if type_counts is None else type_counts
     sampled = sum(int(r["n"]) for r in rows)
     scale = events / sampled if estimate_mode and sampled else 1.0
     counts = [

@@ -341,6 +341,16 @@ class Store(ABC):
         """A FROM-clause suffix that reads about `percent` % of `events` ('' when unsupported)."""
 
     @abstractmethod
+    def byte_length_sql(self, column: str) -> str:
+        """The SQL expression of the UTF-8 bytes of a JSON column's text (0 for NULL): the text
+        esctl reads and exports, not the bytes as stored (jsonb, compressed)."""
+
+    def relation_sizes(self, session: Session) -> list[Row]:
+        """On-disk sizes of the events, snapshots and checkpoints tables (table, rows_estimate,
+        table_bytes, toast_bytes, index_bytes, total_bytes); [] where the engine has none."""
+        return []
+
+    @abstractmethod
     def event_json_lines(
         self,
         where: str,

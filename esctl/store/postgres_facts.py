@@ -19,6 +19,16 @@ _SIZES = (
     "FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
     "WHERE n.nspname = %s AND c.relkind IN ('r', 'p') AND c.relname = ANY(%s) ORDER BY c.relname"
 )
+_RELATION_SIZES = (
+    "SELECT c.relname AS table, c.reltuples::bigint AS rows_estimate, "
+    "pg_catalog.pg_relation_size(c.oid) AS table_bytes, "
+    "pg_catalog.pg_total_relation_size(c.oid) - pg_catalog.pg_relation_size(c.oid) "
+    "- pg_catalog.pg_indexes_size(c.oid) AS toast_bytes, "
+    "pg_catalog.pg_indexes_size(c.oid) AS index_bytes, "
+    "pg_catalog.pg_total_relation_size(c.oid) AS total_bytes "
+    "FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+    "WHERE n.nspname = %s AND c.relkind IN ('r', 'p') AND c.relname = ANY(%s) ORDER BY c.relname"
+)
 # A valid, total (no WHERE, no expressions) unique index on exactly stream_id and version.
 _UNIQUE_STREAM_VERSION = (
     "SELECT c.relname FROM pg_catalog.pg_index i "
@@ -60,6 +70,22 @@ def doctor_facts(session: Any, schema: str) -> dict[str, Any]:
             for name, definition in json_indexes(session, schema).items()
         ],
     }
+
+
+def relation_sizes(session: Any, schema: str) -> list[dict[str, Any]]:
+    """Each sized table's heap, TOAST, index and total bytes (catalog functions: no scan)."""
+    rows = []
+    for row in session.fetchall(_RELATION_SIZES, [schema, list(SIZED_TABLES)]):
+        estimate = row["rows_estimate"]
+        rows.append(
+            {
+                "table": row["table"],
+                "rows_estimate": int(estimate) if estimate is not None and estimate >= 0 else None,
+                **{k: int(row[k]) for k in ("table_bytes", "toast_bytes", "index_bytes")},
+                "total_bytes": int(row["total_bytes"]),
+            }
+        )
+    return rows
 
 
 def unique_stream_version_index(session: Any, schema: str) -> str | None:

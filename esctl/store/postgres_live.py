@@ -157,3 +157,11 @@ class PostgresLive(PostgresConnections):
 
     def sample_clause(self, percent: float) -> str:
         return f" TABLESAMPLE SYSTEM ({float(percent)!r})"
+
+    def byte_length_sql(self, column: str) -> str:
+        return f"coalesce(octet_length(CAST({column} AS TEXT)), 0)"
+
+    def relation_sizes(self, session: Session) -> list[Row]:
+        from esctl.store.postgres_facts import relation_sizes
+
+        return relation_sizes(session, self.settings.schema)

@@ -114,6 +114,9 @@ class SQLiteStore(SQLiteAdmin):
     def sample_clause(self, percent: float) -> str:
         return ""
 
+    def byte_length_sql(self, column: str) -> str:
+        return f"coalesce(length(CAST({column} AS BLOB)), 0)"
+
     def event_json_lines(
         self,
         where: str,

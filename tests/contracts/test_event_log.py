@@ -156,6 +156,43 @@ def test_statistics(seeded: Store) -> None:
         assert estimates is None or set(estimates) == {"events", "streams"}
 
 
+def test_ranked_listing_and_sizes_by_type(seeded: Store) -> None:
+    """Bytes are the UTF-8 bytes of the JSON text: every seeded `{"n": k}` is the same length on
+    one engine, so a stream's bytes are its events times that length, metadata `{}` 2 each."""
+    with seeded.reading() as tx:
+        ranked = list(tx.log.list_streams(sort="events"))
+        assert [r["stream_id"] for r in ranked] == ["Order-1", "Customer-7", "Order-2"]
+        one = next(r for r in ranked if r["stream_id"] == "Order-2")
+        assert one["metadata_bytes"] == 2 and one["data_bytes"] == len(
+            '{"n":4}' if seeded.backend == "sqlite" else '{"n": 4}'
+        )
+        assert ranked[0]["bytes"] == 3 * one["bytes"]
+        smallest = list(tx.log.list_streams(sort="size", reverse=True, limit=2))
+        assert [r["stream_id"] for r in smallest] == ["Customer-7", "Order-2"]
+        assert [r["stream_id"] for r in tx.log.list_streams(sort="stream", reverse=True)] == [
+            "Order-2",
+            "Order-1",
+            "Customer-7",
+        ]
+        with pytest.raises(ValueError):
+            list(tx.log.list_streams(sort="bytes"))
+        sizes = tx.log.sizes_by_type()
+        assert [(r["category"], r["event_type"], r["events"]) for r in sizes] == [
+            ("Customer", "Registered", 1),
+            ("Order", "OrderPaid", 1),
+            ("Order", "OrderPlaced", 2),
+            ("Order", "OrderShipped", 1),
+        ]
+        placed = sizes[2]
+        assert placed["data_bytes"] + placed["metadata_bytes"] == 2 * one["bytes"]
+        assert placed["largest_bytes"] == one["bytes"]
+        first = next(tx.log.read_all(EventFilter(types=("OrderPlaced",))))
+        assert placed["largest_id"] == first.event_id  # equal sizes: the first by position
+        assert tx.log.sizes_by_type(sample_percent=100.0) == sizes
+        tables = tx.log.relation_sizes()
+    assert (tables == []) == (seeded.backend == "sqlite")
+
+
 # --- live ---------------------------------------------------------------------------------
 
 

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from esctl.ports import EventFilter
 from esctl.store.esctl_layout.commit_order import EsctlCommitOrder
-from esctl.store.esctl_layout.filters import category_condition, filter_sql
+from esctl.store.esctl_layout.filters import filter_sql
 from esctl.store.esctl_layout.tables import EVENT_COLUMNS
 from esctl.store.esctl_layout.where import condition_sql
 from esctl.store.esctl_layout.writes import EsctlEventWrites
@@ -124,32 +124,30 @@ class EsctlEventLog(EsctlCommitOrder, EsctlEventWrites):
         return [str(r["stream_id"]) for r in rows]
 
     def list_streams(
-        self, *, category: str | None = None, after: str | None = None, limit: int | None = None
+        self,
+        *,
+        category: str | None = None,
+        after: str | None = None,
+        limit: int | None = None,
+        sort: str = "stream",
+        reverse: bool = False,
+        sample_percent: float | None = None,
     ) -> Iterator[Row]:
-        """Streams in id order, one page after `after` (stream_id, stream_type, version, events,
-        last_event_at as stored): keyset pagination over the `(stream_id, version)` index, so a
-        page reads only its own streams' events."""
-        conditions: list[str] = []
-        params: list[Any] = []
-        if after is not None:
-            conditions.append("stream_id > %s")
-            params.append(after)
-        if category is not None:
-            # A lower bound the index can start from, then the exact category test.
-            condition, values = category_condition(category)
-            conditions += ["stream_id >= %s", condition]
-            params += [category, *values]
-        where = ("WHERE " + " AND ".join(conditions)) if conditions else ""
-        query = (
-            "SELECT stream_id, min(stream_type) AS stream_type, max(version) AS version, "  # noqa: S608
-            "count(*) AS events, max(created_at) AS last_event_at FROM {events} "
-            + where
-            + " GROUP BY stream_id ORDER BY stream_id"
+        """Streams (stream_id, stream_type, version, events, last_event_at as stored, data_bytes,
+        metadata_bytes, bytes) in id order, one page after `after`, or ranked by `sort`
+        (events, size, last), over a sample of the log if asked: `esctl_layout.sizes`."""
+        from esctl.store.esctl_layout.sizes import list_streams
+
+        return list_streams(
+            self.session,
+            self._engine,
+            category=category,
+            after=after,
+            limit=limit,
+            sort=sort,
+            reverse=reverse,
+            sample_percent=sample_percent,
         )
-        if limit is not None:
-            query += " LIMIT %s"
-            params.append(limit)
-        return self.session.stream(query, params, batch_size=1000)
 
     def stream_summary(self, stream_id: str) -> Row | None:
         """One stream's stream_type, version, events, first_at, last_at (as stored),
@@ -212,3 +210,13 @@ class EsctlEventLog(EsctlCommitOrder, EsctlEventWrites):
             + source
             + " GROUP BY 1, 2 ORDER BY 1, 2"
         )
+
+    def sizes_by_type(self, *, sample_percent: float | None = None) -> list[Row]:
+        """Bytes per (category, event_type) and each group's largest event: `esctl_layout.sizes`."""
+        from esctl.store.esctl_layout.sizes import sizes_by_type
+
+        return sizes_by_type(self.session, self._engine, sample_percent=sample_percent)
+
+    def relation_sizes(self) -> list[Row]:
+        """On-disk sizes of the events, snapshots and checkpoints tables ([] on SQLite)."""
+        return self._engine.relation_sizes(self.session)
