@@ -32,7 +32,14 @@ from esctl.types import SchemaReport as SchemaReport
 from esctl.values import category_of
 
 if TYPE_CHECKING:  # the records of checkpoints, leases and snapshots
-    from esctl.types import LeaseHolder, ReplayRow, Snapshot, StoredCheckpoint, StreamSelection
+    from esctl.types import (
+        LeaseHolder,
+        ReplayRow,
+        Snapshot,
+        StoredCheckpoint,
+        StoredTime,
+        StreamSelection,
+    )
 
 
 @dataclass(frozen=True)
@@ -269,6 +276,11 @@ class Checkpoints(Protocol):
 
     def delete(self, name: str, expected: Cursor | None = None) -> bool:
         """Delete `name` (only if it holds exactly `expected`, when given); whether it was."""
+        ...
+
+    def recent_moves(self, name: str, limit: int = 2) -> list[tuple[int, StoredTime]]:
+        """The last positions esctl gave `name` and when, newest first (none for a checkpoint
+        only another program has written)."""
         ...
 
 
