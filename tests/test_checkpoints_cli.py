@@ -88,7 +88,7 @@ def test_list_with_no_checkpoints(initialised: Target) -> None:
             "Error: 2 checkpoints lagging/stalled: behind, stuck\n",
         ),
         (["--fail-on", "lagging", "--lag-threshold", "100"], 0, ""),
-        (["--fail-on", "stalled", "--stale-after", "3h"], 0, ""),
+        (["--fail-on", "stalled", "--stall-after", "3h"], 0, ""),
     ],
 )
 def test_fail_on_exit_codes(seeded: Target, flags: list[str], code: int, error: str) -> None:

@@ -6,7 +6,7 @@ per checkpoint (`LAG_COUNT_CAP`): past it the lag is reported as an estimate (`l
 `checkpoints list` stays quick on a store of hundreds of millions of events.
 
 `lag_seconds` is how long the oldest pending event (the first after the cursor in commit order)
-has waited: now − its created_at; 0 when caught up, None past the head.
+has waited: now - its created_at; 0 when caught up, None past the head.
 
 A checkpoint is `rewound` when the last move esctl recorded for it (esctl_checkpoint_history,
 written with every esctl checkpoint write) went backwards, the row still holds that position, and

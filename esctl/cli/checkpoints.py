@@ -58,7 +58,6 @@ StaleAfterOpt = Annotated[
     str,
     typer.Option(
         "--stall-after",
-        "--stale-after",
         help="No move for this long while events are pending is stalled; a backward move "
         "this recent is rewound (90, 30s, 5m, 2h, 1d).",
     ),

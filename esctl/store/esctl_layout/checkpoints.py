@@ -11,8 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 from esctl.store.esctl_layout.commit_order import engine_of, store_now
 from esctl.store.esctl_layout.tables import HISTORY_KEEP
-from esctl.types import Cursor, Row, StoredCheckpoint, StoredTime
-from esctl.values import stored_time
+from esctl.types import Cursor, Row, StoredCheckpoint
+from esctl.values import StoredTime, stored_time
 
 if TYPE_CHECKING:
     from esctl.store.base import Session
