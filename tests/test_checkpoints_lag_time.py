@@ -152,3 +152,19 @@ def test_cli_lag_seconds_and_fail_on_rewound(initialised: Target) -> None:
     assert re.fullmatch(r"[45]m\d\ds", lag_time.group(1)), lag_time.group(1)  # humanised
     bad = run_cli("checkpoints", "list", "--stall-after", "later")
     assert bad.exit_code == 2 and bad.stderr.startswith("Error: --stall-after: 'later' ")
+
+
+def test_doctor_expects_the_history_table_and_init_puts_it_back(initialised: Target) -> None:
+    with initialised.open() as store, store.writing() as session:
+        session.execute("DROP TABLE {checkpoint_history}")
+        session.execute("DELETE FROM {esctl_schema} WHERE version = 4")
+    broken = run_cli("doctor", "-o", "json")
+    assert broken.exit_code != 0
+    assert any("esctl_checkpoint_history" in m for m in json.loads(broken.stdout)["missing"])
+    assert run_cli("init").exit_code == 0  # migration 4 again: the table back
+    assert run_cli("doctor").exit_code == 0
+    with initialised.open() as store:
+        _write_aged(store, [timedelta(minutes=1)])
+        _esctl_saves(store, "after-upgrade", 1)
+        with store.reading() as tx:
+            assert [p for p, _ in transaction.checkpoints(tx).recent_moves("after-upgrade")] == [1]
