@@ -27,8 +27,8 @@ _esctl_spec() {
         'streams list') subs=''; opts='--category --after --limit -n --sort --reverse --exact'; vopts='--category --after --limit -n --sort' ;;
         'streams show') subs=''; opts=''; vopts='' ;;
         'checkpoints') subs='list show set delete'; opts=''; vopts='' ;;
-        'checkpoints list') subs=''; opts='--lag-threshold --stale-after --fail-on --exact --limit -n'; vopts='--lag-threshold --stale-after --fail-on --limit -n' ;;
-        'checkpoints show') subs=''; opts='--pending --lag-threshold --stale-after --exact'; vopts='--pending --lag-threshold --stale-after' ;;
+        'checkpoints list') subs=''; opts='--lag-threshold --stall-after --fail-on --exact --limit -n'; vopts='--lag-threshold --stall-after --fail-on --limit -n' ;;
+        'checkpoints show') subs=''; opts='--pending --lag-threshold --stall-after --exact'; vopts='--pending --lag-threshold --stall-after' ;;
         'checkpoints set') subs=''; opts='--position --to-start --to-end --to-time --shift-by --execute --force'; vopts='--position --to-time --shift-by' ;;
         'checkpoints delete') subs=''; opts='--execute --force'; vopts='' ;;
         'snapshots') subs='list show rebuild verify'; opts=''; vopts='' ;;
@@ -76,12 +76,12 @@ _esctl_option_value() {
         'streams list:--limit'|'streams list:-n') COMPREPLY=() ;;
         'streams list:--sort') COMPREPLY=($(compgen -W 'events size last stream' -- "$cur")) ;;
         'checkpoints list:--lag-threshold') COMPREPLY=() ;;
-        'checkpoints list:--stale-after') COMPREPLY=() ;;
-        'checkpoints list:--fail-on') COMPREPLY=($(compgen -W 'lagging stalled ahead-of-head' -- "$cur")) ;;
+        'checkpoints list:--stall-after') COMPREPLY=() ;;
+        'checkpoints list:--fail-on') COMPREPLY=($(compgen -W 'lagging stalled rewound ahead-of-head' -- "$cur")) ;;
         'checkpoints list:--limit'|'checkpoints list:-n') COMPREPLY=() ;;
         'checkpoints show:--pending') COMPREPLY=() ;;
         'checkpoints show:--lag-threshold') COMPREPLY=() ;;
-        'checkpoints show:--stale-after') COMPREPLY=() ;;
+        'checkpoints show:--stall-after') COMPREPLY=() ;;
         'checkpoints set:--position') COMPREPLY=() ;;
         'checkpoints set:--to-time') COMPREPLY=() ;;
         'checkpoints set:--shift-by') COMPREPLY=() ;;

@@ -135,7 +135,7 @@ def kind_of(key: str) -> Kind | None:
     """What a row key holds, by name: the one place that decides how a value of a table reads."""
     if key.endswith("_at") or key in ("time", "updated", "created"):
         return "time"
-    if key == "age_seconds" or key == "age":
+    if key in ("age_seconds", "age", "lag_seconds"):
         return "age"
     if key == "status":
         return "status"

@@ -29,7 +29,7 @@ from esctl.capabilities import require as require
 from esctl.conditions import Condition, WherePlan
 from esctl.types import Cursor, LiveBatch, Migration, NewEventRow, NodeStatus, RecordedEvent, Row
 from esctl.types import SchemaReport as SchemaReport
-from esctl.values import category_of
+from esctl.values import StoredTime, category_of
 
 if TYPE_CHECKING:  # the records of checkpoints, leases and snapshots
     from esctl.types import LeaseHolder, ReplayRow, Snapshot, StoredCheckpoint, StreamSelection
@@ -245,7 +245,8 @@ class Live(Protocol):
 class Checkpoints(Protocol):
     """Subscription checkpoints (consumer positions), inside one transaction. Writes stamp
     `updated_at` with the store's clock. Cursors compared by the compare-and-set methods are the
-    pairs as stored (`StoredCheckpoint.stored`: transaction id 0 is a NULL one)."""
+    pairs as stored (`StoredCheckpoint.stored`: transaction id 0 is a NULL one). `recent_moves`:
+    the last positions esctl gave a checkpoint and when, newest first (none if it never did)."""
 
     def now(self) -> datetime:
         """The store's clock (ages are measured against it, as the seed's subscriber writes it)."""
@@ -253,9 +254,7 @@ class Checkpoints(Protocol):
 
     def get(self, name: str) -> StoredCheckpoint | None: ...
 
-    def all(self) -> list[StoredCheckpoint]:
-        """Every checkpoint, by name."""
-        ...
+    def all(self) -> list[StoredCheckpoint]: ...  # every checkpoint, by name
 
     def names(self, prefix: str = "", limit: int | None = None) -> list[str]:
         """Names starting with `prefix`, in order, at most `limit` (a bounded index walk)."""
@@ -281,6 +280,8 @@ class Checkpoints(Protocol):
     def delete(self, name: str, expected: Cursor | None = None) -> bool:
         """Delete `name` (only if it holds exactly `expected`, when given); whether it was."""
         ...
+
+    def recent_moves(self, name: str, limit: int = 2) -> list[tuple[int, StoredTime]]: ...
 
 
 class Leases(Protocol):

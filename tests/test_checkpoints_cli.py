@@ -88,7 +88,7 @@ def test_list_with_no_checkpoints(initialised: Target) -> None:
             "Error: 2 checkpoints lagging/stalled: behind, stuck\n",
         ),
         (["--fail-on", "lagging", "--lag-threshold", "100"], 0, ""),
-        (["--fail-on", "stalled", "--stale-after", "3h"], 0, ""),
+        (["--fail-on", "stalled", "--stall-after", "3h"], 0, ""),
     ],
 )
 def test_fail_on_exit_codes(seeded: Target, flags: list[str], code: int, error: str) -> None:
@@ -99,9 +99,9 @@ def test_fail_on_exit_codes(seeded: Target, flags: list[str], code: int, error: 
 
 
 def test_bad_flags_are_usage_errors(seeded: Target) -> None:
-    result = run_cli("checkpoints", "list", "--stale-after", "soon")
+    result = run_cli("checkpoints", "list", "--stall-after", "soon")
     assert result.exit_code == 2
-    assert result.stderr.startswith("Error: --stale-after: 'soon' is not a duration\n")
+    assert result.stderr.startswith("Error: --stall-after: 'soon' is not a duration\n")
     result = run_cli("checkpoints", "list", "--fail-on", "late")
     assert result.exit_code == 2
     result = run_cli("checkpoints", "set", "behind", "--to-start", "--to-end")

@@ -40,6 +40,7 @@ def test_hostile_schema_names_are_quoted(pg_server_url: str, schema: str) -> Non
                 [schema],
             ).fetchall()
             assert [t[0] for t in tables] == [
+                "esctl_checkpoint_history",
                 "esctl_leases",
                 "esctl_schema",
                 "events",

@@ -27,7 +27,7 @@ app = typer.Typer(
 
 LIST_EXAMPLES = examples(
     "esctl checkpoints list",
-    "esctl checkpoints list --lag-threshold 500 --stale-after 5m",
+    "esctl checkpoints list --lag-threshold 500 --stall-after 2m",
     "esctl -p prod checkpoints list -o json --fail-on lagging --fail-on stalled",
 )
 SHOW_EXAMPLES = examples(
@@ -46,6 +46,7 @@ DELETE_EXAMPLES = examples(
 class Condition(StrEnum):
     lagging = "lagging"
     stalled = "stalled"
+    rewound = "rewound"
     ahead_of_head = "ahead-of-head"
 
 
@@ -56,8 +57,9 @@ LagThresholdOpt = Annotated[
 StaleAfterOpt = Annotated[
     str,
     typer.Option(
-        "--stale-after",
-        help="No update for this long while lag > 0 is stalled (90, 30s, 10m, 2h, 1d).",
+        "--stall-after",
+        help="No move for this long while events are pending is stalled; a backward move "
+        "this recent is rewound (90, 30s, 5m, 2h, 1d).",
     ),
 ]
 ForceOpt = Annotated[
@@ -83,7 +85,7 @@ def _thresholds(lag_threshold: int, stale_after: str, exact: bool) -> Any:
 
     return Thresholds(
         lag=lag_threshold,
-        stale_after=parse_duration(stale_after, "--stale-after"),
+        stale_after=parse_duration(stale_after, "--stall-after"),
         count_cap=None if exact else LAG_COUNT_CAP,
     )
 
@@ -103,6 +105,8 @@ CHECKPOINT_COLUMNS = [
     Column("lag", "lag", justify="right", cell_of=_lag_cell),  # `~N`: JSON has `lag_estimated`
     Column("updated_at", "updated", priority=3),
     Column("age_seconds", "age", justify="right", priority=1),
+    # How long the oldest pending event has waited (JSON: seconds; null past the head).
+    Column("lag_seconds", "lag time", justify="right", priority=1),
     Column("status", "status"),
     Column("lease_holder", "leased by", priority=4),
 ]
@@ -112,7 +116,7 @@ CHECKPOINT_COLUMNS = [
 def list_checkpoints(
     ctx: typer.Context,
     lag_threshold: LagThresholdOpt = 1_000,
-    stale_after: StaleAfterOpt = "10m",
+    stale_after: StaleAfterOpt = "5m",
     fail_on: Annotated[
         list[Condition] | None,
         typer.Option("--fail-on", help="Exit 1 when any checkpoint is in this state (repeatable)."),
@@ -122,8 +126,10 @@ def list_checkpoints(
 ) -> None:
     """Every subscription's position, head, lag (in events), last update, age and status.
 
-    Status: ok, lagging (lag over --lag-threshold), stalled (no update for --stale-after while
-    lag > 0), ahead-of-head (position past the last event, e.g. after a restore; lag is negative).
+    Status, the first that holds of: ahead-of-head (position past the last event, e.g. after a
+    restore; lag is negative), rewound (esctl last moved it backwards, within --stall-after),
+    stalled (events pending and no move for --stall-after), lagging (lag over --lag-threshold), ok.
+    "lag time" (`lag_seconds`) is how long the oldest pending event has waited; 0 caught up.
     Sorted by lag, most behind first. Lag is counted, not head - position; past 100,000 events it
     is estimated from positions (shown as ~N, `lag_estimated` in JSON) unless --exact.
     "leased by" (`lease_holder`, `lease_since` in JSON) is the running `tail --checkpoint` that
@@ -172,7 +178,7 @@ def show(
         int, typer.Option("--pending", min=0, help="How many pending events to list.")
     ] = 10,
     lag_threshold: LagThresholdOpt = 1_000,
-    stale_after: StaleAfterOpt = "10m",
+    stale_after: StaleAfterOpt = "5m",
     exact: ExactOpt = False,
 ) -> None:
     """One checkpoint and the next events it has not handled yet. Exit 4 if it does not exist."""

@@ -35,7 +35,6 @@ OPTION_METAVARS = {
     "--reducer": "REDUCER",
     "--idle-timeout": "DURATION",
     "--duration": "SECONDS",
-    "--stale-after": "DURATION",
     "--stall-after": "DURATION",
     "--by-duration": "DURATION",
     "--interval": "SECONDS",

@@ -27,6 +27,7 @@ MIGRATIONS = migrations(
         "event store tables and indexes (seed Template 1) and esctl_schema",
         "esctl additions: events.transaction_id, checkpoints.last_transaction_id, NOTIFY trigger",
         "esctl additions: esctl_leases (the lease a running `tail --checkpoint` holds)",
+        "esctl additions: esctl_checkpoint_history (recent checkpoint moves: rewinds)",
     ],
     before={1: ["CREATE SCHEMA IF NOT EXISTS {schema}"]},
     after={2: _NOTIFY},

@@ -19,6 +19,7 @@ MIGRATIONS = migrations(
         "event store tables (seed Template 1) and esctl_schema",
         "esctl additions: subscription_checkpoints.last_transaction_id",
         "esctl additions: esctl_leases (the lease a running `tail --checkpoint` holds)",
+        "esctl additions: esctl_checkpoint_history (recent checkpoint moves: rewinds)",
     ],
 )
 

@@ -10,8 +10,9 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from esctl.store.esctl_layout.commit_order import engine_of, store_now
+from esctl.store.esctl_layout.tables import HISTORY_KEEP
 from esctl.types import Cursor, Row, StoredCheckpoint
-from esctl.values import stored_time
+from esctl.values import StoredTime, stored_time
 
 if TYPE_CHECKING:
     from esctl.store.base import Session
@@ -67,6 +68,7 @@ class EsctlCheckpoints:
             "last_transaction_id = excluded.last_transaction_id, updated_at = excluded.updated_at",
             [name, cursor.global_position, tx, self._now_param()],
         )
+        self._record(name, cursor.global_position)
 
     def create_if_absent(self, name: str, cursor: Cursor) -> bool:
         tx_sql, tx = engine_of(self.session).transaction_id_sql(cursor.transaction_id)
@@ -75,6 +77,8 @@ class EsctlCheckpoints:
             f"updated_at) VALUES (%s, %s, {tx_sql}, %s) ON CONFLICT (subscription_id) DO NOTHING",
             [name, cursor.global_position, tx, self._now_param()],
         )
+        if created == 1:
+            self._record(name, cursor.global_position)
         return created == 1
 
     def compare_and_set(self, name: str, expected: Cursor, new: Cursor) -> bool:
@@ -86,6 +90,8 @@ class EsctlCheckpoints:
             f"last_transaction_id = {tx_sql}, updated_at = %s WHERE {guard}",
             [new.global_position, tx, now, *guard_params],
         )
+        if changed == 1:
+            self._record(name, new.global_position)
         return changed == 1
 
     def holds(self, name: str, expected: Cursor) -> bool:
@@ -105,7 +111,36 @@ class EsctlCheckpoints:
             f"DELETE FROM {{checkpoints}} WHERE {guard}",  # noqa: S608 - bound values
             params,
         )
+        if changed == 1:
+            self.session.execute(
+                "DELETE FROM {checkpoint_history} WHERE subscription_id = %s", [name]
+            )
         return changed == 1
+
+    def recent_moves(self, name: str, limit: int = 2) -> list[tuple[int, StoredTime]]:
+        rows = self.session.fetchall(
+            "SELECT position, moved_at FROM {checkpoint_history} WHERE subscription_id = %s "
+            "ORDER BY seq DESC LIMIT %s",
+            [name, limit],
+        )
+        return [(int(r["position"]), stored_time(r["moved_at"])) for r in rows]
+
+    def _record(self, name: str, position: int) -> None:
+        """A history row when the position differs from the last one recorded; the oldest past
+        HISTORY_KEEP pruned. Same transaction as the checkpoint write."""
+        self.session.execute(
+            "INSERT INTO {checkpoint_history} (subscription_id, position, moved_at) "
+            "SELECT CAST(%s AS TEXT), %s, %s WHERE NOT EXISTS (SELECT 1 FROM {checkpoint_history} h "
+            "WHERE h.subscription_id = %s AND h.position = %s AND h.seq = "
+            "(SELECT max(seq) FROM {checkpoint_history} WHERE subscription_id = %s))",
+            [name, position, self._now_param(), name, position, name],
+        )
+        self.session.execute(
+            "DELETE FROM {checkpoint_history} WHERE subscription_id = %s AND seq NOT IN "
+            "(SELECT seq FROM {checkpoint_history} WHERE subscription_id = %s "
+            "ORDER BY seq DESC LIMIT %s)",
+            [name, name, HISTORY_KEEP],
+        )
 
     def _now_param(self) -> Any:
         return self.session.time_param(store_now(self.session))

@@ -185,7 +185,35 @@ LEASES = Table(
     since=3,
 )
 
-TABLES: tuple[Table, ...] = (EVENTS, SNAPSHOTS, CHECKPOINTS, ESCTL_SCHEMA, LEASES)
+# The last few positions esctl gave each checkpoint and when (`checkpoints list` sees a rewind in
+# it). Written in the transaction of every esctl checkpoint write, pruned to HISTORY_KEEP rows per
+# checkpoint; another program writing subscription_checkpoints directly leaves no history.
+CHECKPOINT_HISTORY = Table(
+    "esctl_checkpoint_history",
+    "checkpoint_history",
+    (
+        Column(
+            "seq",
+            "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
+            "INTEGER PRIMARY KEY AUTOINCREMENT",
+        ),
+        Column("subscription_id", "VARCHAR(255) NOT NULL", "TEXT NOT NULL"),
+        Column("position", "BIGINT NOT NULL", "INTEGER NOT NULL"),
+        Column("moved_at", "TIMESTAMPTZ NOT NULL", "TEXT NOT NULL"),
+    ),
+    indexes=(Index("idx_checkpoint_history_subscription", "subscription_id, seq"),),
+    since=4,
+)
+HISTORY_KEEP = 10
+
+TABLES: tuple[Table, ...] = (
+    EVENTS,
+    SNAPSHOTS,
+    CHECKPOINTS,
+    ESCTL_SCHEMA,
+    LEASES,
+    CHECKPOINT_HISTORY,
+)
 
 LEASE_COLUMNS = [c.name for c in LEASES.columns]
 
