@@ -22,9 +22,10 @@ _esctl_spec() {
         'stats') subs=''; opts='--exact'; vopts='' ;;
         'events') subs='show'; opts=''; vopts='' ;;
         'events show') subs=''; opts=''; vopts='' ;;
-        'streams') subs='list show'; opts=''; vopts='' ;;
+        'streams') subs='list show state'; opts=''; vopts='' ;;
         'streams list') subs=''; opts='--category --after --limit -n'; vopts='--category --after --limit -n' ;;
         'streams show') subs=''; opts=''; vopts='' ;;
+        'streams state') subs=''; opts='--at-version --at --reducer -r --changes --no-snapshot'; vopts='--at-version --at --reducer -r' ;;
         'checkpoints') subs='list show set delete'; opts=''; vopts='' ;;
         'checkpoints list') subs=''; opts='--lag-threshold --stale-after --fail-on --exact --limit -n'; vopts='--lag-threshold --stale-after --fail-on --limit -n' ;;
         'checkpoints show') subs=''; opts='--pending --lag-threshold --stale-after --exact'; vopts='--pending --lag-threshold --stale-after' ;;
@@ -70,6 +71,9 @@ _esctl_option_value() {
         'streams list:--category') COMPREPLY=() ;;
         'streams list:--after') COMPREPLY=() ;;
         'streams list:--limit'|'streams list:-n') COMPREPLY=() ;;
+        'streams state:--at-version') COMPREPLY=() ;;
+        'streams state:--at') COMPREPLY=() ;;
+        'streams state:--reducer'|'streams state:-r') COMPREPLY=() ;;
         'checkpoints list:--lag-threshold') COMPREPLY=() ;;
         'checkpoints list:--stale-after') COMPREPLY=() ;;
         'checkpoints list:--fail-on') COMPREPLY=($(compgen -W 'lagging stalled ahead-of-head' -- "$cur")) ;;
@@ -114,6 +118,7 @@ _esctl_argument() {
         'read:0') _esctl_dynamic ;;
         'tail:0') _esctl_dynamic ;;
         'streams show:0') _esctl_dynamic ;;
+        'streams state:0') _esctl_dynamic ;;
         'checkpoints show:0') _esctl_dynamic ;;
         'checkpoints set:0') _esctl_dynamic ;;
         'checkpoints delete:0') _esctl_dynamic ;;

@@ -114,3 +114,18 @@ def test_errors(orders: Target) -> None:
 
 def test_library_unused_import_guard() -> None:
     assert ReducerChoice().for_stream_type("X").name == "merge"
+
+
+def test_a_snapshot_is_not_used_with_another_reducer(orders: Target, tmp_path) -> None:
+    assert run_cli("snapshots", "rebuild", "Order-1").exit_code == 0
+    (tmp_path / "count.py").write_text(
+        "def count(state, event):\n    return {'n': (state or {}).get('n', 0) + 1}\n"
+    )
+    result = run_cli(
+        "streams", "state", "Order-1", "-o", "json", "-r", str(tmp_path / "count.py") + ":count"
+    )
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout) == {"n": 4}
+    assert "was not used: --reducer" in result.stderr
+    same = run_cli("streams", "state", "Order-1", "-r", "merge")
+    assert "Started from the snapshot at version 4." in same.stderr

@@ -198,6 +198,8 @@ def state_(
     )
     if fold.snapshot_version is not None:
         out.message(f"Started from the snapshot at version {fold.snapshot_version}.")
+    elif fold.snapshot_skipped is not None:
+        out.message(f"Folded from the first event: {fold.snapshot_skipped}.")
     if changes:
         lines = lambda v: "\n".join(v or [])  # noqa: E731
         out.table(

@@ -52,6 +52,21 @@ class Fold:
     state: State = field(default_factory=dict)
     version: int = 0
     snapshot_version: int | None = None
+    snapshot_skipped: str | None = None
+
+
+def _same_reducer_as_snapshots(reducers: ReducerChoice, stream_type: str) -> bool:
+    """Whether the reducer chosen is the one `snapshots rebuild` writes this stream type's
+    snapshots with (the profile's or merge): a snapshot records no reducer, so one made by another
+    reducer must not be mixed with this one's fold."""
+    if reducers.override is None:
+        return True
+    written_by = ReducerChoice(None, reducers.configured, reducers.base_dir, reducers.profile)
+    try:
+        default = written_by.for_stream_type(stream_type).function
+    except EsctlError:
+        return False
+    return default is reducers.for_stream_type(stream_type).function
 
 
 def _change(before: Any, after: Any, event: RecordedEvent) -> Change:
@@ -116,6 +131,12 @@ def stream_state(
             if use_snapshot and store.capabilities.has_snapshots
             else None
         )
+        if snapshot is not None and not _same_reducer_as_snapshots(reducers, first.stream_type):
+            result.snapshot_skipped = (
+                f"the snapshot at version {snapshot.version} was not used: --reducer "
+                f"{reducer.name} is not the reducer snapshots are rebuilt with"
+            )
+            snapshot = None
         if (
             snapshot is not None
             and 1 <= snapshot.version <= target
