@@ -223,6 +223,7 @@ def state_(
         for key, value in fold.state.items()
     }
     title = f"State of {stream} at version {fold.version}"
-    if not shown:
-        out.note(f"{title}: empty.")
-    out.result(fold.state, view=Detail(shown, title=title))
+    from esctl.render import Said
+
+    view = Detail(shown, title=title) if shown else Said([f"{title}: empty."])
+    out.result(fold.state, view=view)
