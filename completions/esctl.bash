@@ -23,9 +23,10 @@ _esctl_spec() {
         'stats') subs=''; opts='--exact --by-size'; vopts='' ;;
         'events') subs='show'; opts=''; vopts='' ;;
         'events show') subs=''; opts=''; vopts='' ;;
-        'streams') subs='list show'; opts=''; vopts='' ;;
+        'streams') subs='list show state'; opts=''; vopts='' ;;
         'streams list') subs=''; opts='--category --after --limit -n --sort --reverse --exact'; vopts='--category --after --limit -n --sort' ;;
         'streams show') subs=''; opts=''; vopts='' ;;
+        'streams state') subs=''; opts='--at-version --at --reducer -r --changes --no-snapshot'; vopts='--at-version --at --reducer -r' ;;
         'checkpoints') subs='list show set delete'; opts=''; vopts='' ;;
         'checkpoints list') subs=''; opts='--lag-threshold --stall-after --fail-on --exact --limit -n'; vopts='--lag-threshold --stall-after --fail-on --limit -n' ;;
         'checkpoints show') subs=''; opts='--pending --lag-threshold --stall-after --exact'; vopts='--pending --lag-threshold --stall-after' ;;
@@ -75,6 +76,9 @@ _esctl_option_value() {
         'streams list:--after') COMPREPLY=() ;;
         'streams list:--limit'|'streams list:-n') COMPREPLY=() ;;
         'streams list:--sort') COMPREPLY=($(compgen -W 'events size last stream' -- "$cur")) ;;
+        'streams state:--at-version') COMPREPLY=() ;;
+        'streams state:--at') COMPREPLY=() ;;
+        'streams state:--reducer'|'streams state:-r') COMPREPLY=() ;;
         'checkpoints list:--lag-threshold') COMPREPLY=() ;;
         'checkpoints list:--stall-after') COMPREPLY=() ;;
         'checkpoints list:--fail-on') COMPREPLY=($(compgen -W 'lagging stalled rewound ahead-of-head' -- "$cur")) ;;
@@ -119,6 +123,7 @@ _esctl_argument() {
         'read:0') _esctl_dynamic ;;
         'tail:0') _esctl_dynamic ;;
         'streams show:0') _esctl_dynamic ;;
+        'streams state:0') _esctl_dynamic ;;
         'checkpoints show:0') _esctl_dynamic ;;
         'checkpoints set:0') _esctl_dynamic ;;
         'checkpoints delete:0') _esctl_dynamic ;;

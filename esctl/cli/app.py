@@ -255,6 +255,7 @@ def _register() -> None:
     from esctl.cli import sandbox as sandbox_cli
     from esctl.cli import schema as schema_cli
     from esctl.cli import snapshots as snapshots_cli
+    from esctl.cli import stream_state as stream_state_cli
     from esctl.cli import streams as streams_cli
     from esctl.cli import tail as tail_cli
     from esctl.cli import trace as trace_cli
@@ -274,6 +275,9 @@ def _register() -> None:
     command("read", rich_help_panel=PANEL_READ, epilog=read_cli.READ_EXAMPLES)(read_cli.read)
     app.add_typer(read_cli.events_app, name="events", rich_help_panel=PANEL_READ)
     command("tail", rich_help_panel=PANEL_READ, epilog=tail_cli.TAIL_EXAMPLES)(tail_cli.tail)
+    streams_cli.streams_app.command("state", epilog=stream_state_cli.STATE_EXAMPLES)(
+        stream_state_cli.state_
+    )
     app.add_typer(streams_cli.streams_app, name="streams", rich_help_panel=PANEL_READ)
     command("trace", rich_help_panel=PANEL_READ, epilog=trace_cli.TRACE_EXAMPLES)(trace_cli.trace)
     command("stats", rich_help_panel=PANEL_READ, epilog=streams_cli.STATS_EXAMPLES)(

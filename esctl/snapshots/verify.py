@@ -91,27 +91,45 @@ def verify_snapshots(
         )
 
 
+@dataclass(frozen=True)
+class Difference:
+    """One path where two states differ: `added` (only in `after`), `removed`, `changed`."""
+
+    kind: str
+    path: str
+    before: Any = None
+    after: Any = None
+
+    def line(self, what: tuple[str, str] = ("in the state before", "")) -> str:
+        """The diff line `snapshots verify` shows; `what` names the two sides."""
+        if self.kind == "removed":
+            return f"- {self.path}: {_short(self.before)} (only {what[0]})"
+        if self.kind == "added":
+            return f"+ {self.path}: {_short(self.after)} (not {what[0]})"
+        return f"~ {self.path or '(whole state)'}: {_short(self.before)} → {_short(self.after)}"
+
+
+def differences(before: Any, after: Any, path: str = "") -> Iterator[Difference]:
+    """Every path where `after` differs from `before`, keys in order, nested objects by key."""
+    if isinstance(before, dict) and isinstance(after, dict):
+        for key in sorted(set(before) | set(after), key=str):
+            sub = f"{path}.{key}" if path else str(key)
+            if key not in after:
+                yield Difference("removed", sub, before=before[key])
+            elif key not in before:
+                yield Difference("added", sub, after=after[key])
+            else:
+                yield from differences(before[key], after[key], sub)
+    elif not same_state(before, after):
+        yield Difference("changed", path, before, after)
+
+
 def diff_states(stored: Any, replayed: Any, limit: int = DIFF_LINES) -> list[str]:
     """A short diff of two states: one line per differing path, at most `limit` lines."""
-    lines: list[str] = []
-    _diff(stored, replayed, "", lines)
+    lines = [d.line(("in the snapshot", "")) for d in differences(stored, replayed)]
     if len(lines) > limit:
         return [*lines[:limit], f"… and {len(lines) - limit} more differences"]
     return lines
-
-
-def _diff(stored: Any, replayed: Any, path: str, lines: list[str]) -> None:
-    if isinstance(stored, dict) and isinstance(replayed, dict):
-        for key in sorted(set(stored) | set(replayed), key=str):
-            sub = f"{path}.{key}" if path else str(key)
-            if key not in replayed:
-                lines.append(f"- {sub}: {_short(stored[key])} (only in the snapshot)")
-            elif key not in stored:
-                lines.append(f"+ {sub}: {_short(replayed[key])} (not in the snapshot)")
-            else:
-                _diff(stored[key], replayed[key], sub, lines)
-    elif not same_state(stored, replayed):
-        lines.append(f"~ {path or '(whole state)'}: {_short(stored)} → {_short(replayed)}")
 
 
 def _short(value: Any, width: int = 40) -> str:
