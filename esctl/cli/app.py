@@ -138,7 +138,8 @@ app = typer.Typer(
     "           streams, stats, tail, listings, counts; follow live, none skipped;\n"
     "           trace                 what one request caused, as a tree\n"
     "  Operate  checkpoints,          move subscriptions (dry runs unless told),\n"
-    "           snapshots             rebuild and verify snapshots\n"
+    "           snapshots,            rebuild and verify snapshots,\n"
+    "           metrics, horizon      Prometheus metrics; why live readers wait\n"
     "  Measure  bench                 append, read and tail throughput, latency\n\n"
     "With no configuration the store is sqlite:///events.db in the current directory.",
     epilog="[bold]Store[/bold]: --store URL, $ESCTL_STORE, or a profile (--profile, "
@@ -251,6 +252,8 @@ def _register() -> None:
     from esctl.cli import bench as bench_cli
     from esctl.cli import checkpoints as checkpoints_cli
     from esctl.cli import config as config_cli
+    from esctl.cli import horizon as horizon_cli
+    from esctl.cli import metrics as metrics_cli
     from esctl.cli import read as read_cli
     from esctl.cli import sandbox as sandbox_cli
     from esctl.cli import schema as schema_cli
@@ -286,6 +289,10 @@ def _register() -> None:
 
     app.add_typer(checkpoints_cli.app, name="checkpoints", rich_help_panel=PANEL_OPERATE)
     app.add_typer(snapshots_cli.app, name="snapshots", rich_help_panel=PANEL_OPERATE)
+    app.add_typer(metrics_cli.app, name="metrics", rich_help_panel=PANEL_OPERATE)
+    command("horizon", rich_help_panel=PANEL_OPERATE, epilog=horizon_cli.HORIZON_EXAMPLES)(
+        horizon_cli.horizon
+    )
 
     command("bench", rich_help_panel=PANEL_MEASURE, epilog=bench_cli.BENCH_EXAMPLES)(
         bench_cli.bench

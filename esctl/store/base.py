@@ -33,6 +33,7 @@ from esctl.store.esctl_layout.tables import LEASE_COLUMNS as LEASE_COLUMNS
 from esctl.urls import Backend, StoreLocation
 
 if TYPE_CHECKING:
+    from esctl.store.horizon import Horizon
     from esctl.store.layout import Layout
 
 from esctl.types import (
@@ -194,6 +195,10 @@ class Store(ABC):
     def admin(self) -> SchemaAdmin:
         """The layout's schema: migrations, inspection, repairs, node status (init, doctor)."""
         return self.layout.admin()
+
+    def horizon(self) -> Horizon | None:
+        """Who holds back the visibility horizon (PostgreSQL); None: writers are serialised."""
+        return None
 
     def __enter__(self) -> Store:
         return self

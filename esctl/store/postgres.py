@@ -5,7 +5,7 @@ JSON-lines export (`postgres_export`) — plus the commit-order slices of checkp
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from esctl.store.postgres_admin import PostgresAdmin
 from esctl.store.postgres_connection import PostgresSession
@@ -14,11 +14,19 @@ from esctl.store.postgres_errors import translate_errors
 from esctl.store.postgres_export import PostgresExport
 from esctl.store.postgres_live import NOTIFY_CHANNEL, PostgresLive
 
+if TYPE_CHECKING:
+    from esctl.store.horizon import Horizon
+
 __all__ = ["NOTIFY_CHANNEL", "PostgresSession", "PostgresStore", "translate_errors"]
 
 
 class PostgresStore(PostgresLive, PostgresExport, PostgresCopy, PostgresAdmin):
     """An event store in one schema of a PostgreSQL database."""
+
+    def horizon(self) -> Horizon:
+        from esctl.store.postgres_horizon import PostgresHorizon
+
+        return PostgresHorizon(self)
 
     # --- checkpoint primitives (checkpoints issue) --------------------------------------------
 
