@@ -7,7 +7,7 @@
 # options that take a value. Global options are accepted after the command name too.
 _esctl_spec() {
     case "$1" in
-        '') subs='init doctor sandbox config append read tail trace stats events streams checkpoints snapshots bench'; opts='--profile -p --store -s --config -c --output -o --tz --layout --no-color --quiet -q --verbose -v --primary --version --help -h'; vopts='--profile -p --store -s --config -c --output -o --tz --layout' ;;
+        '') subs='init doctor sandbox config append read tail trace stats events streams horizon checkpoints snapshots metrics bench'; opts='--profile -p --store -s --config -c --output -o --tz --layout --no-color --quiet -q --verbose -v --primary --version --help -h'; vopts='--profile -p --store -s --config -c --output -o --tz --layout' ;;
         'init') subs=''; opts='--dry-run'; vopts='' ;;
         'doctor') subs=''; opts=''; vopts='' ;;
         'sandbox') subs=''; opts='--port --data-dir --keep --no-init --seed --shell --env --detach -d'; vopts='--port --data-dir --seed' ;;
@@ -27,6 +27,7 @@ _esctl_spec() {
         'streams list') subs=''; opts='--category --after --limit -n --sort --reverse --exact'; vopts='--category --after --limit -n --sort' ;;
         'streams show') subs=''; opts=''; vopts='' ;;
         'streams state') subs=''; opts='--at-version --at --reducer -r --changes --no-snapshot'; vopts='--at-version --at --reducer -r' ;;
+        'horizon') subs=''; opts='--last'; vopts='--last' ;;
         'checkpoints') subs='list show set delete'; opts=''; vopts='' ;;
         'checkpoints list') subs=''; opts='--lag-threshold --stall-after --fail-on --exact --limit -n'; vopts='--lag-threshold --stall-after --fail-on --limit -n' ;;
         'checkpoints show') subs=''; opts='--pending --lag-threshold --stall-after --exact'; vopts='--pending --lag-threshold --stall-after' ;;
@@ -37,6 +38,8 @@ _esctl_spec() {
         'snapshots show') subs=''; opts=''; vopts='' ;;
         'snapshots rebuild') subs=''; opts='--stream-type --all --reducer -r --dry-run --limit -n'; vopts='--stream-type --reducer -r --limit -n' ;;
         'snapshots verify') subs=''; opts='--stream-type --all --reducer -r --limit -n'; vopts='--stream-type --reducer -r --limit -n' ;;
+        'metrics') subs='serve'; opts='--openmetrics --timeout --lag-threshold --stall-after'; vopts='--timeout --lag-threshold --stall-after' ;;
+        'metrics serve') subs=''; opts='--listen'; vopts='--listen' ;;
         'bench') subs=''; opts='--events --streams --batch-size --writers --payload-bytes --rate --warmup --duration --keep --seed --compare'; vopts='--events --streams --batch-size --writers --payload-bytes --rate --warmup --duration --seed --compare' ;;
         *) subs=''; opts=''; vopts='' ;;
     esac
@@ -79,6 +82,7 @@ _esctl_option_value() {
         'streams state:--at-version') COMPREPLY=() ;;
         'streams state:--at') COMPREPLY=() ;;
         'streams state:--reducer'|'streams state:-r') COMPREPLY=() ;;
+        'horizon:--last') COMPREPLY=() ;;
         'checkpoints list:--lag-threshold') COMPREPLY=() ;;
         'checkpoints list:--stall-after') COMPREPLY=() ;;
         'checkpoints list:--fail-on') COMPREPLY=($(compgen -W 'lagging stalled rewound ahead-of-head' -- "$cur")) ;;
@@ -97,6 +101,10 @@ _esctl_option_value() {
         'snapshots verify:--stream-type') COMPREPLY=() ;;
         'snapshots verify:--reducer'|'snapshots verify:-r') COMPREPLY=() ;;
         'snapshots verify:--limit'|'snapshots verify:-n') COMPREPLY=() ;;
+        'metrics:--timeout') COMPREPLY=() ;;
+        'metrics:--lag-threshold') COMPREPLY=() ;;
+        'metrics:--stall-after') COMPREPLY=() ;;
+        'metrics serve:--listen') COMPREPLY=() ;;
         'bench:--events') COMPREPLY=() ;;
         'bench:--streams') COMPREPLY=() ;;
         'bench:--batch-size') COMPREPLY=() ;;

@@ -2,8 +2,8 @@
 #
 # Install: copy this file to ~/.config/fish/completions/esctl.fish
 
-set -g __esctl_paths 'init' 'doctor' 'sandbox' 'config' 'config show' 'config profiles' 'config path' 'config init' 'append' 'read' 'tail' 'trace' 'stats' 'events' 'events show' 'streams' 'streams list' 'streams show' 'streams state' 'checkpoints' 'checkpoints list' 'checkpoints show' 'checkpoints set' 'checkpoints delete' 'snapshots' 'snapshots list' 'snapshots show' 'snapshots rebuild' 'snapshots verify' 'bench'
-set -g __esctl_value_options '--profile' '-p' '--store' '-s' '--config' '-c' '--output' '-o' '--tz' '--layout' 'sandbox --port' 'sandbox --data-dir' 'sandbox --seed' 'config init --path' 'append --stream' 'append --expected-version' 'append -e' 'append --commit-every' 'append --limit' 'append -n' 'read --from-version' 'read --from-position' 'read --category' 'read --type' 'read -t' 'read --since' 'read --until' 'read --where' 'read -w' 'read --limit' 'read -n' 'read --format' 'read -f' 'tail --category' 'tail --type' 'tail -t' 'tail --from-position' 'tail --since' 'tail --checkpoint' 'tail --where' 'tail -w' 'tail --max' 'tail --idle-timeout' 'tail --format' 'tail -f' 'trace --limit' 'trace -n' 'streams list --category' 'streams list --after' 'streams list --limit' 'streams list -n' 'streams list --sort' 'streams state --at-version' 'streams state --at' 'streams state --reducer' 'streams state -r' 'checkpoints list --lag-threshold' 'checkpoints list --stall-after' 'checkpoints list --fail-on' 'checkpoints list --limit' 'checkpoints list -n' 'checkpoints show --pending' 'checkpoints show --lag-threshold' 'checkpoints show --stall-after' 'checkpoints set --position' 'checkpoints set --to-time' 'checkpoints set --shift-by' 'snapshots list --stream-type' 'snapshots list --limit' 'snapshots list -n' 'snapshots rebuild --stream-type' 'snapshots rebuild --reducer' 'snapshots rebuild -r' 'snapshots rebuild --limit' 'snapshots rebuild -n' 'snapshots verify --stream-type' 'snapshots verify --reducer' 'snapshots verify -r' 'snapshots verify --limit' 'snapshots verify -n' 'bench --events' 'bench --streams' 'bench --batch-size' 'bench --writers' 'bench --payload-bytes' 'bench --rate' 'bench --warmup' 'bench --duration' 'bench --seed' 'bench --compare'
+set -g __esctl_paths 'init' 'doctor' 'sandbox' 'config' 'config show' 'config profiles' 'config path' 'config init' 'append' 'read' 'tail' 'trace' 'stats' 'events' 'events show' 'streams' 'streams list' 'streams show' 'streams state' 'horizon' 'checkpoints' 'checkpoints list' 'checkpoints show' 'checkpoints set' 'checkpoints delete' 'snapshots' 'snapshots list' 'snapshots show' 'snapshots rebuild' 'snapshots verify' 'metrics' 'metrics serve' 'bench'
+set -g __esctl_value_options '--profile' '-p' '--store' '-s' '--config' '-c' '--output' '-o' '--tz' '--layout' 'sandbox --port' 'sandbox --data-dir' 'sandbox --seed' 'config init --path' 'append --stream' 'append --expected-version' 'append -e' 'append --commit-every' 'append --limit' 'append -n' 'read --from-version' 'read --from-position' 'read --category' 'read --type' 'read -t' 'read --since' 'read --until' 'read --where' 'read -w' 'read --limit' 'read -n' 'read --format' 'read -f' 'tail --category' 'tail --type' 'tail -t' 'tail --from-position' 'tail --since' 'tail --checkpoint' 'tail --where' 'tail -w' 'tail --max' 'tail --idle-timeout' 'tail --format' 'tail -f' 'trace --limit' 'trace -n' 'streams list --category' 'streams list --after' 'streams list --limit' 'streams list -n' 'streams list --sort' 'streams state --at-version' 'streams state --at' 'streams state --reducer' 'streams state -r' 'horizon --last' 'checkpoints list --lag-threshold' 'checkpoints list --stall-after' 'checkpoints list --fail-on' 'checkpoints list --limit' 'checkpoints list -n' 'checkpoints show --pending' 'checkpoints show --lag-threshold' 'checkpoints show --stall-after' 'checkpoints set --position' 'checkpoints set --to-time' 'checkpoints set --shift-by' 'snapshots list --stream-type' 'snapshots list --limit' 'snapshots list -n' 'snapshots rebuild --stream-type' 'snapshots rebuild --reducer' 'snapshots rebuild -r' 'snapshots rebuild --limit' 'snapshots rebuild -n' 'snapshots verify --stream-type' 'snapshots verify --reducer' 'snapshots verify -r' 'snapshots verify --limit' 'snapshots verify -n' 'metrics --timeout' 'metrics --lag-threshold' 'metrics --stall-after' 'metrics serve --listen' 'bench --events' 'bench --streams' 'bench --batch-size' 'bench --writers' 'bench --payload-bytes' 'bench --rate' 'bench --warmup' 'bench --duration' 'bench --seed' 'bench --compare'
 
 # The command path typed so far ("" for esctl, "config show", …); global options may be anywhere.
 function __esctl_path
@@ -56,8 +56,10 @@ complete -c esctl -n '__esctl_at \'\'' -a 'trace' -d 'Every event that shares ID
 complete -c esctl -n '__esctl_at \'\'' -a 'stats' -d 'Show head position, totals, oldest and newest event, and counts by ca…'
 complete -c esctl -n '__esctl_at \'\'' -a 'events' -d 'Look up single events.'
 complete -c esctl -n '__esctl_at \'\'' -a 'streams' -d 'List and inspect streams.'
+complete -c esctl -n '__esctl_at \'\'' -a 'horizon' -d 'Why live readers wait (PostgreSQL): who holds back the visibility hor…'
 complete -c esctl -n '__esctl_at \'\'' -a 'checkpoints' -d 'Inspect subscription checkpoints, their lag and status, and move them…'
 complete -c esctl -n '__esctl_at \'\'' -a 'snapshots' -d 'List and show stored snapshots; rebuild or verify them by replaying e…'
+complete -c esctl -n '__esctl_at \'\'' -a 'metrics' -d 'The store\'s health as Prometheus metrics: once on stdout, or served o…'
 complete -c esctl -n '__esctl_at \'\'' -a 'bench' -d 'Measure append, read and tail throughput and latency in a throwaway s…'
 complete -c esctl -l profile -s p -x -a '(__esctl_dynamic)' -d 'Profile from the config file ($ESCTL_PROFILE).'
 complete -c esctl -l store -s s -r -d 'Store URL: sqlite:///events.db, postgresql://… ($ESCTL_STORE).'
@@ -138,6 +140,7 @@ complete -c esctl -n '__esctl_at \'streams state\'' -l reducer -s r -r -d 'merge
 complete -c esctl -n '__esctl_at \'streams state\'' -l changes -d 'For each event: the keys it added, changed, removed.'
 complete -c esctl -n '__esctl_at \'streams state\'' -l no-snapshot -d 'Fold from the first event, not a snapshot.'
 complete -c esctl -n '__esctl_at \'streams state\'' -a '(__esctl_dynamic)'
+complete -c esctl -n '__esctl_at \'horizon\'' -l last -r -d 'Look for holes in this many global positions up to the head. [default…'
 complete -c esctl -n '__esctl_at \'checkpoints\'' -a 'list' -d 'Every subscription\'s position, head, lag (in events), last update, ag…'
 complete -c esctl -n '__esctl_at \'checkpoints\'' -a 'show' -d 'One checkpoint and the next events it has not handled yet. Exit 4 if…'
 complete -c esctl -n '__esctl_at \'checkpoints\'' -a 'set' -d 'Move a checkpoint. A dry run that prints old → new unless --execute.'
@@ -181,6 +184,12 @@ complete -c esctl -n '__esctl_at \'snapshots verify\'' -l all -d 'Every stream i
 complete -c esctl -n '__esctl_at \'snapshots verify\'' -l reducer -s r -r -d 'merge, module:function or path/to/file.py:function, for every stream…'
 complete -c esctl -n '__esctl_at \'snapshots verify\'' -l limit -s n -r -d 'At most N rows (default: 100 for tables, no limit for json, jsonl and…'
 complete -c esctl -n '__esctl_at \'snapshots verify\'' -a '(__esctl_dynamic)'
+complete -c esctl -n '__esctl_at \'metrics\'' -a 'serve' -d 'Serve the metrics over HTTP at /metrics until Ctrl-C or SIGTERM (then…'
+complete -c esctl -n '__esctl_at \'metrics\'' -l openmetrics -d 'OpenMetrics text (ends with # EOF).'
+complete -c esctl -n '__esctl_at \'metrics\'' -l timeout -r -d 'Bound each scrape\'s connection and statements (90, 10s, 1m); a scrape…'
+complete -c esctl -n '__esctl_at \'metrics\'' -l lag-threshold -r -d 'Lag (events) over which a checkpoint is lagging. [default: 1000; x>=0]'
+complete -c esctl -n '__esctl_at \'metrics\'' -l stall-after -r -d 'No move for this long while events are pending is stalled (as checkpo…'
+complete -c esctl -n '__esctl_at \'metrics serve\'' -l listen -r -d 'Where to listen ([::1]:9464 for IPv6, :9464 for every address; port 0…'
 complete -c esctl -n '__esctl_at \'bench\'' -l events -r -d 'Events per phase (warm-up not included). [default: 10000; x>=1]'
 complete -c esctl -n '__esctl_at \'bench\'' -l streams -r -d 'Streams to spread them on. [default: 100; x>=1]'
 complete -c esctl -n '__esctl_at \'bench\'' -l batch-size -r -d 'Events per append (one transaction). [default: 100; x>=1]'

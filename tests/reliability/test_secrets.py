@@ -60,6 +60,9 @@ def every_command(tmp_path: Path) -> list[list[str]]:
         ["snapshots", "verify", "--all"],
         ["bench", "append", "--events", "20", "--batch-size", "10", "--warmup", "0"],
         ["sandbox", "--seed", str(tmp_path / "missing.jsonl")],  # refused: starts no server
+        ["horizon"],
+        ["metrics"],
+        ["metrics", "serve", "--listen", "nowhere"],  # refused: serves nothing
     ]
 
 
@@ -131,6 +134,14 @@ EXPECTED: dict[str, tuple[set[int], tuple[str, ...]]] = {
     "bench": ({0}, ("append",)),
     # sandbox uses no configured store; the walk runs only its refusal (it starts no server).
     "sandbox": ({2}, ()),
+    "horizon": ({0}, ("Visibility horizon", "\"holes\": ")),
+    "metrics": ({0}, ("esctl_up 1", '"up": true')),
+    "metrics serve": ({2}, ()),
+}
+# Commands that report an unreachable store as data (`esctl_up 0`, exit 0) or refuse first.
+DOWN_AS_DATA = {
+    "metrics": ({0}, ("esctl_up 0", '"up": false')),
+    "metrics serve": ({2}, ()),
 }
 
 # Commands that never open the configured store: they behave the same against any server.
@@ -173,7 +184,10 @@ def _walk(
                     assert SENTINEL not in seen, where
                     assert "Pa55word" not in seen, where
                     codes, markers = _expected(args)
-                    if not reachable and args[0] not in STORELESS:
+                    down = DOWN_AS_DATA.get(" ".join(args[:2]), DOWN_AS_DATA.get(args[0]))
+                    if not reachable and down is not None:
+                        codes, markers = down
+                    elif not reachable and args[0] not in STORELESS:
                         assert result.exit_code == 5, where
                         assert f"Error: store {shown[profile]} unavailable: " in result.stderr, (
                             where
