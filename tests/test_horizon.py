@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import time
-
 from pathlib import Path
 
 import pytest
@@ -15,7 +14,6 @@ from esctl.admin.init import init_store
 from tests.support.data import write_config
 from tests.support.processes import run_cli
 from tests.support.stores import Target, sqlite_target
-
 
 INSERT = (
     'INSERT INTO "{schema}".events (id, stream_id, stream_type, event_type, event_data, '
@@ -29,7 +27,9 @@ def test_horizon_names_the_open_transaction_and_classes_the_holes(
 ) -> None:
     import psycopg
 
-    config = write_config(tmp_path / "h.yaml", {"h": {"store": pg_target.url, "schema": pg_target.schema}})
+    config = write_config(
+        tmp_path / "h.yaml", {"h": {"store": pg_target.url, "schema": pg_target.schema}}
+    )
     monkeypatch.setenv("ESCTL_CONFIG", str(config))
     monkeypatch.setenv("ESCTL_PROFILE", "h")
     insert = INSERT.format(schema=pg_target.schema)
@@ -71,9 +71,7 @@ def test_horizon_names_the_open_transaction_and_classes_the_holes(
     # Once the holder has rolled back, its hole is rolled back too (and above the head: none).
     after = json.loads(run_cli("-o", "json", "horizon", "--last", "10").stdout)
     assert [h["status"] for h in after["holes"]] == ["rolled-back", "rolled-back"]
-    assert after["horizon_age_seconds"] == 0 or all(
-        s["pid"] != pid for s in after["sessions"]
-    )
+    assert after["horizon_age_seconds"] == 0 or all(s["pid"] != pid for s in after["sessions"])
 
 
 def test_horizon_on_sqlite_says_there_is_none(tmp_path: Path, monkeypatch) -> None:

@@ -65,15 +65,22 @@ def test_metrics_match_checkpoints_list(seeded: Target) -> None:
     assert value(found, "esctl_events_total", category="Order") == 20
     assert value(found, "esctl_events_total", category="Customer") == 2
     assert value(found, "esctl_events_estimated") == 0
-    listed = json.loads(run_cli("checkpoints", "list", "-o", "json", "--lag-threshold", "10").stdout)
+    listed = json.loads(
+        run_cli("checkpoints", "list", "-o", "json", "--lag-threshold", "10").stdout
+    )
     assert {c["subscription_id"] for c in listed} == {
-        "caught-up", "behind", "stuck", "restored", HOSTILE
+        "caught-up",
+        "behind",
+        "stuck",
+        "restored",
+        HOSTILE,
     }
     for checkpoint in listed:
         name = checkpoint["subscription_id"]
-        assert value(found, "esctl_checkpoint_position", subscription=name) == checkpoint[
-            "last_position"
-        ]
+        assert (
+            value(found, "esctl_checkpoint_position", subscription=name)
+            == checkpoint["last_position"]
+        )
         assert value(found, "esctl_checkpoint_lag_events", subscription=name) == checkpoint["lag"]
         for status in ("ok", "lagging", "stalled", "rewound", "ahead-of-head"):
             expected = 1 if checkpoint["status"] == status else 0
@@ -162,7 +169,7 @@ def _serve(env: dict[str, str], *args: str) -> tuple[subprocess.Popen[str], str]
 
 
 def _scrape(url: str) -> tuple[int, dict]:
-    with urllib.request.urlopen(url, timeout=30) as response:  # noqa: S310 - a local URL
+    with urllib.request.urlopen(url, timeout=30) as response:
         return response.status, samples(response.read().decode("utf-8"))
 
 

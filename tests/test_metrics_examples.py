@@ -38,6 +38,10 @@ def test_the_alert_rules_use_only_exported_metrics() -> None:
     named = _named([rule["expr"] for rule in alerts])
     assert named - METRIC_NAMES == set()
     expressions = " ".join(rule["expr"] for rule in alerts)
-    for wanted in ("esctl_checkpoint_lag_seconds", 'status="stalled"', "esctl_horizon_age_seconds",
-                   "esctl_up"):
+    for wanted in (
+        "esctl_checkpoint_lag_seconds",
+        'status="stalled"',
+        "esctl_horizon_age_seconds",
+        "esctl_up",
+    ):
         assert wanted in expressions

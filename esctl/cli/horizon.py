@@ -66,8 +66,12 @@ def horizon(
     if not report.supported:
         out.result(
             report.to_dict(),
-            view=Said(["SQLite has no visibility horizon: writers are serialised, so no "
-                       "transaction is ever in flight behind a reader."]),
+            view=Said(
+                [
+                    "SQLite has no visibility horizon: writers are serialised, so no "
+                    "transaction is ever in flight behind a reader."
+                ]
+            ),
         )
         return
     record = report.to_dict()

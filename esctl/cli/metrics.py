@@ -42,9 +42,7 @@ TimeoutOpt = Annotated[
 ]
 LagThresholdOpt = Annotated[
     int,
-    typer.Option(
-        "--lag-threshold", min=0, help="Lag (events) over which a checkpoint is lagging."
-    ),
+    typer.Option("--lag-threshold", min=0, help="Lag (events) over which a checkpoint is lagging."),
 ]
 StallAfterOpt = Annotated[
     str,
@@ -86,9 +84,7 @@ def metrics(
     state(ctx).out.result(
         {"up": collector.last_error is None, "error": collector.last_error, "samples": samples},
         view=Lines(text),
-        csv=Listing(
-            [{**s, "labels": _label_text(s["labels"])} for s in samples], SAMPLE_COLUMNS
-        ),
+        csv=Listing([{**s, "labels": _label_text(s["labels"])} for s in samples], SAMPLE_COLUMNS),
     )
 
 

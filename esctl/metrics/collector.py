@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from prometheus_client.core import GaugeMetricFamily, Metric
@@ -43,7 +43,7 @@ class ScrapeSettings:
 
     store: Settings
     replica: Settings | None = None
-    thresholds: Thresholds = Thresholds()
+    thresholds: Thresholds = field(default_factory=Thresholds)
     timeout_ms: int = DEFAULT_TIMEOUT_MS
 
     def bounded(self, settings: Settings) -> Settings:
@@ -197,7 +197,7 @@ def exposition(collector: StoreCollector, *, openmetrics: bool = False) -> bytes
     if openmetrics:
         from prometheus_client.openmetrics.exposition import generate_latest as generate
 
-        return bytes(generate(registry))
+        return bytes(generate(registry))  # type: ignore[no-untyped-call]
     from prometheus_client.exposition import generate_latest
 
     return bytes(generate_latest(registry))

@@ -34,7 +34,7 @@ def parse_listen(listen: str) -> tuple[str, int]:
         )
     if host.startswith("[") and host.endswith("]"):
         host = host[1:-1]
-    return host or "0.0.0.0", int(port_text)  # noqa: S104 - `:PORT` asks for every address
+    return host or "0.0.0.0", int(port_text)
 
 
 class _Stop(Exception):
@@ -57,8 +57,9 @@ class MetricsServer:
 
     @property
     def url(self) -> str:
-        host, port = self.server.server_address[:2]
-        shown = f"[{host}]" if ":" in str(host) else str(host)
+        address, port = self.server.server_address[:2]
+        host = address.decode() if isinstance(address, bytes) else str(address)
+        shown = f"[{host}]" if ":" in host else host
         return f"http://{shown}:{port}{METRICS_PATH}"
 
     def run(self) -> None:

@@ -76,9 +76,7 @@ class HorizonReport:
 def oldest_xid_age(sessions: list[Row]) -> float:
     """The age of the oldest transaction with an id among `sessions` (0 when none)."""
     ages = [
-        float(s["transaction_age_seconds"] or 0.0)
-        for s in sessions
-        if s.get("xid") is not None
+        float(s["transaction_age_seconds"] or 0.0) for s in sessions if s.get("xid") is not None
     ]
     return max(ages, default=0.0)
 
@@ -102,10 +100,9 @@ def horizon_report(store: Store, last: int = DEFAULT_LAST) -> HorizonReport:
     holes = []
     for gap in gaps:
         stamped = _time(gap["next_created_at"])
-        if stamped is None:
-            in_flight = bool(writers)
-        else:
-            in_flight = any(start <= stamped for start in starts)
+        # Above the head any running writer may hold it; below, one that began before the
+        # next event was stamped.
+        in_flight = bool(writers) if stamped is None else any(s <= stamped for s in starts)
         holes.append(
             Hole(
                 int(gap["first"]),

@@ -11,10 +11,6 @@ from esctl.types import Row
 
 QUERY_CHARS = 200
 
-_EVENTS_OID = (
-    "SELECT c.oid FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n "
-    "ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relname = 'events'"
-)
 _SESSIONS = (
     "SELECT a.pid, a.usename::text AS user, a.application_name AS application, "
     "a.datname::text AS database, a.state, a.backend_xid::text AS xid, "
@@ -22,7 +18,9 @@ _SESSIONS = (
     "EXTRACT(EPOCH FROM (clock_timestamp() - a.xact_start))::float8 AS transaction_age_seconds, "
     "left(a.query, %s) AS query, "
     "EXISTS (SELECT 1 FROM pg_catalog.pg_locks l WHERE l.pid = a.pid AND l.granted "
-    "  AND l.mode = 'RowExclusiveLock' AND l.relation = (" + _EVENTS_OID + ") "
+    "  AND l.mode = 'RowExclusiveLock' AND l.relation = ("
+    "    SELECT c.oid FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n "
+    "    ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relname = 'events') "
     "  AND l.database = (SELECT oid FROM pg_catalog.pg_database "
     "                    WHERE datname = current_database())) AS writes_events "
     "FROM pg_catalog.pg_stat_activity a "
@@ -56,7 +54,8 @@ class PostgresHorizon:
 
     def sessions(self) -> list[Row]:
         with self.store.reading() as session:
-            return session.fetchall(_SESSIONS, [QUERY_CHARS, self.store.settings.schema])
+            rows: list[Row] = session.fetchall(_SESSIONS, [QUERY_CHARS, self.store.settings.schema])
+        return rows
 
     def gaps(self, last: int) -> tuple[int, list[Row]]:
         schema = self.store.settings.schema

@@ -134,7 +134,7 @@ EXPECTED: dict[str, tuple[set[int], tuple[str, ...]]] = {
     "bench": ({0}, ("append",)),
     # sandbox uses no configured store; the walk runs only its refusal (it starts no server).
     "sandbox": ({2}, ()),
-    "horizon": ({0}, ("Visibility horizon", "\"holes\": ")),
+    "horizon": ({0}, ("Visibility horizon", '"holes": ')),
     "metrics": ({0}, ("esctl_up 1", '"up": true')),
     "metrics serve": ({2}, ()),
 }
