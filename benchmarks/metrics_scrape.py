@@ -18,13 +18,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from checkpoint_lag import fill  # noqa: E402
+from checkpoint_lag import fill
 
-import esctl.read.stats as stats  # noqa: E402
-from esctl.admin.init import init_store  # noqa: E402
-from esctl.config import Settings  # noqa: E402
-from esctl.metrics import ScrapeSettings, StoreCollector, exposition  # noqa: E402
-from esctl.store import open_store  # noqa: E402
+import esctl.read.stats as stats
+from esctl.admin.init import init_store
+from esctl.config import Settings
+from esctl.metrics import ScrapeSettings, StoreCollector, exposition
+from esctl.store import open_store
 
 
 def main() -> None:

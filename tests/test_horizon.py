@@ -88,3 +88,35 @@ def test_horizon_on_sqlite_says_there_is_none(tmp_path: Path, monkeypatch) -> No
 def test_horizon_refuses_a_bad_last() -> None:
     result = run_cli("horizon", "--last", "0")
     assert result.exit_code == 2
+
+
+@pytest.mark.postgres
+def test_tail_names_the_transaction_it_waits_behind_once(pg_target: Target) -> None:
+    import psycopg
+
+    from esctl.ports import EventFilter
+    from esctl.read.follow import Follower
+    from esctl.types import START
+
+    insert = INSERT.format(schema=pg_target.schema)
+    with pg_target.open() as store:
+        init_store(store)
+    with psycopg.connect(pg_target.url, autocommit=True) as writer:
+        writer.execute(insert, ["Order-1"])
+        holder = psycopg.connect(pg_target.url, application_name="slow-writer")
+        try:
+            holder.execute(insert, ["Held-2"])
+            writer.execute(insert, ["Order-3"])  # committed, but behind the holder's horizon
+            warnings: list[str] = []
+            delivered: list[str] = []
+            with pg_target.open() as store:
+                follower = Follower(store, EventFilter(), START, warn=warnings.append)
+                follower.held_back_after = 0.2
+                follower.run(lambda e: delivered.append(e.stream_id), idle_timeout=1.5)
+            pid = holder.info.backend_pid
+        finally:
+            holder.rollback()
+            holder.close()
+    assert delivered == ["Order-1"]
+    assert len(warnings) == 1, warnings
+    assert f"behind an open transaction: pid {pid} (slow-writer" in warnings[0]

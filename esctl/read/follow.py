@@ -33,6 +33,7 @@ BATCH_SIZE = 500
 POLL_INTERVAL = 1.0  # the fallback when no NOTIFY arrives (PostgreSQL)
 PENDING_RECHECK = 0.02  # commits seen above the horizon: look again soon
 RECONNECT_FOR = 120.0  # give up (exit 5) after this long without a working connection
+HELD_BACK_AFTER = 5.0  # commits waiting behind the horizon this long: name who holds it, once
 
 
 @dataclass(frozen=True)
@@ -95,6 +96,9 @@ class Follower:
         self._stopping = False
         self._waiting = False
         self._moved = False  # the checkpoint was moved under us: never save again
+        self.held_back_after = HELD_BACK_AFTER
+        self._held_since: float | None = None
+        self._named_holder = False
         self.signal: int | None = None  # the signal that stopped the run, if one did
 
     def stop(self) -> None:
@@ -148,6 +152,7 @@ class Follower:
                     wait = 0.0
                 elif batch.pending:
                     # Back off while a long transaction elsewhere holds the horizon.
+                    self._held_back(batch.rows == [])
                     wait = pending_wait
                     pending_wait = min(pending_wait * 2, self.poll_interval)
                 else:
@@ -161,6 +166,30 @@ class Follower:
             self._save(final=True)
             self.store.live.stop()
         return self.delivered
+
+    def _held_back(self, stuck: bool) -> None:
+        """Once per run, when commits have waited behind the horizon for `held_back_after`
+        seconds with nothing delivered, say which transaction holds it (its pid)."""
+        if not stuck:
+            self._held_since = None
+            return
+        now = time.monotonic()
+        if self._held_since is None:
+            self._held_since = now
+        if self._named_holder or now - self._held_since < self.held_back_after:
+            return
+        self._named_holder = True
+        from esctl.read.horizon import oldest_xid_session
+
+        try:
+            holder = oldest_xid_session(self.store)
+        except StoreUnavailable:
+            return
+        if holder is not None:
+            self.warn(
+                f"waited {now - self._held_since:.0f}s behind an open transaction: "
+                f"{holder}; `esctl horizon` shows more"
+            )
 
     def _wait(self, seconds: float) -> None:
         self._waiting = True

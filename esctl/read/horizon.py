@@ -87,6 +87,21 @@ def horizon_age(store: Store) -> float | None:
     return None if port is None else oldest_xid_age(port.sessions())
 
 
+def oldest_xid_session(store: Store) -> str | None:
+    """`pid 123 (app, user, running 42s)`: the oldest transaction live readers wait behind."""
+    port = store.horizon()
+    if port is None:
+        return None
+    holders = [s for s in port.sessions() if s.get("xid") is not None]
+    if not holders:
+        return None
+    oldest = max(holders, key=lambda s: float(s["transaction_age_seconds"] or 0.0))
+    who = ", ".join(str(oldest[k]) for k in ("application", "user") if oldest.get(k))
+    pid = f"pid {oldest['pid']}" if oldest["pid"] is not None else str(oldest["application"])
+    age = float(oldest["transaction_age_seconds"] or 0.0)
+    return f"{pid} ({who}, running {age:.0f}s)" if who else f"{pid} (running {age:.0f}s)"
+
+
 def horizon_report(store: Store, last: int = DEFAULT_LAST) -> HorizonReport:
     """The sessions holding the horizon back and the classed holes in the last `last`
     positions; `supported` False on SQLite (writers are serialised: no horizon)."""
