@@ -16,7 +16,7 @@ HORIZON_EXAMPLES = examples(
 )
 
 SESSION_COLUMNS = [
-    Column("pid", "pid", justify="right"),
+    Column("pid", "pid", justify="right", format=lambda v: "prepared" if v is None else str(v)),
     Column("user", "user"),
     Column("application", "application", shrink=True, max_width=24),
     Column("state", "state"),
