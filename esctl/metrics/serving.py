@@ -37,6 +37,12 @@ def parse_listen(listen: str) -> tuple[str, int]:
     return host or "0.0.0.0", int(port_text)
 
 
+class _QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A scraper that hung up mid-reply is no error of esctl's (scrape errors are already
+        `esctl_up 0`): no traceback on stderr."""
+
+
 class _Stop(Exception):
     """SIGTERM arrived: leave serve_forever."""
 
@@ -48,7 +54,9 @@ class MetricsServer:
         host, port = parse_listen(listen)
         handler = _handler(collector)
         family = socket.AF_INET6 if ":" in host else socket.AF_INET
-        server_class = type("Server", (ThreadingHTTPServer,), {"address_family": family})
+        server_class = type(
+            "Server", (_QuietServer,), {"address_family": family, "daemon_threads": True}
+        )
         try:
             self.server: ThreadingHTTPServer = server_class((host, port), handler)
         except OSError as error:
