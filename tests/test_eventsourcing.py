@@ -242,15 +242,18 @@ def test_tail_loses_and_repeats_nothing_under_four_concurrent_library_writers(
     )
     errors: list[BaseException] = []
 
-    def write() -> None:
+    # One application per writer, made here: their start-up DDL (CREATE … IF NOT EXISTS, CREATE
+    # OR REPLACE FUNCTION) is not safe to run concurrently.
+    banks = [ea.Bank(env=env) for _ in range(WRITERS)]
+
+    def write(bank: ea.Bank) -> None:
         try:
-            bank = ea.Bank(env=env)
             for n in range(ACCOUNTS_EACH):
                 bank.open(f"w-{n}", credits=CREDITS)
         except BaseException as error:  # reported below
             errors.append(error)
 
-    threads = [threading.Thread(target=write) for _ in range(WRITERS)]
+    threads = [threading.Thread(target=write, args=(bank,)) for bank in banks]
     for thread in threads:
         thread.start()
     for thread in threads:

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 
 class EventsourcingLayout:
     name = "eventsourcing"
+    event_id_form = "ORIGINATOR_ID:VERSION"  # the library has no event ids (`events show`)
     capabilities = Capabilities(
         can_append=False,
         has_snapshots=False,

@@ -67,9 +67,9 @@ class EventsourcingAdmin:
             )
         if locks:
             notes.append(
-                "the schema has the library's insert functions (POSTGRES_ENABLE_DB_FUNCTIONS): "
-                "writers using them take no table lock, so notification order may not be "
-                "commit order"
+                "the library's insert function (es_insert_events_*) is in the schema: writers "
+                "with POSTGRES_ENABLE_DB_FUNCTIONS insert through it without the table lock, and "
+                "notification order may then differ from commit order"
             )
         return SchemaReport(schema_version=0, expected_version=0, notes=notes)
 
