@@ -49,8 +49,7 @@ class Settings:
     layout: str = "auto"  # one of LAYOUTS: which products' tables the store holds
     # The metadata keys `esctl trace` follows: (correlation, causation).
     trace_keys: tuple[str, str] = ("correlation_id", "causation_id")
-    # `tables:` (eventsourcing layout): the stored-events table to administer, the tracking
-    # tables to show (empty: every one in the schema).
+    # `tables:` (eventsourcing layout): the events table, the tracking tables (empty: all).
     events_table: str | None = None
     tracking_tables: tuple[str, ...] = ()
     profile: str | None = None
@@ -217,23 +216,19 @@ def parse_seconds(value: Any, what: str) -> int:
 
 def _check_tables(path: Path, name: str, tables: Any) -> None:
     """`tables:` is {events: NAME, tracking: [NAME, …]}: table names in the profile's schema."""
-    if tables is None:
-        return
     where = f"config file {path}: profile {name!r}: tables"
     example = "tables: {events: orders_events, tracking: [invoices_tracking]}"
-    if not isinstance(tables, dict) or set(tables) - {"events", "tracking"}:
+    keys = set(tables) if isinstance(tables, dict) else None
+    if tables is not None and (keys is None or keys - {"events", "tracking"}):
         raise ConfigError(f"{where} must map events and tracking to table names", hint=example)
-    events = tables.get("events")
-    if events is not None:
-        if not isinstance(events, str):
-            raise ConfigError(f"{where}: events must be one table name", hint=example)
-        check_identifier(events, f"{where}: events")
-    tracking = tables.get("tracking")
-    if tracking is not None:
-        if not isinstance(tracking, list) or not all(isinstance(t, str) for t in tracking):
-            raise ConfigError(f"{where}: tracking must be a list of table names", hint=example)
-        for table in tracking:
-            check_identifier(table, f"{where}: tracking")
+    events, tracking = (tables or {}).get("events"), (tables or {}).get("tracking")
+    if events is not None and not isinstance(events, str):
+        raise ConfigError(f"{where}: events must be one table name", hint=example)
+    listed = isinstance(tracking, list) and all(isinstance(t, str) for t in tracking)
+    if tracking is not None and not listed:
+        raise ConfigError(f"{where}: tracking must be a list of table names", hint=example)
+    for table in [*([events] if events is not None else []), *(tracking or [])]:
+        check_identifier(table, f"{where}: {'events' if table == events else 'tracking'}")
 
 
 def _check_trace_keys(path: Path, name: str, keys: Any) -> None:

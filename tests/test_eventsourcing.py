@@ -269,3 +269,36 @@ def test_tail_loses_and_repeats_nothing_under_four_concurrent_library_writers(
     duplicated = len(seen) - len(set(seen))
     assert (len(lost), duplicated) == (0, 0)
     assert seen == sorted(seen)  # notification order is the order tail delivered
+
+
+@pytest.mark.parametrize(
+    ("tables", "message"),
+    [
+        ("bank_events", "tables must map events and tracking to table names"),
+        ({"events": ["a", "b"]}, "tables: events must be one table name"),
+        ({"tracking": "counters_tracking"}, "tables: tracking must be a list of table names"),
+        ({"views": "x"}, "tables must map events and tracking to table names"),
+        ({"events": "x" * 64}, "PostgreSQL identifiers are at most 63 bytes"),
+    ],
+)
+def test_a_bad_tables_setting_is_a_config_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, tables: object, message: str
+) -> None:
+    _profile(tmp_path, monkeypatch, "postgresql://nowhere.invalid/db", tables=tables)
+    result = run_cli("stats")
+    assert result.exit_code == 2, result.stderr
+    assert message in result.stderr.splitlines()[0], result.stderr
+
+
+def test_tables_tracking_narrows_and_a_missing_one_is_named(
+    library: Library, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _profile(
+        tmp_path,
+        monkeypatch,
+        library.url,
+        tables={"events": "bank_events", "tracking": ["counters_tracking", "gone_tracking"]},
+    )
+    result = run_cli("checkpoints", "list")
+    assert result.exit_code == 2
+    assert "tables.tracking names gone_tracking" in result.stderr

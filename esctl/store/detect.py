@@ -42,7 +42,10 @@ def _detect_eventsourcing(store: Store) -> tuple[Layout, str] | None:
     schema = store.settings.schema
     try:
         with store.reading() as session:
-            if session.fetchval("SELECT to_regclass(CAST(%s AS text))", [f'"{schema}".events']) is not None:
+            if (
+                session.fetchval("SELECT to_regclass(CAST(%s AS text))", [f'"{schema}".events'])
+                is not None
+            ):
                 return None
             found = events_tables(session, schema)
     except EsctlError:

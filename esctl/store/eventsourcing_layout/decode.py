@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import sys
+import uuid
 from typing import Any
 
 from esctl.types import RecordedEvent, Row
@@ -20,6 +21,19 @@ COLUMNS = (
     "originator_version AS version, topic, state"
 )
 _warned: set[str] = set()
+CLASS_SQL = "split_part(topic, ':', 2)"
+
+
+def stream_condition(stream_id: str) -> tuple[str, list[Any]]:
+    """An originator id as a condition: a UUID uses the primary key (uuid or text columns alike);
+    any other text is compared as text (it never matches a uuid column)."""
+    try:
+        canonical = str(uuid.UUID(stream_id))
+    except ValueError:
+        return "CAST(originator_id AS text) = %s", [stream_id]
+    if canonical != stream_id:
+        return "CAST(originator_id AS text) = %s", [stream_id]
+    return "originator_id = %s", [stream_id]
 
 
 def class_of(topic: str | None) -> str:

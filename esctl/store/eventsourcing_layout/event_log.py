@@ -8,14 +8,13 @@ times are tested in Python on the decoded state (the table has no JSON or time c
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from esctl.errors import UsageError
 from esctl.ports import EventFilter
-from esctl.store.eventsourcing_layout.decode import COLUMNS, event
+from esctl.store.eventsourcing_layout.decode import CLASS_SQL, COLUMNS, event, stream_condition
 from esctl.types import Cursor, NewEventRow, RecordedEvent, Row, StoredCheckpoint
 
 if TYPE_CHECKING:
@@ -24,19 +23,6 @@ if TYPE_CHECKING:
     from esctl.store.eventsourcing_layout.tables import Tables
 
 BATCH_SIZE = 2000
-CLASS_SQL = "split_part(topic, ':', 2)"
-
-
-def stream_condition(stream_id: str) -> tuple[str, list[Any]]:
-    """An originator id as a condition: a UUID uses the primary key (uuid or text columns alike);
-    any other text is compared as text (it never matches a uuid column)."""
-    try:
-        canonical = str(uuid.UUID(stream_id))
-    except ValueError:
-        return "CAST(originator_id AS text) = %s", [stream_id]
-    if canonical != stream_id:
-        return "CAST(originator_id AS text) = %s", [stream_id]
-    return "originator_id = %s", [stream_id]
 
 
 def utc_time_or_none(value: Any) -> datetime | None:

@@ -6,8 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from esctl.store.eventsourcing_layout.decode import aggregate_of
-from esctl.store.eventsourcing_layout.event_log import CLASS_SQL, stream_condition
+from esctl.store.eventsourcing_layout.decode import CLASS_SQL, aggregate_of, stream_condition
 from esctl.types import Row
 from esctl.values import category_of
 
