@@ -302,3 +302,22 @@ def test_tables_tracking_narrows_and_a_missing_one_is_named(
     result = run_cli("checkpoints", "list")
     assert result.exit_code == 2
     assert "tables.tracking names gone_tracking" in result.stderr
+
+
+def test_filters_work_on_the_decoded_state_and_hostile_ids_do_not_crash(
+    bank_profile: Library, tmp_path: Path
+) -> None:
+    credited = _jsonl(run_cli("read", "--all", "-t", "Account.Credited", "-o", "jsonl").stdout)
+    assert len(credited) == sum(bank_profile.accounts.values()) - len(bank_profile.accounts)
+    assert {e["event_type"] for e in credited} == {"Account.Credited"}
+    ann = _jsonl(run_cli("read", "--all", "--where", "data.name=ann", "-o", "jsonl").stdout)
+    assert [e["stream_id"] for e in ann] == [str(bank_profile.customers[0])]
+    for hostile in ("Order-1", "'; DROP TABLE bank_events; --", "x" * 500):
+        result = run_cli("read", hostile)
+        assert result.exit_code == 4, (hostile, result.stderr)
+        assert run_cli("events", "show", f"{hostile}:1").exit_code == 4
+    assert run_cli("stats", "--exact", "-o", "json").exit_code == 0  # the table is still there
+    sqlite = run_cli(
+        "--store", f"sqlite:///{tmp_path / 'x.db'}", "--layout", "eventsourcing", "stats"
+    )
+    assert sqlite.exit_code == 2 and "PostgreSQL only" in sqlite.stderr
