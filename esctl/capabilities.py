@@ -19,6 +19,7 @@ class Capabilities:
     has_checkpoints: bool = True
     has_copy: bool = False  # a bulk path (PostgreSQL COPY) for append and export
     live_cursor: bool = True  # commit-ordered live reading that never skips (tail)
+    can_move_checkpoints: bool = True  # checkpoints set/delete, tail --checkpoint
 
 
 class _HasCapabilities(Protocol):
@@ -33,6 +34,7 @@ LACKS = {
     "has_checkpoints": "has no subscription checkpoints esctl can manage",
     "has_copy": "has no bulk (COPY) path",
     "live_cursor": "has no commit-ordered live cursor esctl can tail without loss",
+    "can_move_checkpoints": "keeps checkpoints that only their own consumers move",
 }
 
 

@@ -26,6 +26,7 @@ PROFILE_KEYS = {
     "tz",
     "layout",
     "trace_keys",
+    "tables",
 }
 # The table layouts esctl knows (SPEC "Other event stores"); `auto` detects the one a store holds.
 LAYOUTS = ("auto", "esctl", "message-db", "emmett", "eventsourcing")
@@ -48,6 +49,9 @@ class Settings:
     layout: str = "auto"  # one of LAYOUTS: which products' tables the store holds
     # The metadata keys `esctl trace` follows: (correlation, causation).
     trace_keys: tuple[str, str] = ("correlation_id", "causation_id")
+    # `tables:` (eventsourcing layout): the events table, the tracking tables (empty: all).
+    events_table: str | None = None
+    tracking_tables: tuple[str, ...] = ()
     profile: str | None = None
     config_path: Path | None = None
     sources: Mapping[str, str] = field(default_factory=dict)
@@ -156,6 +160,7 @@ def _check_profile(path: Path, name: str, profile: Any) -> None:
 
         resolve_zone(profile["tz"], what=f"config file {path}: profile {name!r}: tz")
     _check_trace_keys(path, name, profile.get("trace_keys"))
+    _check_tables(path, name, profile.get("tables"))
     reducers = profile.get("reducers", {})
     if not isinstance(reducers, dict) or not all(
         isinstance(k, str) and isinstance(v, str) for k, v in reducers.items()
@@ -207,6 +212,23 @@ def parse_seconds(value: Any, what: str) -> int:
     if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds <= 0:
         raise ConfigError(f"{what} must be a positive number of seconds, not {value!r}")
     return max(1, round(seconds))
+
+
+def _check_tables(path: Path, name: str, tables: Any) -> None:
+    """`tables:` is {events: NAME, tracking: [NAME, …]}: table names in the profile's schema."""
+    where = f"config file {path}: profile {name!r}: tables"
+    example = "tables: {events: orders_events, tracking: [invoices_tracking]}"
+    keys = set(tables) if isinstance(tables, dict) else None
+    if tables is not None and (keys is None or keys - {"events", "tracking"}):
+        raise ConfigError(f"{where} must map events and tracking to table names", hint=example)
+    events, tracking = (tables or {}).get("events"), (tables or {}).get("tracking")
+    if events is not None and not isinstance(events, str):
+        raise ConfigError(f"{where}: events must be one table name", hint=example)
+    listed = isinstance(tracking, list) and all(isinstance(t, str) for t in tracking)
+    if tracking is not None and not listed:
+        raise ConfigError(f"{where}: tracking must be a list of table names", hint=example)
+    for table in [*([events] if events is not None else []), *(tracking or [])]:
+        check_identifier(table, f"{where}: {'events' if table == events else 'tracking'}")
 
 
 def _check_trace_keys(path: Path, name: str, keys: Any) -> None:
@@ -316,6 +338,8 @@ def resolve_settings(
         tz=chosen.get("tz"),
         layout=chosen_layout,
         trace_keys=_trace_keys(chosen.get("trace_keys")),
+        events_table=(chosen.get("tables") or {}).get("events"),
+        tracking_tables=tuple((chosen.get("tables") or {}).get("tracking") or ()),
         profile=name,
         config_path=path,
         sources=sources,

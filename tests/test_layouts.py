@@ -17,7 +17,7 @@ from esctl.store.detect import detect_layout
 from tests.support.processes import run_cli
 from tests.support.stores import Target
 
-OTHER_LAYOUTS = ["message-db", "emmett", "eventsourcing"]
+OTHER_LAYOUTS = ["message-db", "emmett"]  # eventsourcing: tests/test_eventsourcing.py
 
 
 @pytest.mark.parametrize("layout", OTHER_LAYOUTS)

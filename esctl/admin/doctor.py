@@ -131,6 +131,7 @@ def diagnose(store: Store, read_store: Store | None = None) -> DoctorReport:
         return report
     report.checked = True
     report.schema_version = found.schema_version
+    report.expected_schema_version = found.expected_version
     report.missing = found.missing
     report.extra = found.extra
     try:

@@ -90,13 +90,13 @@ def list_checkpoints(store: Store, thresholds: Thresholds | None = None) -> list
         head = log.head()
         stored = checkpoints.all()
         holders = live_holders(transaction.leases(tx))
-        states = [
-            replace(
-                _state(log, c, head, now, thresholds, checkpoints.recent_moves(c.name)),
-                lease=holders.get(c.name),
-            )
-            for c in stored
-        ]
+        states = []
+        for c in stored:
+            followed = transaction.log_of(tx, c)
+            at = head if followed is log else followed.head()
+            moves = checkpoints.recent_moves(c.name)
+            state = _state(followed, c, at, now, thresholds, moves)
+            states.append(replace(state, lease=holders.get(c.name)))
     return sorted(states, key=lambda s: (-s.lag, s.subscription_id))
 
 
@@ -108,6 +108,7 @@ def show_checkpoint(
         log, checkpoints = transaction.log(tx), transaction.checkpoints(tx)
         stored = require(checkpoints, name)
         moves = checkpoints.recent_moves(name)
+        log = transaction.log_of(tx, stored)
         state = _state(
             log, stored, log.head(), checkpoints.now(), thresholds or Thresholds(), moves
         )

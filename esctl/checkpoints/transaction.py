@@ -9,6 +9,7 @@ from esctl.ports import Checkpoints, EventLog, Leases, Snapshots
 
 if TYPE_CHECKING:
     from esctl.store.base import Session, TransactionPorts
+    from esctl.types import StoredCheckpoint
 
 
 def log(tx: Session) -> EventLog:
@@ -17,6 +18,13 @@ def log(tx: Session) -> EventLog:
 
 def checkpoints(tx: Session) -> Checkpoints:
     return cast("TransactionPorts", tx).checkpoints
+
+
+def log_of(tx: Session, checkpoint: StoredCheckpoint) -> EventLog:
+    """The log a checkpoint follows: the store's, or the one its layout names (an
+    eventsourcing follower's upstream application has its own events table)."""
+    follows = getattr(checkpoints(tx), "log_of", None)
+    return log(tx) if follows is None else cast(EventLog, follows(checkpoint))
 
 
 def leases(tx: Session) -> Leases:

@@ -283,7 +283,11 @@ def set_checkpoint(
     else:
         target = MoveTarget("shift", shift=shift_by or 0)
     app_state = state(ctx)
-    store = app_state.open_store(write=execute, needs=["has_checkpoints"], command="checkpoints")
+    store = app_state.open_store(
+        write=execute,
+        needs=["has_checkpoints", "can_move_checkpoints"],
+        command="checkpoints",
+    )
     _apply(app_state, store, plan_move(store, name, target), execute, force)
 
 
@@ -306,7 +310,11 @@ def delete(
     from esctl.checkpoints import plan_delete
 
     app_state = state(ctx)
-    store = app_state.open_store(write=execute, needs=["has_checkpoints"], command="checkpoints")
+    store = app_state.open_store(
+        write=execute,
+        needs=["has_checkpoints", "can_move_checkpoints"],
+        command="checkpoints",
+    )
     _apply(app_state, store, plan_delete(store, name), execute, force)
 
 

@@ -162,14 +162,16 @@ def show(
 
     from esctl.read.events import get_event
 
+    app = state(ctx)
     try:
         uuid.UUID(event_id)
     except ValueError:
-        raise UsageError(
-            f"{event_id!r} is not an event id (a UUID)",
-            hint="event ids look like 5f1c0a7e-1b2c-4d3e-8f90-123456789abc",
-        ) from None
-    app = state(ctx)
+        # A layout without event ids names its own form (eventsourcing: ORIGINATOR_ID:VERSION).
+        if getattr(app.open_store().layout, "event_id_form", None) is None:
+            raise UsageError(
+                f"{event_id!r} is not an event id (a UUID)",
+                hint="event ids look like 5f1c0a7e-1b2c-4d3e-8f90-123456789abc",
+            ) from None
     event = get_event(app.open_store(), event_id, warn=app.out.warning)
     app.out.result(event.to_dict(), title=f"Event {event.event_id}")
 

@@ -136,14 +136,16 @@ def _doctor_rows(report: DoctorReport) -> list[dict[str, str]]:
         )
     elif report.connected:
         version = report.schema_version
-        rows.append(
-            {
-                "check": "schema version",
-                "status": "ok" if version == report.expected_schema_version else "FAIL",
-                "detail": f"{version if version is not None else 'none'} "
-                f"(esctl needs {report.expected_schema_version})",
-            }
-        )
+        # A layout with no esctl schema (expected version 0: another product's tables) has none.
+        if report.expected_schema_version:
+            rows.append(
+                {
+                    "check": "schema version",
+                    "status": "ok" if version == report.expected_schema_version else "FAIL",
+                    "detail": f"{version if version is not None else 'none'} "
+                    f"(esctl needs {report.expected_schema_version})",
+                }
+            )
         rows.append(
             {
                 "check": "objects",
@@ -166,7 +168,12 @@ def _doctor_rows(report: DoctorReport) -> list[dict[str, str]]:
         {"check": f"--where index {i['name']}", "status": "ok", "detail": i["definition"]}
         for i in report.json_indexes
     ]
-    if report.backend == "postgresql" and report.checked and not report.json_indexes:
+    if (
+        report.layout == "esctl"
+        and report.backend == "postgresql"
+        and report.checked
+        and not report.json_indexes
+    ):
         rows.append(
             {
                 "check": "--where index",

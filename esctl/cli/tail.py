@@ -125,7 +125,11 @@ def tail(
     # The checkpoint lives on the primary: read from there, and saved there (a read-only
     # profile refuses --checkpoint here, before any connection).
     primary = (
-        app.open_store(write=True, needs=["has_checkpoints"], command="tail --checkpoint")
+        app.open_store(
+            write=True,
+            needs=["has_checkpoints", "can_move_checkpoints"],
+            command="tail --checkpoint",
+        )
         if checkpoint
         else None
     )

@@ -149,7 +149,9 @@ def get_event(store: Store, event_id: str, *, warn: Warn = None) -> RecordedEven
     try:
         key = str(UUID(event_id))
     except ValueError:
-        raise NotFound(f"event {event_id!r} not found (not a UUID)") from None
+        if getattr(store.layout, "event_id_form", None) is None:  # ids of its own (eventsourcing)
+            raise NotFound(f"event {event_id!r} not found (not a UUID)") from None
+        key = event_id
     with store.reading() as tx:
         event = tx.log.get_event(key)
     if event is None:

@@ -23,8 +23,39 @@ def _esctl(store: Store) -> Layout:
     return EsctlLayout(store)
 
 
+def _eventsourcing(store: Store) -> Layout:
+    from esctl.store.eventsourcing_layout import EventsourcingLayout
+
+    return EventsourcingLayout(store)
+
+
 # Each layout by its name in `layout:` / `--layout`.
-LAYOUTS: dict[str, Callable[[Store], Layout]] = {"esctl": _esctl}
+LAYOUTS: dict[str, Callable[[Store], Layout]] = {"esctl": _esctl, "eventsourcing": _eventsourcing}
+
+
+def _detect_eventsourcing(store: Store) -> tuple[Layout, str] | None:
+    """The eventsourcing library's stored-events tables in the configured schema, when esctl's
+    own `events` table is not there (one catalog query; unreachable: None, the command says so)."""
+    from esctl.errors import EsctlError
+    from esctl.store.eventsourcing_layout.tables import events_tables
+
+    schema = store.settings.schema
+    try:
+        with store.reading() as session:
+            if (
+                session.fetchval("SELECT to_regclass(CAST(%s AS text))", [f'"{schema}".events'])
+                is not None
+            ):
+                return None
+            found = events_tables(session, schema)
+    except EsctlError:
+        return None
+    if not found:
+        return None
+    return _eventsourcing(store), (
+        f"auto: eventsourcing stored-events table(s) {', '.join(found)} (originator_id, "
+        f"originator_version, topic, state, notification_id) in schema {schema}, no esctl events"
+    )
 
 
 def detect_layout(store: Store, requested: str = "auto") -> tuple[Layout, str]:
@@ -38,4 +69,7 @@ def detect_layout(store: Store, requested: str = "auto") -> tuple[Layout, str]:
                 hint=f"this esctl administers the layouts {known}",
             )
         return build(store), f"layout {requested} as configured"
+    detected = _detect_eventsourcing(store) if store.backend == "postgresql" else None
+    if detected is not None:
+        return detected
     return _esctl(store), "auto: esctl's own, the only layout this esctl knows"
