@@ -32,6 +32,9 @@ SKIPPED = {
         "names the sample config's staging server (staging-db), which does not exist here; "
         "bench on a real server is tests/test_bench.py"
     ),
+    "esctl metrics serve --listen 127.0.0.1:9464": (
+        "serves until Ctrl-C; covered by tests/test_metrics.py on a free port"
+    ),
     "esctl sandbox --seed examples/orders.jsonl": (
         "serves a PostgreSQL until Ctrl-C; covered by tests/test_sandbox.py"
     ),
