@@ -40,6 +40,7 @@ class EsctlGroup(TyperGroup):
         bound_integer_options(self)
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        ctx.meta["esctl.command_line"] = ["esctl", *args]  # for the audit trail (redacted there)
         args = hoist_global_options(list(args))
         if "--help" in args or "-h" in args:
             from esctl.cli.helpformat import quiet_ranges
@@ -138,7 +139,7 @@ app = typer.Typer(
     "           streams, stats, tail, listings, counts; follow live, none skipped;\n"
     "           trace                 what one request caused, as a tree\n"
     "  Operate  checkpoints,          move subscriptions (dry runs unless told),\n"
-    "           snapshots             rebuild and verify snapshots\n"
+    "           snapshots, audit      rebuild and verify snapshots; executed changes\n"
     "  Measure  bench                 append, read and tail throughput, latency\n\n"
     "With no configuration the store is sqlite:///events.db in the current directory.",
     epilog="[bold]Store[/bold]: --store URL, $ESCTL_STORE, or a profile (--profile, "
@@ -248,6 +249,7 @@ def root(
 def _register() -> None:
     """Join the command groups, in the order `esctl --help` lists them (by task)."""
     from esctl.cli import append as append_cli
+    from esctl.cli import audit as audit_cli
     from esctl.cli import bench as bench_cli
     from esctl.cli import checkpoints as checkpoints_cli
     from esctl.cli import config as config_cli
@@ -286,6 +288,7 @@ def _register() -> None:
 
     app.add_typer(checkpoints_cli.app, name="checkpoints", rich_help_panel=PANEL_OPERATE)
     app.add_typer(snapshots_cli.app, name="snapshots", rich_help_panel=PANEL_OPERATE)
+    command("audit", rich_help_panel=PANEL_OPERATE, epilog=audit_cli.AUDIT_EXAMPLES)(audit_cli.audit)
 
     command("bench", rich_help_panel=PANEL_MEASURE, epilog=bench_cli.BENCH_EXAMPLES)(
         bench_cli.bench

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Literal
+from typing import Any, Literal
 
 import typer
 
@@ -99,6 +99,17 @@ class AppState:
             f"read from a replica {replica.lag_bytes} bytes{seconds} behind the primary: "
             "the head and lags shown may be behind (--primary reads the primary)"
         )
+
+    def actor(self) -> Any:
+        """Who runs this command, for the audit trail: OS user, host, and this invocation's
+        command line with the passwords of its settings (and any URL's) redacted."""
+        from typer._click.globals import get_current_context
+
+        from esctl.lifecycle.audit import Actor
+
+        ctx = get_current_context(silent=True)
+        words = ctx.find_root().meta.get("esctl.command_line") if ctx is not None else None
+        return Actor.current(words, self.settings)
 
     def close(self) -> None:
         for store in self._stores:

@@ -54,6 +54,7 @@ def every_command(tmp_path: Path) -> list[list[str]]:
         ["checkpoints", "show", "sub"],
         ["checkpoints", "set", "sub", "--to-start", "--execute"],
         ["checkpoints", "delete", "sub", "--execute"],
+        ["audit"],
         ["snapshots", "list"],
         ["snapshots", "show", "Order-1"],
         ["snapshots", "rebuild", "--all"],
@@ -124,6 +125,7 @@ EXPECTED: dict[str, tuple[set[int], tuple[str, ...]]] = {
     "checkpoints show": ({4}, ()),
     "checkpoints set": ({0}, ("sub",)),
     "checkpoints delete": ({0}, ("sub",)),
+    "audit": ({0}, ("checkpoints set", "No audited")),
     "snapshots list": ({0}, ("Order-1", "snapshot", "[]")),
     "snapshots show": ({0, 4}, ("Order-1",)),  # 4 until the walk's first rebuild
     "snapshots rebuild": ({0}, ("rebuilt", "Order-1")),
