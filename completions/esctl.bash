@@ -8,7 +8,7 @@
 _esctl_spec() {
     case "$1" in
         '') subs='init doctor sandbox config append read tail trace stats events streams audit checkpoints snapshots bench'; opts='--profile -p --store -s --config -c --output -o --tz --layout --no-color --quiet -q --verbose -v --primary --version --help -h'; vopts='--profile -p --store -s --config -c --output -o --tz --layout' ;;
-        'init') subs=''; opts='--dry-run'; vopts='' ;;
+        'init') subs=''; opts='--dry-run --protect --unprotect'; vopts='' ;;
         'doctor') subs=''; opts=''; vopts='' ;;
         'sandbox') subs=''; opts='--port --data-dir --keep --no-init --seed --shell --env --detach -d'; vopts='--port --data-dir --seed' ;;
         'config') subs='show profiles path init'; opts=''; vopts='' ;;

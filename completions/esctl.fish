@@ -73,6 +73,8 @@ complete -c esctl -l primary -d 'Send reads to the primary even if the profile h
 complete -c esctl -l version -d 'Print the version.'
 complete -c esctl -l help -s h -d 'Show this message and exit.'
 complete -c esctl -n '__esctl_at \'init\'' -l dry-run -d 'Show what would be done and change nothing.'
+complete -c esctl -n '__esctl_at \'init\'' -l protect -d 'Also install triggers that refuse UPDATE and DELETE of events (and TR…'
+complete -c esctl -n '__esctl_at \'init\'' -l unprotect -d 'Remove the triggers --protect installed.'
 complete -c esctl -n '__esctl_at \'sandbox\'' -l port -r -d 'TCP port on 127.0.0.1 (default: a free one). [1<=x<=65535]'
 complete -c esctl -n '__esctl_at \'sandbox\'' -l data-dir -r -d 'Keep the data here and reuse it next time (default: a temporary direc…'
 complete -c esctl -n '__esctl_at \'sandbox\'' -l keep -d 'Do not remove the temporary data directory on exit.'

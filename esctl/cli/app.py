@@ -288,7 +288,9 @@ def _register() -> None:
 
     app.add_typer(checkpoints_cli.app, name="checkpoints", rich_help_panel=PANEL_OPERATE)
     app.add_typer(snapshots_cli.app, name="snapshots", rich_help_panel=PANEL_OPERATE)
-    command("audit", rich_help_panel=PANEL_OPERATE, epilog=audit_cli.AUDIT_EXAMPLES)(audit_cli.audit)
+    command("audit", rich_help_panel=PANEL_OPERATE, epilog=audit_cli.AUDIT_EXAMPLES)(
+        audit_cli.audit
+    )
 
     command("bench", rich_help_panel=PANEL_MEASURE, epilog=bench_cli.BENCH_EXAMPLES)(
         bench_cli.bench

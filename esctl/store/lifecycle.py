@@ -56,3 +56,23 @@ def audit_trail(tx: Session) -> AuditTrail | None:
     from esctl.store.esctl_layout.audit import EsctlAuditTrail
 
     return EsctlAuditTrail(tx)
+
+
+class Protection(Protocol):
+    """`init --protect`'s triggers on `events`, inside one transaction."""
+
+    def is_on(self) -> bool: ...
+
+    def set(self, on: bool) -> None:
+        """Install (`on`) or remove the triggers; idempotent."""
+        ...
+
+
+def protection(tx: Session) -> Protection | None:
+    """The protection of the store behind `tx`, or None when its layout has none."""
+    store = getattr(tx, "_store", None)
+    if store is None or store.layout.name != "esctl":
+        return None
+    from esctl.store.esctl_layout.protection import EsctlProtection
+
+    return EsctlProtection(tx, store.settings.schema)
