@@ -48,6 +48,8 @@ class Settings:
     layout: str = "auto"  # one of LAYOUTS: which products' tables the store holds
     # The metadata keys `esctl trace` follows: (correlation, causation).
     trace_keys: tuple[str, str] = ("correlation_id", "causation_id")
+    # `--include-deleted`: reads show soft-deleted streams too (never from a profile).
+    include_deleted: bool = False
     profile: str | None = None
     config_path: Path | None = None
     sources: Mapping[str, str] = field(default_factory=dict)

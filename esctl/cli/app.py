@@ -257,6 +257,7 @@ def _register() -> None:
     from esctl.cli import sandbox as sandbox_cli
     from esctl.cli import schema as schema_cli
     from esctl.cli import snapshots as snapshots_cli
+    from esctl.cli import stream_delete as stream_delete_cli
     from esctl.cli import stream_state as stream_state_cli
     from esctl.cli import streams as streams_cli
     from esctl.cli import tail as tail_cli
@@ -279,6 +280,12 @@ def _register() -> None:
     command("tail", rich_help_panel=PANEL_READ, epilog=tail_cli.TAIL_EXAMPLES)(tail_cli.tail)
     streams_cli.streams_app.command("state", epilog=stream_state_cli.STATE_EXAMPLES)(
         stream_state_cli.state_
+    )
+    streams_cli.streams_app.command("delete", epilog=stream_delete_cli.DELETE_EXAMPLES)(
+        stream_delete_cli.delete
+    )
+    streams_cli.streams_app.command("undelete", epilog=stream_delete_cli.UNDELETE_EXAMPLES)(
+        stream_delete_cli.undelete
     )
     app.add_typer(streams_cli.streams_app, name="streams", rich_help_panel=PANEL_READ)
     command("trace", rich_help_panel=PANEL_READ, epilog=trace_cli.TRACE_EXAMPLES)(trace_cli.trace)

@@ -29,6 +29,7 @@ class AppState:
     primary: bool = False
     tz: str | None = None
     layout: str | None = None
+    include_deleted: bool = False  # `--include-deleted`: reads show soft-deleted streams
     _stores: list[Store] = field(default_factory=list)
 
     @cached_property
@@ -71,6 +72,10 @@ class AppState:
         use_replica = node == "replica" or (node == "auto" and not self.primary)
         if not write and settings.read_store and use_replica:
             settings = settings.for_reads()
+        if self.include_deleted:
+            from dataclasses import replace
+
+            settings = replace(settings, include_deleted=True)
         store = open_store(settings, write=write, create=create)
         self._stores.append(store)
         for capability in needs:

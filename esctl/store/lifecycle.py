@@ -76,3 +76,35 @@ def protection(tx: Session) -> Protection | None:
     from esctl.store.esctl_layout.protection import EsctlProtection
 
     return EsctlProtection(tx, store.settings.schema)
+
+
+class StreamAdmin(Protocol):
+    """Soft and hard deletes of streams (esctl_layout/streams_admin.py), in one transaction."""
+
+    def facts(self, stream_id: str) -> Row: ...
+
+    def snapshot_version(self, stream_id: str) -> int | None: ...
+
+    def tombstone(self, stream_id: str) -> Row | None: ...
+
+    def deleted(self, stream_ids: list[str]) -> set[str]: ...
+
+    def add_tombstone(self, stream_id: str, version: int, audit_id: int) -> bool: ...
+
+    def remove_tombstone(self, stream_id: str) -> bool: ...
+
+    def delete_events(self, stream_id: str, limit: int) -> int: ...
+
+    def delete_snapshot(self, stream_id: str) -> bool: ...
+
+    def touch_audit(self, audit_id: int, counts: Any) -> None: ...
+
+
+def stream_admin(tx: Session) -> StreamAdmin | None:
+    """Stream deletes on the store behind `tx`, or None when its layout has none."""
+    store = getattr(tx, "_store", None)
+    if store is None or store.layout.name != "esctl":
+        return None
+    from esctl.store.esctl_layout.streams_admin import EsctlStreamAdmin
+
+    return EsctlStreamAdmin(tx, store)
