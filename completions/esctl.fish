@@ -2,8 +2,8 @@
 #
 # Install: copy this file to ~/.config/fish/completions/esctl.fish
 
-set -g __esctl_paths 'init' 'doctor' 'sandbox' 'config' 'config show' 'config profiles' 'config path' 'config init' 'append' 'read' 'tail' 'trace' 'stats' 'events' 'events show' 'streams' 'streams list' 'streams show' 'streams state' 'audit' 'checkpoints' 'checkpoints list' 'checkpoints show' 'checkpoints set' 'checkpoints delete' 'snapshots' 'snapshots list' 'snapshots show' 'snapshots rebuild' 'snapshots verify' 'bench'
-set -g __esctl_value_options '--profile' '-p' '--store' '-s' '--config' '-c' '--output' '-o' '--tz' '--layout' 'sandbox --port' 'sandbox --data-dir' 'sandbox --seed' 'config init --path' 'append --stream' 'append --expected-version' 'append -e' 'append --commit-every' 'append --limit' 'append -n' 'read --from-version' 'read --from-position' 'read --category' 'read --type' 'read -t' 'read --since' 'read --until' 'read --where' 'read -w' 'read --limit' 'read -n' 'read --format' 'read -f' 'tail --category' 'tail --type' 'tail -t' 'tail --from-position' 'tail --since' 'tail --checkpoint' 'tail --where' 'tail -w' 'tail --max' 'tail --idle-timeout' 'tail --format' 'tail -f' 'trace --limit' 'trace -n' 'streams list --category' 'streams list --after' 'streams list --limit' 'streams list -n' 'streams list --sort' 'streams state --at-version' 'streams state --at' 'streams state --reducer' 'streams state -r' 'audit --since' 'audit --limit' 'audit -n' 'checkpoints list --lag-threshold' 'checkpoints list --stall-after' 'checkpoints list --fail-on' 'checkpoints list --limit' 'checkpoints list -n' 'checkpoints show --pending' 'checkpoints show --lag-threshold' 'checkpoints show --stall-after' 'checkpoints set --position' 'checkpoints set --to-time' 'checkpoints set --shift-by' 'snapshots list --stream-type' 'snapshots list --limit' 'snapshots list -n' 'snapshots rebuild --stream-type' 'snapshots rebuild --reducer' 'snapshots rebuild -r' 'snapshots rebuild --limit' 'snapshots rebuild -n' 'snapshots verify --stream-type' 'snapshots verify --reducer' 'snapshots verify -r' 'snapshots verify --limit' 'snapshots verify -n' 'bench --events' 'bench --streams' 'bench --batch-size' 'bench --writers' 'bench --payload-bytes' 'bench --rate' 'bench --warmup' 'bench --duration' 'bench --seed' 'bench --compare'
+set -g __esctl_paths 'init' 'doctor' 'sandbox' 'config' 'config show' 'config profiles' 'config path' 'config init' 'append' 'read' 'tail' 'trace' 'stats' 'events' 'events show' 'streams' 'streams list' 'streams show' 'streams state' 'streams delete' 'streams undelete' 'audit' 'checkpoints' 'checkpoints list' 'checkpoints show' 'checkpoints set' 'checkpoints delete' 'snapshots' 'snapshots list' 'snapshots show' 'snapshots rebuild' 'snapshots verify' 'bench'
+set -g __esctl_value_options '--profile' '-p' '--store' '-s' '--config' '-c' '--output' '-o' '--tz' '--layout' 'sandbox --port' 'sandbox --data-dir' 'sandbox --seed' 'config init --path' 'append --stream' 'append --expected-version' 'append -e' 'append --commit-every' 'append --limit' 'append -n' 'read --from-version' 'read --from-position' 'read --category' 'read --type' 'read -t' 'read --since' 'read --until' 'read --where' 'read -w' 'read --limit' 'read -n' 'read --format' 'read -f' 'tail --category' 'tail --type' 'tail -t' 'tail --from-position' 'tail --since' 'tail --checkpoint' 'tail --where' 'tail -w' 'tail --max' 'tail --idle-timeout' 'tail --format' 'tail -f' 'trace --limit' 'trace -n' 'streams list --category' 'streams list --after' 'streams list --limit' 'streams list -n' 'streams list --sort' 'streams state --at-version' 'streams state --at' 'streams state --reducer' 'streams state -r' 'streams delete --batch-size' 'audit --since' 'audit --limit' 'audit -n' 'checkpoints list --lag-threshold' 'checkpoints list --stall-after' 'checkpoints list --fail-on' 'checkpoints list --limit' 'checkpoints list -n' 'checkpoints show --pending' 'checkpoints show --lag-threshold' 'checkpoints show --stall-after' 'checkpoints set --position' 'checkpoints set --to-time' 'checkpoints set --shift-by' 'snapshots list --stream-type' 'snapshots list --limit' 'snapshots list -n' 'snapshots rebuild --stream-type' 'snapshots rebuild --reducer' 'snapshots rebuild -r' 'snapshots rebuild --limit' 'snapshots rebuild -n' 'snapshots verify --stream-type' 'snapshots verify --reducer' 'snapshots verify -r' 'snapshots verify --limit' 'snapshots verify -n' 'bench --events' 'bench --streams' 'bench --batch-size' 'bench --writers' 'bench --payload-bytes' 'bench --rate' 'bench --warmup' 'bench --duration' 'bench --seed' 'bench --compare'
 
 # The command path typed so far ("" for esctl, "config show", …); global options may be anywhere.
 function __esctl_path
@@ -106,6 +106,7 @@ complete -c esctl -n '__esctl_at \'read\'' -l until -r -d '--all: before this ti
 complete -c esctl -n '__esctl_at \'read\'' -l where -s w -r -d 'Only events matching EXPR (repeatable, ANDed): data.PATH or metadata.…'
 complete -c esctl -n '__esctl_at \'read\'' -l limit -s n -r -d 'At most N rows (default: 100 for tables, no limit for json, jsonl and…'
 complete -c esctl -n '__esctl_at \'read\'' -l format -s f -r -d 'One line per event from TEMPLATE instead of -o (kcat -f style): {glob…'
+complete -c esctl -n '__esctl_at \'read\'' -l include-deleted -d 'Show soft-deleted streams too (`esctl streams delete`); hidden by def…'
 complete -c esctl -n '__esctl_at \'read\'' -a '(__esctl_dynamic)'
 complete -c esctl -n '__esctl_at \'tail\'' -l category -r -d 'Follow the streams of this category.'
 complete -c esctl -n '__esctl_at \'tail\'' -l all -d 'Follow every stream (the default).'
@@ -118,22 +119,28 @@ complete -c esctl -n '__esctl_at \'tail\'' -l where -s w -r -d 'Only events matc
 complete -c esctl -n '__esctl_at \'tail\'' -l max -r -d 'Stop after N events. [x>=1]'
 complete -c esctl -n '__esctl_at \'tail\'' -l idle-timeout -r -d 'Stop after this long without an event: seconds (5, 0.3) or a duration…'
 complete -c esctl -n '__esctl_at \'tail\'' -l format -s f -r -d 'One line per event from TEMPLATE instead of -o (kcat -f style): {glob…'
+complete -c esctl -n '__esctl_at \'tail\'' -l include-deleted -d 'Show soft-deleted streams too (`esctl streams delete`); hidden by def…'
 complete -c esctl -n '__esctl_at \'tail\'' -a '(__esctl_dynamic)'
 complete -c esctl -n '__esctl_at \'trace\'' -l limit -s n -r -d 'At most N rows (default: 100 for tables, no limit for json, jsonl and…'
 complete -c esctl -n '__esctl_at \'trace\'' -F
 complete -c esctl -n '__esctl_at \'stats\'' -l exact -d 'Count exactly even on a huge PostgreSQL store.'
 complete -c esctl -n '__esctl_at \'stats\'' -l by-size -d 'Also bytes by category and type, largest events, table sizes (Postgre…'
+complete -c esctl -n '__esctl_at \'stats\'' -l include-deleted -d 'Show soft-deleted streams too (`esctl streams delete`); hidden by def…'
 complete -c esctl -n '__esctl_at \'events\'' -a 'show' -d 'Show one event by its id (exit 4 when there is none).'
 complete -c esctl -n '__esctl_at \'events show\'' -F
 complete -c esctl -n '__esctl_at \'streams\'' -a 'list' -d 'List streams: type, version, events, bytes, last event time; in id or…'
 complete -c esctl -n '__esctl_at \'streams\'' -a 'show' -d 'Show one stream: version, counts by type, first and last event time,…'
 complete -c esctl -n '__esctl_at \'streams\'' -a 'state' -d 'Fold the stream through its reducer to a version or a time and print…'
+complete -c esctl -n '__esctl_at \'streams\'' -a 'delete' -d 'Delete streams. A dry run that prints the plan unless --execute.'
+complete -c esctl -n '__esctl_at \'streams\'' -a 'undelete' -d 'Show soft-deleted streams again. A dry run unless --execute; exit 4 i…'
 complete -c esctl -n '__esctl_at \'streams list\'' -l category -r -d 'Only streams of this category.'
 complete -c esctl -n '__esctl_at \'streams list\'' -l after -r -d 'Start after this stream id (the next page).'
 complete -c esctl -n '__esctl_at \'streams list\'' -l limit -s n -r -d 'At most N rows (default: 100 for tables, no limit for json, jsonl and…'
 complete -c esctl -n '__esctl_at \'streams list\'' -l sort -x -a 'events size last stream' -d 'Order: stream (id, the default), or events, size (data + metadata byt…'
 complete -c esctl -n '__esctl_at \'streams list\'' -l reverse -d 'Reverse the order.'
 complete -c esctl -n '__esctl_at \'streams list\'' -l exact -d 'Rank by every event even on a huge PostgreSQL store.'
+complete -c esctl -n '__esctl_at \'streams list\'' -l include-deleted -d 'Show soft-deleted streams too (`esctl streams delete`); hidden by def…'
+complete -c esctl -n '__esctl_at \'streams show\'' -l include-deleted -d 'Show soft-deleted streams too (`esctl streams delete`); hidden by def…'
 complete -c esctl -n '__esctl_at \'streams show\'' -a '(__esctl_dynamic)'
 complete -c esctl -n '__esctl_at \'streams state\'' -l at-version -r -d 'The state after this version. [x>=0]'
 complete -c esctl -n '__esctl_at \'streams state\'' -l at -r -d 'The state as of this time (ISO 8601, or 15m, 2h, 7d ago).'
@@ -141,6 +148,12 @@ complete -c esctl -n '__esctl_at \'streams state\'' -l reducer -s r -r -d 'merge
 complete -c esctl -n '__esctl_at \'streams state\'' -l changes -d 'For each event: the keys it added, changed, removed.'
 complete -c esctl -n '__esctl_at \'streams state\'' -l no-snapshot -d 'Fold from the first event, not a snapshot.'
 complete -c esctl -n '__esctl_at \'streams state\'' -a '(__esctl_dynamic)'
+complete -c esctl -n '__esctl_at \'streams delete\'' -l hard -d 'Remove the events, snapshot and tombstone for good (in batches).'
+complete -c esctl -n '__esctl_at \'streams delete\'' -l batch-size -r -d 'Events deleted per transaction (--hard). [default: 1000; x>=1]'
+complete -c esctl -n '__esctl_at \'streams delete\'' -l execute -d 'Really do it. Without this flag the command is a dry run.'
+complete -c esctl -n '__esctl_at \'streams delete\'' -a '(__esctl_dynamic)'
+complete -c esctl -n '__esctl_at \'streams undelete\'' -l execute -d 'Really do it. Without this flag the command is a dry run.'
+complete -c esctl -n '__esctl_at \'streams undelete\'' -a '(__esctl_dynamic)'
 complete -c esctl -n '__esctl_at \'audit\'' -l since -r -d 'Only changes at or after TIME (ISO 8601, UTC if no offset; or 2h = 2…'
 complete -c esctl -n '__esctl_at \'audit\'' -l limit -s n -r -d 'At most N rows (default: 100 for tables, no limit for json, jsonl and…'
 complete -c esctl -n '__esctl_at \'checkpoints\'' -a 'list' -d 'Every subscription\'s position, head, lag (in events), last update, ag…'

@@ -47,6 +47,8 @@ def every_command(tmp_path: Path) -> list[list[str]]:
         ["streams", "list"],
         ["streams", "show", "Order-1"],
         ["streams", "state", "Order-1"],
+        ["streams", "delete", "Order-1"],
+        ["streams", "undelete", "Order-1"],
         ["stats"],
         ["stats", "--by-size"],
         ["trace", str(uuid.uuid4())],
@@ -118,6 +120,8 @@ EXPECTED: dict[str, tuple[set[int], tuple[str, ...]]] = {
     "tail": ({0}, ("Order-1",)),
     "streams list": ({0}, ("Order-1",)),
     "streams show": ({0}, ("Order-1",)),
+    "streams delete": ({0}, ("Order-1",)),
+    "streams undelete": ({4}, ()),
     "streams state": ({0}, ('"n": 1', "n  1")),  # JSON, or the narrow table's row
     "stats": ({0}, ("head_position",)),
     "trace": ({4}, ()),
