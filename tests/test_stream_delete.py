@@ -111,11 +111,15 @@ def test_soft_delete_hides_refuses_appends_and_undelete_restores(
     assert [s["stream_id"] for s in as_json("streams", "list")] == ["Customer-1", "Order-2"]
     listed = as_json("streams", "list", "--include-deleted")
     assert [s["stream_id"] for s in listed] == ["Customer-1", "Order-1", "Order-2"]
-    assert run_cli("read", "Order-1").exit_code == 4
+    hidden = run_cli("read", "Order-1")
+    assert hidden.exit_code == 4
+    assert hidden.stderr.startswith("Error: stream 'Order-1' is deleted (soft, at ")
+    assert "Hint: --include-deleted shows it; `esctl streams undelete Order-1" in hidden.stderr
     assert len(as_json("read", "Order-1", "--include-deleted")) == 5
     assert [e["stream_id"] for e in as_json("read", "--all")] == ["Order-2", "Customer-1"]
     assert len(as_json("read", "--all", "--include-deleted")) == 7
-    assert run_cli("streams", "show", "Order-1").exit_code == 4
+    shown = run_cli("streams", "show", "Order-1")
+    assert shown.exit_code == 4 and "is deleted (soft, at " in shown.stderr
     assert as_json("streams", "show", "Order-1", "--include-deleted")["events"] == 5
     stats = as_json("stats")
     assert (stats["events"], stats["streams"]) == (2, 2)
