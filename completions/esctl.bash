@@ -23,12 +23,13 @@ _esctl_spec() {
         'stats') subs=''; opts='--exact --by-size --include-deleted'; vopts='' ;;
         'events') subs='show'; opts=''; vopts='' ;;
         'events show') subs=''; opts=''; vopts='' ;;
-        'streams') subs='list show state delete undelete'; opts=''; vopts='' ;;
+        'streams') subs='list show state delete undelete truncate'; opts=''; vopts='' ;;
         'streams list') subs=''; opts='--category --after --limit -n --sort --reverse --exact --include-deleted'; vopts='--category --after --limit -n --sort' ;;
         'streams show') subs=''; opts='--include-deleted'; vopts='' ;;
         'streams state') subs=''; opts='--at-version --at --reducer -r --changes --no-snapshot'; vopts='--at-version --at --reducer -r' ;;
         'streams delete') subs=''; opts='--hard --batch-size --execute'; vopts='--batch-size' ;;
         'streams undelete') subs=''; opts='--execute'; vopts='' ;;
+        'streams truncate') subs=''; opts='--before-version --force --batch-size --execute'; vopts='--before-version --batch-size' ;;
         'audit') subs=''; opts='--since --limit -n'; vopts='--since --limit -n' ;;
         'checkpoints') subs='list show set delete'; opts=''; vopts='' ;;
         'checkpoints list') subs=''; opts='--lag-threshold --stall-after --fail-on --exact --limit -n'; vopts='--lag-threshold --stall-after --fail-on --limit -n' ;;
@@ -83,6 +84,8 @@ _esctl_option_value() {
         'streams state:--at') COMPREPLY=() ;;
         'streams state:--reducer'|'streams state:-r') COMPREPLY=() ;;
         'streams delete:--batch-size') COMPREPLY=() ;;
+        'streams truncate:--before-version') COMPREPLY=() ;;
+        'streams truncate:--batch-size') COMPREPLY=() ;;
         'audit:--since') COMPREPLY=() ;;
         'audit:--limit'|'audit:-n') COMPREPLY=() ;;
         'checkpoints list:--lag-threshold') COMPREPLY=() ;;
@@ -132,6 +135,7 @@ _esctl_argument() {
         'streams state:0') _esctl_dynamic ;;
         'streams delete:'*) _esctl_dynamic ;;
         'streams undelete:'*) _esctl_dynamic ;;
+        'streams truncate:0') _esctl_dynamic ;;
         'checkpoints show:0') _esctl_dynamic ;;
         'checkpoints set:0') _esctl_dynamic ;;
         'checkpoints delete:0') _esctl_dynamic ;;

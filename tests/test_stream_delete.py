@@ -181,3 +181,51 @@ def test_hard_delete_removes_exactly_the_plan_on_a_protected_store(seeded: Targe
     assert run_cli("streams", "delete", "Order-1", "--hard").exit_code == 4  # gone for good
     with plain_client(seeded) as conn, pytest.raises((sqlite3.DatabaseError, psycopg.Error)):
         conn.execute("UPDATE events SET event_type = 'X'")
+
+
+def test_truncate_needs_a_snapshot_keeps_the_last_event_and_removes_exactly_the_plan(
+    seeded: Target,
+) -> None:
+    with seeded.open() as store, store.writing() as tx:  # a snapshot at version 2 only
+        tx.execute("UPDATE {snapshots} SET version = 2 WHERE stream_id = %s", ["Order-1"])
+    before = fingerprint(seeded)
+    refused = run_cli("streams", "truncate", "Order-1", "--before-version", "5")
+    assert refused.exit_code == 2
+    assert "it has a snapshot at version 2" in refused.stderr
+    whole = run_cli("streams", "truncate", "Order-1", "--before-version", "6", "--force")
+    assert whole.exit_code == 2 and "the last event must stay" in whole.stderr
+    missing = run_cli("streams", "truncate", "Nope-1", "--before-version", "2")
+    assert missing.exit_code == 4
+    plan = as_json("streams", "truncate", "Order-1", "--before-version", "3")
+    assert plan["executed"] is False and plan["events"] == 2
+    assert (plan["stream"]["first_version"], plan["stream"]["last_version"]) == (1, 2)
+    assert fingerprint(seeded) == before
+    done = as_json(
+        "streams",
+        "truncate",
+        "Order-1",
+        "--before-version",
+        "5",
+        "--force",
+        "--execute",
+        "--batch-size",
+        "3",
+    )
+    assert done["executed"] is True and done["events"] == 4
+    assert [v[0] for v in stream_rows(seeded, "Order-1")] == [5]
+    counts, _ = fingerprint(seeded)
+    assert counts["events"] == before[0]["events"] - 4
+    (row,) = as_json("audit")
+    assert row["operation"] == "streams truncate" and row["target"] == "Order-1"
+    assert row["counts"] == {
+        "events": 4,
+        "bytes": done["bytes"],
+        "before_version": 5,
+        "forced": True,
+        "events_deleted": 4,
+    }
+    again = as_json(
+        "streams", "truncate", "Order-1", "--before-version", "5", "--force", "--execute"
+    )
+    assert again["events"] == 0 and again["executed"] is False  # a re-run: nothing left to do
+    assert len(as_json("audit")) == 1

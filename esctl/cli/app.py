@@ -287,6 +287,9 @@ def _register() -> None:
     streams_cli.streams_app.command("undelete", epilog=stream_delete_cli.UNDELETE_EXAMPLES)(
         stream_delete_cli.undelete
     )
+    streams_cli.streams_app.command("truncate", epilog=stream_delete_cli.TRUNCATE_EXAMPLES)(
+        stream_delete_cli.truncate
+    )
     app.add_typer(streams_cli.streams_app, name="streams", rich_help_panel=PANEL_READ)
     command("trace", rich_help_panel=PANEL_READ, epilog=trace_cli.TRACE_EXAMPLES)(trace_cli.trace)
     command("stats", rich_help_panel=PANEL_READ, epilog=streams_cli.STATS_EXAMPLES)(

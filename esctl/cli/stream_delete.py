@@ -44,6 +44,10 @@ def _range(low: Any, high: Any) -> str:
 
 
 def _rows(plan: Any) -> list[dict[str, Any]]:
+    return _stream_rows(plan.streams)
+
+
+def _stream_rows(streams: Any) -> list[dict[str, Any]]:
     return [
         {
             **s.to_dict(),
@@ -51,7 +55,7 @@ def _rows(plan: Any) -> list[dict[str, Any]]:
             "positions": _range(s.first_position, s.last_position),
             "checkpoints": ", ".join(s.checkpoints),
         }
-        for s in plan.streams
+        for s in streams
     ]
 
 
@@ -113,3 +117,65 @@ def delete(
 def undelete(ctx: typer.Context, streams: StreamsArg, execute: ExecuteOpt = False) -> None:
     """Show soft-deleted streams again. A dry run unless --execute; exit 4 if one is not deleted."""
     _run(ctx, streams, "undelete", execute, 1000)
+
+
+TRUNCATE_EXAMPLES = examples(
+    "esctl streams truncate Order-1001 --before-version 100",
+    "esctl streams truncate Order-1001 --before-version 100 --execute",
+)
+
+
+def truncate(
+    ctx: typer.Context,
+    stream: Annotated[
+        str,
+        typer.Argument(help="The stream id.", metavar="STREAM", autocompletion=complete_stream),
+    ],
+    before_version: Annotated[
+        int,
+        typer.Option(
+            "--before-version", min=1, help="Remove the events below this version (required)."
+        ),
+    ],
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="Truncate even without a snapshot at version N - 1 or later."),
+    ] = False,
+    batch_size: Annotated[
+        int, typer.Option("--batch-size", min=1, help="Events deleted per transaction.")
+    ] = 1000,
+    execute: ExecuteOpt = False,
+) -> None:
+    """Remove a stream's events below a version. A dry run that prints the plan unless --execute.
+
+    Refused (exit 2) unless the stream has a snapshot at version N - 1 or later (its state
+    without the removed events), or --force; the stream's last event always stays. Deleted in
+    batches: an interrupted run is finished by running it again. Exit 4 if the stream has no
+    events.
+    """
+    from esctl.lifecycle.truncate import execute_truncate, plan_truncate
+
+    app_state = state(ctx)
+    store = app_state.open_store(write=execute, command="streams truncate")
+    plan = plan_truncate(store, stream, before_version, force=force)
+    out = app_state.out
+    if execute and plan.stream.events:
+        total = plan.stream.events
+        with out.progress("events") as bars:
+            plan = execute_truncate(
+                store,
+                plan,
+                actor=app_state.actor(),
+                batch_size=batch_size,
+                progress=lambda n: bars.advance("deleting", by=n, total=total),
+            )
+    what = f"{plural(plan.stream.events, 'event')} below version {before_version} of {stream}"
+    title = f"Removed {what}" if plan.executed else f"Would remove {what}"
+    rows = _stream_rows([plan.stream])
+    out.result(plan.to_dict(), view=Listing(rows, PLAN_COLUMNS, title=title))
+    if not plan.stream.events:
+        out.note("Nothing to remove: the stream has no events below that version.")
+    elif plan.executed:
+        out.note(f"{title}; audit id {plan.audit_id} (esctl audit).")
+    else:
+        out.note("Dry run: nothing was changed. Add --execute to apply.")

@@ -99,7 +99,7 @@ class StreamsPlan:
         }
 
 
-def _admin(tx: Session) -> StreamAdmin:
+def admin_of(tx: Session) -> StreamAdmin:
     admin = stream_admin(tx)
     if admin is None:
         raise UsageError("streams delete refused: only esctl's own layout has stream deletes")
@@ -114,7 +114,7 @@ def plan_streams(store: Store, stream_ids: Sequence[str], action: Action) -> Str
         raise UsageError("name at least one stream")
     planned: list[StreamFacts] = []
     with store.reading() as tx:
-        admin = _admin(tx)
+        admin = admin_of(tx)
         positions = [(c.name, c.position) for c in transaction.checkpoints(tx).all()]
         for stream_id in ids:
             facts = admin.facts(stream_id)
@@ -170,7 +170,7 @@ def execute(
     if batch_size < 1:
         raise UsageError("--batch-size must be 1 or more")
     with store.writing() as tx:
-        admin = _admin(tx)
+        admin = admin_of(tx)
         audit_id = record(
             tx, actor, plan.operation, ", ".join(s.stream_id for s in plan.streams), plan.counts()
         )
@@ -196,26 +196,28 @@ def _hard_delete(
     for stream in plan.streams:
         while True:
             with store.writing() as tx:
-                admin = _changing_events(tx, audit_id, plan, deleted)
+                admin = changing_events(tx, audit_id, {**plan.counts(), "events_deleted": deleted})
                 removed = admin.delete_events(stream.stream_id, batch_size)
+                done = {**plan.counts(), "events_deleted": deleted + removed}
+                admin.touch_audit(audit_id, done)  # the progress this batch commits
             deleted += removed
             if progress is not None and removed:
                 progress(removed)
             if removed < batch_size:
                 break
     with store.writing() as tx:
-        admin = _changing_events(tx, audit_id, plan, deleted)
+        admin = changing_events(tx, audit_id, {**plan.counts(), "events_deleted": deleted})
         for stream in plan.streams:
             admin.delete_events(stream.stream_id, batch_size)  # a seed INSERT meanwhile
             admin.delete_snapshot(stream.stream_id)
             admin.remove_tombstone(stream.stream_id)
 
 
-def _changing_events(tx: Session, audit_id: int, plan: StreamsPlan, deleted: int) -> StreamAdmin:
+def changing_events(tx: Session, audit_id: int, counts: dict[str, Any]) -> StreamAdmin:
     """This transaction may change events as the audited change `audit_id` (its progress is
     written to the audit row, which on PostgreSQL makes it a row of this transaction)."""
-    admin = _admin(tx)
-    admin.touch_audit(audit_id, {**plan.counts(), "events_deleted": deleted})
+    admin = admin_of(tx)
+    admin.touch_audit(audit_id, counts)
     trail = audit_trail(tx)
     assert trail is not None
     trail.allow_event_changes(audit_id)

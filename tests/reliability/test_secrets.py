@@ -49,6 +49,7 @@ def every_command(tmp_path: Path) -> list[list[str]]:
         ["streams", "state", "Order-1"],
         ["streams", "delete", "Order-1"],
         ["streams", "undelete", "Order-1"],
+        ["streams", "truncate", "Order-1", "--before-version", "1", "--force"],
         ["stats"],
         ["stats", "--by-size"],
         ["trace", str(uuid.uuid4())],
@@ -122,6 +123,7 @@ EXPECTED: dict[str, tuple[set[int], tuple[str, ...]]] = {
     "streams show": ({0}, ("Order-1",)),
     "streams delete": ({0}, ("Order-1",)),
     "streams undelete": ({4}, ()),
+    "streams truncate": ({0}, ("Order-1",)),
     "streams state": ({0}, ('"n": 1', "n  1")),  # JSON, or the narrow table's row
     "stats": ({0}, ("head_position",)),
     "trace": ({4}, ()),

@@ -13,21 +13,25 @@ if TYPE_CHECKING:
     from esctl.store.base import Session, Store
 
 
+_NO_LIMIT = 2**63 - 1  # a version bound no stream reaches
+
+
 class EsctlStreamAdmin:
     def __init__(self, session: Session, engine: Store) -> None:
         self.session = session
         self.engine = engine
 
-    def facts(self, stream_id: str) -> Row:
-        """events, first/last version, first/last position, bytes (0 and None when empty)."""
+    def facts(self, stream_id: str, below_version: int | None = None) -> Row:
+        """events, first/last version, first/last position, bytes (0 and None when empty), of
+        the stream's events below `below_version` if given."""
         data = self.engine.byte_length_sql("event_data")
         meta = self.engine.byte_length_sql("metadata")
         row = self.session.fetchone(
             "SELECT count(*) AS events, min(version) AS first_version, "  # noqa: S608 - fixed fragments
             "max(version) AS last_version, min(global_position) AS first_position, "
             f"max(global_position) AS last_position, sum({data} + {meta}) AS bytes "
-            "FROM {events} WHERE stream_id = %s",
-            [stream_id],
+            "FROM {events} WHERE stream_id = %s AND version < %s",
+            [stream_id, below_version if below_version is not None else _NO_LIMIT],
         )
         assert row is not None
         return {**row, "events": int(row["events"] or 0), "bytes": int(row["bytes"] or 0)}
@@ -69,12 +73,14 @@ class EsctlStreamAdmin:
             self.session.execute("DELETE FROM {tombstones} WHERE stream_id = %s", [stream_id]) > 0
         )
 
-    def delete_events(self, stream_id: str, limit: int) -> int:
-        """Delete up to `limit` of the stream's events, lowest versions first; how many."""
+    def delete_events(self, stream_id: str, limit: int, below_version: int | None = None) -> int:
+        """Delete up to `limit` of the stream's events (below `below_version` if given), lowest
+        versions first; how many."""
+        below = below_version if below_version is not None else _NO_LIMIT
         return self.session.execute(
             "DELETE FROM {events} WHERE global_position IN (SELECT global_position FROM {events} "
-            "WHERE stream_id = %s ORDER BY version LIMIT %s)",
-            [stream_id, limit],
+            "WHERE stream_id = %s AND version < %s ORDER BY version LIMIT %s)",
+            [stream_id, below, limit],
         )
 
     def delete_snapshot(self, stream_id: str) -> bool:
