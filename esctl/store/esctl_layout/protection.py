@@ -21,15 +21,21 @@ REFUSAL = (
 )
 
 POSTGRES_INSTALL = [
+    # The body names no identifier (a schema named `x$$y` must not end the dollar quote): the
+    # audit table is found beside the events table (TG_TABLE_SCHEMA), quoted by quote_ident.
     """CREATE OR REPLACE FUNCTION {protect_function}() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
     audit_id text := current_setting('esctl.lifecycle', true);
+    found boolean := false;
 BEGIN
-    -- Only a transaction that wrote its own audit row first may change events.
-    IF audit_id IS NULL OR audit_id !~ '^[0-9]+$' OR NOT EXISTS (
-        SELECT 1 FROM {audit} WHERE id = audit_id::bigint AND xmin = pg_current_xact_id()::xid
-    ) THEN
+    -- Only a transaction that wrote (or updated) its own audit row first may change events.
+    IF audit_id ~ '^[0-9]+$' AND length(audit_id) <= 18 THEN
+        EXECUTE 'SELECT EXISTS (SELECT 1 FROM ' || quote_ident(TG_TABLE_SCHEMA)
+            || '.esctl_audit WHERE id = $1 AND xmin = pg_current_xact_id()::xid)'
+            INTO found USING audit_id::bigint;
+    END IF;
+    IF NOT found THEN
         RAISE EXCEPTION USING ERRCODE = 'insufficient_privilege', MESSAGE = '@REFUSAL@';
     END IF;
     RETURN NULL;
