@@ -7,8 +7,8 @@
 # options that take a value. Global options are accepted after the command name too.
 _esctl_spec() {
     case "$1" in
-        '') subs='init doctor sandbox config append read tail trace stats events streams horizon checkpoints snapshots metrics bench'; opts='--profile -p --store -s --config -c --output -o --tz --layout --no-color --quiet -q --verbose -v --primary --version --help -h'; vopts='--profile -p --store -s --config -c --output -o --tz --layout' ;;
-        'init') subs=''; opts='--dry-run'; vopts='' ;;
+        '') subs='init doctor sandbox config append read tail trace stats events streams horizon audit checkpoints snapshots metrics bench'; opts='--profile -p --store -s --config -c --output -o --tz --layout --no-color --quiet -q --verbose -v --primary --version --help -h'; vopts='--profile -p --store -s --config -c --output -o --tz --layout' ;;
+        'init') subs=''; opts='--dry-run --protect --unprotect'; vopts='' ;;
         'doctor') subs=''; opts=''; vopts='' ;;
         'sandbox') subs=''; opts='--port --data-dir --keep --no-init --seed --shell --env --detach -d'; vopts='--port --data-dir --seed' ;;
         'config') subs='show profiles path init'; opts=''; vopts='' ;;
@@ -17,17 +17,21 @@ _esctl_spec() {
         'config path') subs=''; opts=''; vopts='' ;;
         'config init') subs=''; opts='--path --force'; vopts='--path' ;;
         'append') subs=''; opts='--stream --expected-version -e --commit-every --dry-run --allow-empty --limit -n'; vopts='--stream --expected-version -e --commit-every --limit -n' ;;
-        'read') subs=''; opts='--all --from-version --backwards --from-position --category --type -t --since --until --where -w --limit -n --format -f'; vopts='--from-version --from-position --category --type -t --since --until --where -w --limit -n --format -f' ;;
-        'tail') subs=''; opts='--category --all --type -t --from-start --from-position --since --checkpoint --where -w --max --idle-timeout --format -f'; vopts='--category --type -t --from-position --since --checkpoint --where -w --max --idle-timeout --format -f' ;;
+        'read') subs=''; opts='--all --from-version --backwards --from-position --category --type -t --since --until --where -w --limit -n --format -f --include-deleted'; vopts='--from-version --from-position --category --type -t --since --until --where -w --limit -n --format -f' ;;
+        'tail') subs=''; opts='--category --all --type -t --from-start --from-position --since --checkpoint --where -w --max --idle-timeout --format -f --include-deleted'; vopts='--category --type -t --from-position --since --checkpoint --where -w --max --idle-timeout --format -f' ;;
         'trace') subs=''; opts='--limit -n'; vopts='--limit -n' ;;
-        'stats') subs=''; opts='--exact --by-size'; vopts='' ;;
+        'stats') subs=''; opts='--exact --by-size --include-deleted'; vopts='' ;;
         'events') subs='show'; opts=''; vopts='' ;;
         'events show') subs=''; opts=''; vopts='' ;;
-        'streams') subs='list show state'; opts=''; vopts='' ;;
-        'streams list') subs=''; opts='--category --after --limit -n --sort --reverse --exact'; vopts='--category --after --limit -n --sort' ;;
-        'streams show') subs=''; opts=''; vopts='' ;;
+        'streams') subs='list show state delete undelete truncate'; opts=''; vopts='' ;;
+        'streams list') subs=''; opts='--category --after --limit -n --sort --reverse --exact --include-deleted'; vopts='--category --after --limit -n --sort' ;;
+        'streams show') subs=''; opts='--include-deleted'; vopts='' ;;
         'streams state') subs=''; opts='--at-version --at --reducer -r --changes --no-snapshot'; vopts='--at-version --at --reducer -r' ;;
+        'streams delete') subs=''; opts='--hard --batch-size --execute'; vopts='--batch-size' ;;
+        'streams undelete') subs=''; opts='--execute'; vopts='' ;;
+        'streams truncate') subs=''; opts='--before-version --force --batch-size --execute'; vopts='--before-version --batch-size' ;;
         'horizon') subs=''; opts='--last'; vopts='--last' ;;
+        'audit') subs=''; opts='--since --limit -n'; vopts='--since --limit -n' ;;
         'checkpoints') subs='list show set delete'; opts=''; vopts='' ;;
         'checkpoints list') subs=''; opts='--lag-threshold --stall-after --fail-on --exact --limit -n'; vopts='--lag-threshold --stall-after --fail-on --limit -n' ;;
         'checkpoints show') subs=''; opts='--pending --lag-threshold --stall-after --exact'; vopts='--pending --lag-threshold --stall-after' ;;
@@ -82,7 +86,12 @@ _esctl_option_value() {
         'streams state:--at-version') COMPREPLY=() ;;
         'streams state:--at') COMPREPLY=() ;;
         'streams state:--reducer'|'streams state:-r') COMPREPLY=() ;;
+        'streams delete:--batch-size') COMPREPLY=() ;;
+        'streams truncate:--before-version') COMPREPLY=() ;;
+        'streams truncate:--batch-size') COMPREPLY=() ;;
         'horizon:--last') COMPREPLY=() ;;
+        'audit:--since') COMPREPLY=() ;;
+        'audit:--limit'|'audit:-n') COMPREPLY=() ;;
         'checkpoints list:--lag-threshold') COMPREPLY=() ;;
         'checkpoints list:--stall-after') COMPREPLY=() ;;
         'checkpoints list:--fail-on') COMPREPLY=($(compgen -W 'lagging stalled rewound ahead-of-head' -- "$cur")) ;;
@@ -132,6 +141,9 @@ _esctl_argument() {
         'tail:0') _esctl_dynamic ;;
         'streams show:0') _esctl_dynamic ;;
         'streams state:0') _esctl_dynamic ;;
+        'streams delete:'*) _esctl_dynamic ;;
+        'streams undelete:'*) _esctl_dynamic ;;
+        'streams truncate:0') _esctl_dynamic ;;
         'checkpoints show:0') _esctl_dynamic ;;
         'checkpoints set:0') _esctl_dynamic ;;
         'checkpoints delete:0') _esctl_dynamic ;;

@@ -52,6 +52,8 @@ class Settings:
     # `tables:` (eventsourcing layout): the events table, the tracking tables (empty: all).
     events_table: str | None = None
     tracking_tables: tuple[str, ...] = ()
+    # `--include-deleted`: reads show soft-deleted streams too (never from a profile).
+    include_deleted: bool = False
     profile: str | None = None
     config_path: Path | None = None
     sources: Mapping[str, str] = field(default_factory=dict)

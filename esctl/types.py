@@ -27,7 +27,7 @@ from esctl.values import (
 Row = dict[str, Any]
 
 # The schema version this esctl writes; `init` migrates older stores up to it.
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 
 def iso_time(value: datetime) -> str:

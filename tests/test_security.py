@@ -10,8 +10,10 @@ import pytest
 
 from esctl.admin.doctor import diagnose
 from esctl.admin.init import init_store
-from esctl.errors import StoreUnavailable
-from tests.support.data import write_config
+from esctl.errors import EsctlError, StoreUnavailable
+from esctl.lifecycle.audit import record
+from esctl.lifecycle.protection import set_protection
+from tests.support.data import seed_events, write_config
 from tests.support.processes import run_process
 from tests.support.stores import Target
 
@@ -33,6 +35,13 @@ def test_hostile_schema_names_are_quoted(pg_server_url: str, schema: str) -> Non
         with target.open() as store:
             init_store(store)
             assert diagnose(store).ok
+            assert set_protection(store, True) and diagnose(store).protected is True
+            seed_events(store, [("Order-1", "Placed", {})])
+            with store.writing() as tx:  # an audited change passes the trigger in this schema
+                record(tx, None, "test", "Order-1", {}, changes_events=True)
+                assert tx.execute("DELETE FROM {events}") == 1
+            with pytest.raises(EsctlError, match="events are protected"), store.writing() as tx:
+                tx.execute("DELETE FROM {events}")
         with psycopg.connect(pg_server_url, autocommit=True) as conn:
             tables = conn.execute(
                 "SELECT table_name FROM information_schema.tables WHERE table_schema = %s "
@@ -40,9 +49,11 @@ def test_hostile_schema_names_are_quoted(pg_server_url: str, schema: str) -> Non
                 [schema],
             ).fetchall()
             assert [t[0] for t in tables] == [
+                "esctl_audit",
                 "esctl_checkpoint_history",
                 "esctl_leases",
                 "esctl_schema",
+                "esctl_stream_tombstones",
                 "events",
                 "snapshots",
                 "subscription_checkpoints",

@@ -38,6 +38,7 @@ class DoctorReport:
     sizes: list[dict[str, Any]] = field(default_factory=list)
     # PostgreSQL: the GIN indexes on event_data/metadata that serve `--where` equality.
     json_indexes: list[dict[str, Any]] = field(default_factory=list)
+    protected: bool | None = None  # `init --protect`'s triggers on events (None: not esctl's)
 
     @property
     def schema_ok(self) -> bool:
@@ -77,6 +78,7 @@ class DoctorReport:
             "database": self.database,
             "path": self.path,
             "schema_checked": self.checked,
+            "protected": self.protected,
             "schema_version": self.schema_version,
             "expected_schema_version": self.expected_schema_version,
             "missing": self.missing,
@@ -151,5 +153,12 @@ def diagnose(store: Store, read_store: Store | None = None) -> DoctorReport:
         report.error = error.message
         report.error_exit = error.exit_code
         report.connected = read_store is None
+    if store.layout.name == "esctl" and found.schema_version is not None:
+        from esctl.lifecycle.protection import is_protected
+
+        try:
+            report.protected = is_protected(store)
+        except EsctlError as error:
+            found.notes.append(f"protection: {error.message}")
     report.notes = [*found.notes, *report.notes]
     return report

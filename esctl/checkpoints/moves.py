@@ -13,6 +13,7 @@ from esctl.checkpoints import transaction
 from esctl.checkpoints.leases import Holder, live_holder
 from esctl.checkpoints.names import find, require
 from esctl.errors import ConcurrencyError, NotFound, UsageError
+from esctl.lifecycle.audit import Actor, record
 from esctl.ports import Checkpoints, EventLog
 from esctl.store.base import Store
 from esctl.types import START, Cursor, iso_time
@@ -216,10 +217,13 @@ def _at_position(log: EventLog, position: int, notes: list[str]) -> Cursor:
     return cursor
 
 
-def execute(store: Store, plan: MovePlan, *, force: bool = False) -> MovePlan:
+def execute(
+    store: Store, plan: MovePlan, *, force: bool = False, actor: Actor | None = None
+) -> MovePlan:
     """Write a plan atomically, compare-and-set on the old value: a checkpoint moved, created or
     deleted since the plan was made raises ConcurrencyError (exit 3) and nothing is written.
-    A checkpoint a running consumer holds the lease on is refused (exit 3) unless `force`."""
+    A checkpoint a running consumer holds the lease on is refused (exit 3) unless `force`.
+    The audit row (`actor`: who, default this process) is written in the same transaction."""
     with store.writing() as tx:
         holder = live_holder(transaction.leases(tx), plan.subscription_id)
         if holder is not None and not force:
@@ -241,6 +245,15 @@ def execute(store: Store, plan: MovePlan, *, force: bool = False) -> MovePlan:
             written = checkpoints.delete(name, old)
         if not written:
             raise _conflict(checkpoints, plan)
+        counts = {
+            "old_position": plan.old_position,
+            "new_position": plan.new_position,
+            "events_redelivered": plan.redelivered,
+            "events_skipped": plan.skipped,
+            "forced": force and holder is not None,
+        }
+        operation = "checkpoints delete" if plan.action == "delete" else "checkpoints set"
+        record(tx, actor, operation, name, counts)
     return replace(plan, executed=True)
 
 

@@ -40,6 +40,7 @@ class EsctlGroup(TyperGroup):
         bound_integer_options(self)
 
     def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        ctx.meta["esctl.command_line"] = ["esctl", *args]  # for the audit trail (redacted there)
         args = hoist_global_options(list(args))
         if "--help" in args or "-h" in args:
             from esctl.cli.helpformat import quiet_ranges
@@ -138,7 +139,7 @@ app = typer.Typer(
     "           streams, stats, tail, listings, counts; follow live, none skipped;\n"
     "           trace                 what one request caused, as a tree\n"
     "  Operate  checkpoints,          move subscriptions (dry runs unless told),\n"
-    "           snapshots,            rebuild and verify snapshots,\n"
+    "           snapshots, audit      rebuild and verify snapshots; executed changes\n"
     "           metrics, horizon      Prometheus metrics; why live readers wait\n"
     "  Measure  bench                 append, read and tail throughput, latency\n\n"
     "With no configuration the store is sqlite:///events.db in the current directory.",
@@ -249,6 +250,7 @@ def root(
 def _register() -> None:
     """Join the command groups, in the order `esctl --help` lists them (by task)."""
     from esctl.cli import append as append_cli
+    from esctl.cli import audit as audit_cli
     from esctl.cli import bench as bench_cli
     from esctl.cli import checkpoints as checkpoints_cli
     from esctl.cli import config as config_cli
@@ -258,6 +260,7 @@ def _register() -> None:
     from esctl.cli import sandbox as sandbox_cli
     from esctl.cli import schema as schema_cli
     from esctl.cli import snapshots as snapshots_cli
+    from esctl.cli import stream_delete as stream_delete_cli
     from esctl.cli import stream_state as stream_state_cli
     from esctl.cli import streams as streams_cli
     from esctl.cli import tail as tail_cli
@@ -281,6 +284,15 @@ def _register() -> None:
     streams_cli.streams_app.command("state", epilog=stream_state_cli.STATE_EXAMPLES)(
         stream_state_cli.state_
     )
+    streams_cli.streams_app.command("delete", epilog=stream_delete_cli.DELETE_EXAMPLES)(
+        stream_delete_cli.delete
+    )
+    streams_cli.streams_app.command("undelete", epilog=stream_delete_cli.UNDELETE_EXAMPLES)(
+        stream_delete_cli.undelete
+    )
+    streams_cli.streams_app.command("truncate", epilog=stream_delete_cli.TRUNCATE_EXAMPLES)(
+        stream_delete_cli.truncate
+    )
     app.add_typer(streams_cli.streams_app, name="streams", rich_help_panel=PANEL_READ)
     command("trace", rich_help_panel=PANEL_READ, epilog=trace_cli.TRACE_EXAMPLES)(trace_cli.trace)
     command("stats", rich_help_panel=PANEL_READ, epilog=streams_cli.STATS_EXAMPLES)(
@@ -292,6 +304,9 @@ def _register() -> None:
     app.add_typer(metrics_cli.app, name="metrics", rich_help_panel=PANEL_OPERATE)
     command("horizon", rich_help_panel=PANEL_OPERATE, epilog=horizon_cli.HORIZON_EXAMPLES)(
         horizon_cli.horizon
+    )
+    command("audit", rich_help_panel=PANEL_OPERATE, epilog=audit_cli.AUDIT_EXAMPLES)(
+        audit_cli.audit
     )
 
     command("bench", rich_help_panel=PANEL_MEASURE, epilog=bench_cli.BENCH_EXAMPLES)(

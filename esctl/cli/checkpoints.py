@@ -324,7 +324,7 @@ def _apply(app_state: AppState, store: Any, plan: Any, execute: bool, force: boo
 
     out = app_state.out
     if execute and not plan.changes_nothing:
-        plan = execute_plan(store, plan, force=force)
+        plan = execute_plan(store, plan, force=force, actor=app_state.actor())
     # A table shows the plan as a summary on stdout (the data of a dry run, like `init
     # --dry-run`'s SQL); the data formats write the plan itself.
     out.result(plan.to_dict(), view=Lines(_summary(plan) + "\n"))

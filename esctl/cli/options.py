@@ -51,3 +51,11 @@ FormatOpt = Annotated[
         "{stream_id} {event_type} {data.PATH} {metadata.PATH} …; {{ }} are braces, \\n \\t escapes.",
     ),
 ]
+
+IncludeDeletedOpt = Annotated[
+    bool,
+    typer.Option(
+        "--include-deleted",
+        help="Show soft-deleted streams too (`esctl streams delete`); hidden by default.",
+    ),
+]

@@ -9,7 +9,7 @@ import typer
 
 from esctl.cli.completion import complete_stream
 from esctl.cli.event_columns import EVENT_COLUMNS, use_format
-from esctl.cli.options import FormatOpt, LimitOpt, WhereOpt, examples
+from esctl.cli.options import FormatOpt, IncludeDeletedOpt, LimitOpt, WhereOpt, examples
 from esctl.cli.state import state
 from esctl.errors import UsageError
 from esctl.words import noun_for
@@ -67,6 +67,7 @@ def read(
     expressions: WhereOpt = None,
     limit: LimitOpt = None,
     template: FormatOpt = None,
+    include_deleted: IncludeDeletedOpt = False,
 ) -> None:
     """Read one stream in version order, or the global log with --all.
 
@@ -100,6 +101,7 @@ def read(
     elif from_version is not None or backwards:
         raise UsageError("--from-version and --backwards work only with a STREAM")
     app = state(ctx)
+    app.include_deleted = include_deleted
     out = app.out
     use_format(out, template)
     limit = out.default_limit(limit)

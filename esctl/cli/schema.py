@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from esctl.cli.options import DryRunOpt, examples
 from esctl.cli.state import state
-from esctl.errors import EsctlError, StoreUnavailable
+from esctl.errors import EsctlError, StoreUnavailable, UsageError
 from esctl.render import Column, Lines, Listing, Said
 
 if TYPE_CHECKING:
@@ -22,18 +22,41 @@ INIT_EXAMPLES = examples(
 DOCTOR_EXAMPLES = examples("esctl doctor", "esctl -p prod doctor -o json")
 
 
-def init(ctx: typer.Context, dry_run: DryRunOpt = False) -> None:
+ProtectOpt = Annotated[
+    bool,
+    typer.Option(
+        "--protect",
+        help="Also install triggers that refuse UPDATE and DELETE of events (and TRUNCATE on "
+        "PostgreSQL) except by esctl's audited lifecycle commands. INSERTs are unaffected.",
+    ),
+]
+UnprotectOpt = Annotated[
+    bool, typer.Option("--unprotect", help="Remove the triggers --protect installed.")
+]
+
+
+def init(
+    ctx: typer.Context,
+    dry_run: DryRunOpt = False,
+    protect: ProtectOpt = False,
+    unprotect: UnprotectOpt = False,
+) -> None:
     """Create or upgrade the store's schema. Idempotent: a current schema is left alone.
 
     On PostgreSQL an existing store made from the seed template is upgraded in place, without
-    rewriting or long-locking `events`.
+    rewriting or long-locking `events`. --protect / --unprotect turn the protection of events
+    on or off (audited; `esctl doctor` shows it).
     """
     from esctl.admin.init import init_store
 
+    if protect and unprotect:
+        raise UsageError("give --protect or --unprotect, not both")
     app = state(ctx)
     store = app.open_store(write=not dry_run, create=not dry_run, check=False)
     result = init_store(store, dry_run=dry_run)
     out = app.out
+    if protect or unprotect:
+        _protection(app, store, protect, dry_run)
     schema = store.settings.schema if store.backend == "postgresql" else None
     where = f" (schema {schema})" if schema else ""
     if dry_run:
@@ -79,6 +102,20 @@ def init(ctx: typer.Context, dry_run: DryRunOpt = False) -> None:
         },
         view=Said(told),  # a person is told what changed; stdout stays empty
     )
+
+
+def _protection(app: Any, store: Any, on: bool, dry_run: bool) -> None:
+    """Turn protection on or off after the migrations (a dry run says what it would do)."""
+    from esctl.lifecycle.protection import is_protected, set_protection
+
+    word = "on" if on else "off"
+    if dry_run:
+        now = is_protected(store) if store.admin.schema_version() else False
+        change = "stays" if now == on else "would be turned"
+        app.out.note(f"Protection of events {change} {word}.")
+        return
+    changed = set_protection(store, on, actor=app.actor())
+    app.out.note(f"Protection of events {'turned' if changed else 'is already'} {word}.")
 
 
 def doctor(ctx: typer.Context) -> None:
@@ -182,6 +219,14 @@ def _doctor_rows(report: DoctorReport) -> list[dict[str, str]]:
                 "(esctl read --all --where … -v names the index to create)",
             }
         )
+    if report.protected is not None:
+        detail = (
+            "on: UPDATE, DELETE and TRUNCATE of events are refused outside esctl's audited "
+            "lifecycle commands (esctl init --unprotect removes it)"
+            if report.protected
+            else "off (esctl init --protect refuses UPDATE and DELETE of events by anything else)"
+        )
+        rows.append({"check": "protection", "status": "ok", "detail": detail})
     rows.append(
         {
             "check": "read-only",

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Literal
+from typing import Any, Literal
 
 import typer
 
@@ -29,6 +29,7 @@ class AppState:
     primary: bool = False
     tz: str | None = None
     layout: str | None = None
+    include_deleted: bool = False  # `--include-deleted`: reads show soft-deleted streams
     _stores: list[Store] = field(default_factory=list)
 
     @cached_property
@@ -71,6 +72,10 @@ class AppState:
         use_replica = node == "replica" or (node == "auto" and not self.primary)
         if not write and settings.read_store and use_replica:
             settings = settings.for_reads()
+        if self.include_deleted:
+            from dataclasses import replace
+
+            settings = replace(settings, include_deleted=True)
         store = open_store(settings, write=write, create=create)
         self._stores.append(store)
         for capability in needs:
@@ -99,6 +104,17 @@ class AppState:
             f"read from a replica {replica.lag_bytes} bytes{seconds} behind the primary: "
             "the head and lags shown may be behind (--primary reads the primary)"
         )
+
+    def actor(self) -> Any:
+        """Who runs this command, for the audit trail: OS user, host, and this invocation's
+        command line with the passwords of its settings (and any URL's) redacted."""
+        from typer._click.globals import get_current_context
+
+        from esctl.lifecycle.audit import Actor
+
+        ctx = get_current_context(silent=True)
+        words = ctx.find_root().meta.get("esctl.command_line") if ctx is not None else None
+        return Actor.current(words, self.settings)
 
     def close(self) -> None:
         for store in self._stores:

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 import typer
 
 from esctl.cli.completion import complete_stream
-from esctl.cli.options import LimitOpt, examples
+from esctl.cli.options import IncludeDeletedOpt, LimitOpt, examples
 from esctl.cli.state import state
 from esctl.render import Column, Detail, Listing
 
@@ -70,6 +70,7 @@ def list_(
         bool,
         typer.Option("--exact", help="Rank by every event even on a huge PostgreSQL store."),
     ] = False,
+    include_deleted: IncludeDeletedOpt = False,
 ) -> None:
     """List streams: type, version, events, bytes, last event time; in id order (paginated with
     --after) or ranked with --sort.
@@ -81,6 +82,7 @@ def list_(
     from esctl.read.streams import list_streams, listing_sample
 
     app = state(ctx)
+    app.include_deleted = include_deleted
     out = app.out
     limit = out.default_limit(limit)
     fetch = limit + 1 if limit is not None else None
@@ -130,11 +132,13 @@ def show(
     stream: Annotated[
         str, typer.Argument(help="The stream id.", metavar="STREAM", autocompletion=complete_stream)
     ],
+    include_deleted: IncludeDeletedOpt = False,
 ) -> None:
     """Show one stream: version, counts by type, first and last event time, snapshot version."""
     from esctl.read.streams import show_stream
 
     app = state(ctx)
+    app.include_deleted = include_deleted
     info = show_stream(app.open_store(), stream)
     out = app.out
     record = info.to_dict()
@@ -161,6 +165,7 @@ def stats(
             help="Also bytes by category and type, largest events, table sizes (PostgreSQL).",
         ),
     ] = False,
+    include_deleted: IncludeDeletedOpt = False,
 ) -> None:
     """Show head position, totals, oldest and newest event, and counts by category x type.
 
@@ -173,6 +178,7 @@ def stats(
     from esctl.read.stats import store_stats
 
     app = state(ctx)
+    app.include_deleted = include_deleted
     store = app.open_store()
     # --by-size reads the counts by type in its own scan: stats reuses them.
     sizes = store_sizes(store, exact=exact) if by_size else None

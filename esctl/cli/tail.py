@@ -10,7 +10,7 @@ import typer
 
 from esctl.cli.completion import complete_stream, complete_subscription
 from esctl.cli.event_columns import EVENT_COLUMNS, event_line, use_format
-from esctl.cli.options import FormatOpt, WhereOpt, examples
+from esctl.cli.options import FormatOpt, IncludeDeletedOpt, WhereOpt, examples
 from esctl.cli.state import state
 from esctl.cli.stdio import stdout_is_closed
 from esctl.errors import UsageError
@@ -83,6 +83,7 @@ def tail(
         ),
     ] = None,
     template: FormatOpt = None,
+    include_deleted: IncludeDeletedOpt = False,
 ) -> None:
     """Follow events live in commit order, from the end by default.
 
@@ -113,6 +114,7 @@ def tail(
         else None
     )
     app = state(ctx)
+    app.include_deleted = include_deleted
     out = app.out
     use_format(out, template)
     if stdout_is_closed(out.stdout):  # `>&-`: refuse before connecting, nothing to deliver to

@@ -65,10 +65,9 @@ def read_stream(
     every `--where` condition if given; NotFound (exit 4) when the stream has no events at all."""
     with store.reading() as tx:
         if not tx.log.stream_exists(stream_id):
-            raise NotFound(
-                f"stream {stream_id!r} not found",
-                hint="`esctl streams list` shows the streams in the store",
-            )
+            from esctl.lifecycle.visibility import stream_not_found
+
+            raise stream_not_found(tx, stream_id)
         events = tx.log.read_stream(
             stream_id,
             from_version=from_version,

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
-from esctl.errors import NotFound, UsageError
+from esctl.errors import UsageError
 from esctl.store.base import Store
 from esctl.types import Row
 from esctl.values import StoredTime, category_of, stored_time, time_json
@@ -106,11 +106,10 @@ def show_stream(store: Store, stream_id: str) -> StreamInfo:
     """Version, counts by type, first and last time and snapshot version of one stream."""
     with store.reading() as tx:
         summary = tx.log.stream_summary(stream_id)
-    if summary is None:
-        raise NotFound(
-            f"stream {stream_id!r} not found",
-            hint="`esctl streams list` shows the streams in the store",
-        )
+        if summary is None:
+            from esctl.lifecycle.visibility import stream_not_found
+
+            raise stream_not_found(tx, stream_id)
     return StreamInfo(
         stream_id=stream_id,
         stream_type=summary["stream_type"],

@@ -100,6 +100,7 @@ class PostgresConnections(Store):
             "schema": sql.Identifier(schema),
             **{key: sql.Identifier(schema, name) for key, name in placeholders().items()},
             "notify_function": sql.Identifier(schema, "esctl_notify_events"),
+            "protect_function": sql.Identifier(schema, "esctl_protect_events"),
         }
         self._composed: dict[str, sql.Composed] = {}
 

@@ -28,6 +28,7 @@ MIGRATIONS = migrations(
         "esctl additions: events.transaction_id, checkpoints.last_transaction_id, NOTIFY trigger",
         "esctl additions: esctl_leases (the lease a running `tail --checkpoint` holds)",
         "esctl additions: esctl_checkpoint_history (recent checkpoint moves: rewinds)",
+        "esctl additions: esctl_audit (the audit trail) and esctl_stream_tombstones (soft deletes)",
     ],
     before={1: ["CREATE SCHEMA IF NOT EXISTS {schema}"]},
     after={2: _NOTIFY},

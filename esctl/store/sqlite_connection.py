@@ -137,6 +137,7 @@ class SQLiteConnections(Store):
         self.path = Path(location.target)
         self.create = create
         self._conn: sqlite3.Connection | None = None
+        self.lifecycle_audit_id: int | None = None  # see esctl_layout/audit.py
 
     # --- connections and transactions -------------------------------------------------------
 
@@ -166,6 +167,10 @@ class SQLiteConnections(Store):
         conn.text_factory = _text_of
         # `--where data.at>2024-05-01`: times compare exactly as esctl.conditions compares them.
         conn.create_function("esctl_time_key", 1, time_key, deterministic=True)
+        # `init --protect`'s triggers let a change to events through only while this returns
+        # an audit id: only esctl's connections have the function (a plain sqlite3 client's
+        # UPDATE or DELETE fails on it), and only an audited lifecycle transaction sets it.
+        conn.create_function("esctl_lifecycle", 0, lambda: self.lifecycle_audit_id)
         self._conn = conn
         return conn
 
@@ -222,15 +227,18 @@ class SQLiteConnections(Store):
         with translate_errors(self):
             conn.execute(begin)
         try:
-            yield SQLiteSession(self, conn)
-        except BaseException:
-            # A reader abandoned mid-listing (a closed pipe) may be closed after the store: closing
-            # the connection has rolled the transaction back already.
-            if self._conn is conn and conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
-        with translate_errors(self):
-            conn.execute("COMMIT")
+            try:
+                yield SQLiteSession(self, conn)
+            except BaseException:
+                # A reader abandoned mid-listing (a closed pipe) may be closed after the store:
+                # closing the connection has rolled the transaction back already.
+                if self._conn is conn and conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+            with translate_errors(self):
+                conn.execute("COMMIT")
+        finally:
+            self.lifecycle_audit_id = None  # transaction-local, like PostgreSQL's set_config
 
     def reading(self) -> Any:
         return self._transaction("BEGIN")

@@ -20,6 +20,7 @@ MIGRATIONS = migrations(
         "esctl additions: subscription_checkpoints.last_transaction_id",
         "esctl additions: esctl_leases (the lease a running `tail --checkpoint` holds)",
         "esctl additions: esctl_checkpoint_history (recent checkpoint moves: rewinds)",
+        "esctl additions: esctl_audit (the audit trail) and esctl_stream_tombstones (soft deletes)",
     ],
 )
 

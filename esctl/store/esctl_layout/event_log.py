@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from esctl.ports import EventFilter
 from esctl.store.esctl_layout.commit_order import EsctlCommitOrder
-from esctl.store.esctl_layout.filters import filter_sql
+from esctl.store.esctl_layout.filters import HIDDEN, filter_sql
 from esctl.store.esctl_layout.tables import EVENT_COLUMNS
 from esctl.store.esctl_layout.where import condition_sql
 from esctl.store.esctl_layout.writes import EsctlEventWrites
@@ -36,10 +36,21 @@ class EsctlEventLog(EsctlCommitOrder, EsctlEventWrites):
 
     # --- events ---------------------------------------------------------------------------
 
+    @property
+    def _hide(self) -> bool:
+        """Whether reads leave out soft-deleted streams (all but `--include-deleted`)."""
+        return not self._engine.settings.include_deleted
+
+    def _visible(self, joiner: str = " AND ") -> str:
+        return joiner + HIDDEN if self._hide else ""
+
     def stream_exists(self, stream_id: str) -> bool:
         return bool(
             self.session.fetchval(
-                "SELECT 1 FROM {events} WHERE stream_id = %s LIMIT 1", [stream_id]
+                "SELECT 1 FROM {events} WHERE stream_id = %s"  # noqa: S608 - fixed fragments
+                + self._visible()
+                + " LIMIT 1",
+                [stream_id],
             )
         )
 
@@ -54,7 +65,7 @@ class EsctlEventLog(EsctlCommitOrder, EsctlEventWrites):
     ) -> Iterator[RecordedEvent]:
         """A stream's events in version order (newest first with `backwards`, from
         `from_version` down), matching `conditions`, streamed."""
-        query = SELECT_EVENTS + "WHERE stream_id = %s"
+        query = SELECT_EVENTS + "WHERE stream_id = %s" + self._visible()
         params: list[Any] = [stream_id]
         if from_version is not None:
             query += " AND version <= %s" if backwards else " AND version >= %s"
@@ -69,8 +80,12 @@ class EsctlEventLog(EsctlCommitOrder, EsctlEventWrites):
             params.append(limit)
         return _recorded(self.session.stream(query, params, batch_size=BATCH_SIZE))
 
+    def _filter(self, where: EventFilter) -> tuple[str, list[Any]]:
+        backend, bind = self.session.backend, self.session.time_param
+        return filter_sql(where, backend, bind, hide_deleted=self._hide)
+
     def _all_query(self, where: EventFilter, limit: int | None) -> tuple[str, list[Any]]:
-        condition, params = filter_sql(where, self.session.backend, self.session.time_param)
+        condition, params = self._filter(where)
         query = "FROM {events} WHERE " + condition + " ORDER BY global_position"
         if limit is not None:
             query += " LIMIT %s"
@@ -94,7 +109,7 @@ class EsctlEventLog(EsctlCommitOrder, EsctlEventWrites):
         (chunks of whole lines, the bytes of `esctl.read.events.event_json_line`), or None when the
         engine leaves rendering to the caller. `warn` names each row that cannot go back
         through `esctl append` unchanged."""
-        condition, params = filter_sql(where, self.session.backend, self.session.time_param)
+        condition, params = self._filter(where)
         return self._engine.session_json_lines(self.session, condition, params, limit, warn=warn)
 
     def where_plan(self, where: EventFilter) -> WherePlan | None:
@@ -147,15 +162,16 @@ class EsctlEventLog(EsctlCommitOrder, EsctlEventWrites):
             sort=sort,
             reverse=reverse,
             sample_percent=sample_percent,
+            hide_deleted=self._hide,
         )
 
     def stream_summary(self, stream_id: str) -> Row | None:
         """One stream's stream_type, version, events, first_at, last_at (as stored),
         counts_by_type (most frequent first) and snapshot_version; None without events."""
         summary = self.session.fetchone(
-            "SELECT min(stream_type) AS stream_type, max(version) AS version, count(*) AS events, "
+            "SELECT min(stream_type) AS stream_type, max(version) AS version, count(*) AS events, "  # noqa: S608
             "min(created_at) AS first_at, max(created_at) AS last_at FROM {events} "
-            "WHERE stream_id = %s",
+            "WHERE stream_id = %s" + self._visible(),
             [stream_id],
         )
         if summary is None or not summary["events"]:
@@ -187,10 +203,12 @@ class EsctlEventLog(EsctlCommitOrder, EsctlEventWrites):
 
     def count(self) -> int:
         """Every event (a full scan)."""
-        return int(self.session.fetchval("SELECT count(*) FROM {events}") or 0)
+        query = "SELECT count(*) FROM {events}" + self._visible(" WHERE ")  # noqa: S608
+        return int(self.session.fetchval(query) or 0)
 
     def count_streams(self) -> int:
-        return int(self.session.fetchval("SELECT count(DISTINCT stream_id) FROM {events}") or 0)
+        query = "SELECT count(DISTINCT stream_id) FROM {events}" + self._visible(" WHERE ")  # noqa: S608
+        return int(self.session.fetchval(query) or 0)
 
     def estimated_counts(self) -> dict[str, int | None] | None:
         """Catalog estimates of `events` and `streams` (PostgreSQL), or None (SQLite, or a
@@ -208,6 +226,7 @@ class EsctlEventLog(EsctlCommitOrder, EsctlEventWrites):
             + self._engine.category_sql()
             + " AS category, event_type, count(*) AS n FROM "
             + source
+            + self._visible(" WHERE ")
             + " GROUP BY 1, 2 ORDER BY 1, 2"
         )
 
@@ -215,7 +234,9 @@ class EsctlEventLog(EsctlCommitOrder, EsctlEventWrites):
         """Bytes per (category, event_type) and each group's largest event: `esctl_layout.sizes`."""
         from esctl.store.esctl_layout.sizes import sizes_by_type
 
-        return sizes_by_type(self.session, self._engine, sample_percent=sample_percent)
+        return sizes_by_type(
+            self.session, self._engine, sample_percent=sample_percent, hide_deleted=self._hide
+        )
 
     def relation_sizes(self) -> list[Row]:
         """On-disk sizes of the events, snapshots and checkpoints tables ([] on SQLite)."""

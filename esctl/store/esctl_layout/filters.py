@@ -11,6 +11,8 @@ from esctl.ports import EventFilter
 from esctl.store.esctl_layout.where import condition_sql
 
 NO_CONDITION = "1 = 1"
+# Events of streams not soft-deleted (`streams delete`): what reads show unless include_deleted.
+HIDDEN = "stream_id NOT IN (SELECT stream_id FROM {tombstones})"
 
 
 def category_condition(category: str) -> tuple[str, list[Any]]:
@@ -21,12 +23,16 @@ def category_condition(category: str) -> tuple[str, list[Any]]:
 
 
 def filter_sql(
-    where: EventFilter, backend: str, time_param: Callable[[datetime], Any] | None = None
+    where: EventFilter,
+    backend: str,
+    time_param: Callable[[datetime], Any] | None = None,
+    *,
+    hide_deleted: bool = True,
 ) -> tuple[str, list[Any]]:
     """The condition and its parameters on `backend` ("postgresql" or "sqlite"); `time_param`
-    is the session's (for since/until)."""
+    is the session's (for since/until); `hide_deleted` leaves out soft-deleted streams."""
     bind = time_param or (lambda value: value)
-    parts: list[str] = []
+    parts: list[str] = [HIDDEN] if hide_deleted else []
     params: list[Any] = []
     if where.stream_id is not None:
         parts.append("stream_id = %s")

@@ -24,7 +24,8 @@ class EsctlLive:
 
     def batch(self, after: Cursor, where: EventFilter, limit: int) -> LiveBatch:
         # No time binding: the live condition never holds since/until (tail has none).
-        condition, params = filter_sql(where, self.store.backend)
+        hide = not self.store.settings.include_deleted
+        condition, params = filter_sql(where, self.store.backend, hide_deleted=hide)
         return self.store.live_batch(after, condition, params, limit)
 
     def wait_for_change(self, timeout: float) -> None:

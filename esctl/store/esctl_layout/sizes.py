@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
-from esctl.store.esctl_layout.filters import category_condition
+from esctl.store.esctl_layout.filters import HIDDEN, category_condition
 from esctl.types import Row
 
 if TYPE_CHECKING:
@@ -32,6 +32,7 @@ def list_streams(
     sort: str,
     reverse: bool,
     sample_percent: float | None,
+    hide_deleted: bool = True,
 ) -> Iterator[Row]:
     """Streams with their events and bytes. `sort` "stream": id order, keyset-paged after `after`
     over the `(stream_id, version)` index (a page reads only its own streams' events); any other
@@ -40,7 +41,7 @@ def list_streams(
     if sort not in SORTS:
         raise ValueError(f"unknown sort {sort!r}")
     data, meta = _lengths(engine)
-    conditions: list[str] = []
+    conditions: list[str] = [HIDDEN] if hide_deleted else []
     params: list[Any] = []
     if after is not None:
         conditions.append("stream_id < %s" if reverse and sort == "stream" else "stream_id > %s")
@@ -78,7 +79,9 @@ def list_streams(
     return session.stream(query, params, batch_size=1000)
 
 
-def sizes_by_type(session: Session, engine: Store, *, sample_percent: float | None) -> list[Row]:
+def sizes_by_type(
+    session: Session, engine: Store, *, sample_percent: float | None, hide_deleted: bool = True
+) -> list[Row]:
     """Per (category, event_type), in that order: events, data_bytes, metadata_bytes, and the
     largest event (largest_id, largest_stream_id, largest_position, largest_bytes; the first by
     position among equals). One pass over the (sampled) events."""
@@ -87,7 +90,9 @@ def sizes_by_type(session: Session, engine: Store, *, sample_percent: float | No
     sized = (
         "SELECT " + engine.category_sql() + " AS category, event_type, "  # noqa: S608
         "CAST(id AS TEXT) AS id, stream_id, global_position, "
-        f"{data} AS data_bytes, {meta} AS metadata_bytes FROM " + source
+        f"{data} AS data_bytes, {meta} AS metadata_bytes FROM "
+        + source
+        + (" WHERE " + HIDDEN if hide_deleted else "")
     )
     ranked = (
         "SELECT category, event_type, count(*) OVER g AS events, "

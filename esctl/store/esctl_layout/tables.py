@@ -206,6 +206,43 @@ CHECKPOINT_HISTORY = Table(
 )
 HISTORY_KEEP = 10
 
+# The audit trail (SPEC "Lifecycle"): one row per executed change esctl makes to events or
+# checkpoints, written in the transaction of the change (esctl/store/lifecycle.py).
+AUDIT = Table(
+    "esctl_audit",
+    "audit",
+    (
+        Column(
+            "id",
+            "BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY",
+            "INTEGER PRIMARY KEY AUTOINCREMENT",
+        ),
+        _created("at", not_null=True),
+        Column("db_user", "TEXT DEFAULT current_user", "TEXT"),
+        Column("os_user", "TEXT NOT NULL", "TEXT NOT NULL"),
+        Column("host", "TEXT NOT NULL", "TEXT NOT NULL"),
+        Column("command", "TEXT NOT NULL", "TEXT NOT NULL"),  # secrets redacted
+        Column("operation", "TEXT NOT NULL", "TEXT NOT NULL"),
+        Column("target", "TEXT NOT NULL", "TEXT NOT NULL"),
+        _json("counts"),
+        Column("manifest_sha256", "TEXT", "TEXT"),
+    ),
+    indexes=(Index("idx_esctl_audit_at", "at"),),
+    since=5,
+)
+# Soft-deleted streams (`streams delete` without --hard): hidden from reads until undeleted.
+TOMBSTONES = Table(
+    "esctl_stream_tombstones",
+    "tombstones",
+    (
+        Column("stream_id", "VARCHAR(255) PRIMARY KEY", "TEXT PRIMARY KEY"),
+        _created("deleted_at", not_null=True),
+        Column("version", "BIGINT NOT NULL", "INTEGER NOT NULL"),
+        Column("audit_id", "BIGINT NOT NULL", "INTEGER NOT NULL"),
+    ),
+    since=5,
+)
+
 TABLES: tuple[Table, ...] = (
     EVENTS,
     SNAPSHOTS,
@@ -213,6 +250,8 @@ TABLES: tuple[Table, ...] = (
     ESCTL_SCHEMA,
     LEASES,
     CHECKPOINT_HISTORY,
+    AUDIT,
+    TOMBSTONES,
 )
 
 LEASE_COLUMNS = [c.name for c in LEASES.columns]

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
+from esctl.errors import ConcurrencyError
 from esctl.store.esctl_layout.tables import EVENT_COLUMNS
 from esctl.types import NewEventRow, RecordedEvent
 
@@ -44,6 +45,7 @@ class EsctlEventWrites:
         found: dict[str, int] = {}
         for start in range(0, len(stream_ids), LOOKUP_CHUNK):
             part = stream_ids[start : start + LOOKUP_CHUNK]
+            self._refuse_deleted(part)
             # One max() per stream, which both engines answer from the end of the
             # (stream_id, version) index; `max … GROUP BY` would read every event of the streams.
             values = ", ".join(["(%s)"] * len(part))
@@ -56,6 +58,21 @@ class EsctlEventWrites:
                 (r["stream_id"], int(r["version"])) for r in rows if r["version"] is not None
             )
         return found
+
+    def _refuse_deleted(self, stream_ids: Sequence[str]) -> None:
+        """An append to a soft-deleted stream is a conflict (exit 3) until it is undeleted."""
+        marks = ", ".join(["%s"] * len(stream_ids))
+        row = self.session.fetchone(
+            "SELECT stream_id FROM {tombstones} WHERE stream_id IN (" + marks + ") "  # noqa: S608
+            "ORDER BY stream_id LIMIT 1",
+            list(stream_ids),
+        )
+        if row is not None:
+            raise ConcurrencyError(
+                f"stream {row['stream_id']!r} is deleted (`esctl streams delete`): "
+                "appending to it is refused; nothing was written",
+                hint=f"`esctl streams undelete {row['stream_id']} --execute` restores it first",
+            )
 
     def stored_by_id(self, event_ids: Sequence[str]) -> dict[str, RecordedEvent]:
         """The stored events among `event_ids`, by id (ids not stored are absent)."""

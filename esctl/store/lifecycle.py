@@ -1,0 +1,112 @@
+"""The lifecycle ports of esctl's layout (SPEC "Lifecycle"): the audit trail every executed
+change writes in its own transaction, and the permission to change `events` that an audited
+lifecycle transaction takes under `init --protect`. Other layouts have neither (`audit_trail`
+returns None there: esctl never alters another product's schema)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol
+
+from esctl.types import Row
+
+if TYPE_CHECKING:
+    from esctl.store.base import Session
+
+
+@dataclass(frozen=True)
+class AuditEntry:
+    """One row of the audit trail: who (OS user, host; the database user is the server's),
+    the command line (secrets redacted), what was done to what, and its counts."""
+
+    os_user: str
+    host: str
+    command: str
+    operation: str
+    target: str
+    counts: dict[str, Any] = field(default_factory=dict)
+    manifest_sha256: str | None = None
+
+
+class AuditTrail(Protocol):
+    """The audit table, inside one transaction."""
+
+    def record(self, entry: AuditEntry) -> int:
+        """Write `entry`; its id."""
+        ...
+
+    def allow_event_changes(self, audit_id: int) -> None:
+        """Let this transaction (only) UPDATE and DELETE `events` under `init --protect`, as the
+        audited change `audit_id` (recorded in this transaction first)."""
+        ...
+
+    def entries(self, *, since: datetime | None = None, limit: int | None = None) -> Iterator[Row]:
+        """Audit rows, newest first (id, at, db_user, os_user, host, command, operation, target,
+        counts, manifest_sha256)."""
+        ...
+
+
+def audit_trail(tx: Session) -> AuditTrail | None:
+    """The audit trail of the store behind `tx`, or None when its layout has none."""
+    store = getattr(tx, "_store", None)
+    if store is None or store.layout.name != "esctl":
+        return None
+    from esctl.store.esctl_layout.audit import EsctlAuditTrail
+
+    return EsctlAuditTrail(tx)
+
+
+class Protection(Protocol):
+    """`init --protect`'s triggers on `events`, inside one transaction."""
+
+    def is_on(self) -> bool: ...
+
+    def set(self, on: bool) -> None:
+        """Install (`on`) or remove the triggers; idempotent."""
+        ...
+
+
+def protection(tx: Session) -> Protection | None:
+    """The protection of the store behind `tx`, or None when its layout has none."""
+    store = getattr(tx, "_store", None)
+    if store is None or store.layout.name != "esctl":
+        return None
+    from esctl.store.esctl_layout.protection import EsctlProtection
+
+    return EsctlProtection(tx, store.settings.schema)
+
+
+class StreamAdmin(Protocol):
+    """Soft and hard deletes of streams (esctl_layout/streams_admin.py), in one transaction."""
+
+    def facts(self, stream_id: str, below_version: int | None = None) -> Row: ...
+
+    def snapshot_version(self, stream_id: str) -> int | None: ...
+
+    def tombstone(self, stream_id: str) -> Row | None: ...
+
+    def deleted(self, stream_ids: list[str]) -> set[str]: ...
+
+    def add_tombstone(self, stream_id: str, version: int, audit_id: int) -> bool: ...
+
+    def remove_tombstone(self, stream_id: str) -> bool: ...
+
+    def delete_events(
+        self, stream_id: str, limit: int, below_version: int | None = None
+    ) -> int: ...
+
+    def delete_snapshot(self, stream_id: str) -> bool: ...
+
+    def touch_audit(self, audit_id: int, counts: Any) -> None: ...
+
+
+def stream_admin(tx: Session) -> StreamAdmin | None:
+    """Stream deletes on the store behind `tx`, or None when its layout has none."""
+    store = getattr(tx, "_store", None)
+    if store is None or store.layout.name != "esctl":
+        return None
+    from esctl.store.esctl_layout.streams_admin import EsctlStreamAdmin
+
+    return EsctlStreamAdmin(tx, store)
