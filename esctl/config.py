@@ -47,13 +47,11 @@ class Settings:
     read_store: str | None = None
     tz: str | None = None  # time zone of table times: local, UTC or an IANA name
     layout: str = "auto"  # one of LAYOUTS: which products' tables the store holds
-    # The metadata keys `esctl trace` follows: (correlation, causation).
-    trace_keys: tuple[str, str] = ("correlation_id", "causation_id")
+    trace_keys: tuple[str, str] = ("correlation_id", "causation_id")  # what `trace` follows
     # `tables:` (eventsourcing layout): the events table, the tracking tables (empty: all).
     events_table: str | None = None
     tracking_tables: tuple[str, ...] = ()
-    # `--include-deleted`: reads show soft-deleted streams too (never from a profile).
-    include_deleted: bool = False
+    include_deleted: bool = False  # `--include-deleted` (never from a profile)
     profile: str | None = None
     config_path: Path | None = None
     sources: Mapping[str, str] = field(default_factory=dict)
