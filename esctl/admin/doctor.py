@@ -109,7 +109,9 @@ def diagnose(store: Store, read_store: Store | None = None) -> DoctorReport:
         store=store.display_url,
         backend=store.backend,
         read_only_profile=store.settings.read_only,
-        schema=store.settings.schema if store.backend == "postgresql" else None,
+        schema=getattr(store.layout, "schema", store.settings.schema)
+        if store.backend == "postgresql"
+        else None,
         layout=store.layout.name,
         layout_reason=store.layout_reason,
     )
@@ -131,6 +133,7 @@ def diagnose(store: Store, read_store: Store | None = None) -> DoctorReport:
         return report
     report.checked = True
     report.schema_version = found.schema_version
+    report.expected_schema_version = found.expected_version
     report.missing = found.missing
     report.extra = found.extra
     try:
