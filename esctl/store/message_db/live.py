@@ -14,7 +14,8 @@ once a later horizon has passed that snapshot's xmax (every transaction that cou
 position up to it has ended). Until something settles (the first batches of a reader), a batch
 scans from the start; and every RESCAN_EVERY batches it does so again, a safety net that finds
 any message a settled bound might hide (it is delivered then, in commit order after the cursor).
-Wake-ups: Message DB sends no NOTIFY, so `wait_for_change` polls."""
+Wake-ups: Message DB sends no NOTIFY, so `wait_for_change` polls. Without a stream or category,
+consumers' position streams (`{category}:position-{consumer}`) are not followed."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from typing import TYPE_CHECKING
 
 from esctl.ports import EventFilter
 from esctl.store.message_db.messages import COLUMNS, filter_sql
-from esctl.store.message_db.order import ORDERED
+from esctl.store.message_db.order import NOT_POSITIONS, ORDERED
 from esctl.types import Cursor, LiveBatch
 
 if TYPE_CHECKING:
@@ -52,6 +53,10 @@ class MessageDbLive:
 
     def batch(self, after: Cursor, where: EventFilter, limit: int) -> LiveBatch:
         condition, params = filter_sql(where)
+        if where.stream_id is None and where.category is None:
+            # Consumers' position streams are bookkeeping, not the log a tail follows (and a
+            # `tail --all --checkpoint` would otherwise follow its own saves).
+            condition += " AND " + NOT_POSITIONS
         self.batches += 1
         if self.drained_to is None or after < self.drained_to or self.batches % RESCAN_EVERY == 0:
             floor = 0  # a cursor this reader did not reach by draining: scan from the start

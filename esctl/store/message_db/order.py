@@ -7,6 +7,7 @@ horizon (`pg_snapshot_xmin(pg_current_snapshot())`), every one of which has ende
 `xmin` is a 32-bit xid. It is widened against the snapshot's xmax (a 64-bit xid8 that every
 visible row's xid is below, and, unfrozen, at most 2^31 below): the xid8 is the reference minus
 the 32-bit distance `mod(ref - xmin, 2^32)`, so wraparound of the 32-bit counter is harmless.
+Consumers' position streams (`…:position-…`) are left out of the order, as `live` leaves them.
 (A row frozen more than 2^31 transactions ago keeps its old xmin and would be widened wrongly;
 such rows are older than any cursor a reader holds, and only a scan from the start meets them.)
 
@@ -33,8 +34,12 @@ ORDERED = "(SELECT m.*, " + XID8 + " AS transaction_id FROM " + MESSAGES + ") AS
 HORIZON = "CAST(CAST(pg_snapshot_xmin(pg_current_snapshot()) AS text) AS bigint)"
 
 
+# Consumers' position streams are bookkeeping: not counted or delivered (as `live` skips them).
+NOT_POSITIONS = "strpos(stream_id, ':position-') = 0"
+
+
 def after_sql(after: Cursor | None, upto: Cursor | None) -> tuple[str, list[Any]]:
-    parts, params = ["TRUE"], []
+    parts, params = [NOT_POSITIONS], []
     if after is not None:
         parts.append("(transaction_id, global_position) > (%s, %s)")
         params += [after.transaction_id, after.global_position]
@@ -105,7 +110,8 @@ class MessageDbOrder:
         bounds: list[Cursor] = []
         first = self.session.fetchone(
             f"SELECT transaction_id, global_position FROM {ORDERED} "  # noqa: S608
-            "WHERE global_position > %s ORDER BY transaction_id, global_position LIMIT 1",
+            "WHERE global_position > %s AND " + NOT_POSITIONS + " "
+            "ORDER BY transaction_id, global_position LIMIT 1",
             [position],
         )
         if first is not None:
