@@ -116,3 +116,14 @@ def cluster() -> Iterator[Any]:
     yield started
     started.stop()
     shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def message_db_url(pg_server_url: str) -> Iterator[str]:
+    """A Message DB installed by its own install.sh (npm package, pinned) into a throwaway
+    database on the session's server: one per session (tests/support/message_db.py)."""
+    from tests.support import message_db
+
+    url = message_db.install(pg_server_url)
+    yield url
+    message_db.drop(pg_server_url, url)

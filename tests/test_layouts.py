@@ -17,7 +17,8 @@ from esctl.store.detect import detect_layout
 from tests.support.processes import run_cli
 from tests.support.stores import Target
 
-OTHER_LAYOUTS = ["message-db", "emmett"]  # eventsourcing: tests/test_eventsourcing.py
+# message-db and eventsourcing: tests/test_message_db.py, tests/test_eventsourcing.py
+OTHER_LAYOUTS = ["emmett"]
 
 
 @pytest.mark.parametrize("layout", OTHER_LAYOUTS)
@@ -46,7 +47,7 @@ def test_the_layout_comes_from_the_environment_and_doctor_says_which_and_why(
     detected = json.loads(run_cli("doctor", "-o", "json").stdout)
     assert (detected["layout"], detected["layout_reason"]) == (
         "esctl",
-        "auto: esctl's own, the only layout this esctl knows",
+        "auto: esctl's own (no other layout's tables found)",
     )
     monkeypatch.setenv("ESCTL_LAYOUT", "esctl")
     configured = json.loads(run_cli("doctor", "-o", "json").stdout)
@@ -62,7 +63,7 @@ def test_the_layout_comes_from_the_environment_and_doctor_says_which_and_why(
 def test_init_with_another_layout_creates_nothing(tmp_path: Path) -> None:
     """esctl never creates or alters another product's schema (SPEC)."""
     path = tmp_path / "new.db"
-    result = run_cli("--store", f"sqlite:///{path}", "--layout", "message-db", "init")
+    result = run_cli("--store", f"sqlite:///{path}", "--layout", "emmett", "init")
     assert result.exit_code == 2, result.stderr
     assert not path.exists()
 

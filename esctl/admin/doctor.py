@@ -111,7 +111,9 @@ def diagnose(store: Store, read_store: Store | None = None) -> DoctorReport:
         store=store.display_url,
         backend=store.backend,
         read_only_profile=store.settings.read_only,
-        schema=store.settings.schema if store.backend == "postgresql" else None,
+        schema=getattr(store.layout, "schema", store.settings.schema)
+        if store.backend == "postgresql"
+        else None,
         layout=store.layout.name,
         layout_reason=store.layout_reason,
     )

@@ -80,16 +80,24 @@ def append(
     """Validate events from JSON files, then append them: atomic, idempotent by event_id.
 
     Every input is checked first (exit 6 with file, line and field; nothing written). Versions
-    continue each stream; --expected-version is checked atomically (exit 3 on a conflict). Events
+    continue each stream; --expected-version is checked atomically (exit 3 on a conflict). On a
+    Message DB store every message goes through its write_message, and versions are Message
+    DB's (0 is a stream's first message). Events
     already stored (same event_id and content) are reported as duplicates, not appended again.
     """
     from esctl.append.sources import open_sources
     from esctl.append.validation import EmptyInput
     from esctl.append.writing import ExpectedVersion, append_events
+    from esctl.errors import ConcurrencyError
 
     app = state(ctx)
     expected = ExpectedVersion.parse(expected_version)
     store = app.open_store(write=not dry_run, needs=["can_append"], command="append")
+    # Message DB numbers from 0 (a stream's first message is at 0, no stream is -1); the append
+    # pipeline counts from 1 (0: no stream). Its numbers in and out are shifted here.
+    shift = 1 - int(getattr(store.layout, "first_version", 1))
+    if shift and expected.version is not None:
+        expected = ExpectedVersion(expected.kind, expected.version + shift)
     out = app.out
     try:
         with open_sources(files) as sources, _progress(out, sources) as progress:
@@ -102,6 +110,11 @@ def append(
                 dry_run=dry_run,
                 progress=progress,
             )
+    except ConcurrencyError as error:
+        if shift:
+            error.message = _shifted(error.message, shift)
+            error.hint = _shifted(error.hint, shift) if error.hint else error.hint
+        raise
     except EmptyInput:
         if not allow_empty:
             raise
@@ -111,7 +124,7 @@ def append(
     shown = out.default_limit(limit)
     streams = result.streams if shown is None else result.streams[: shown + 1]
     out.table(
-        (s.to_dict() for s in streams),
+        (_shifted_versions(s.to_dict(), shift) for s in streams),
         COLUMNS,
         limit=shown,
         more_hint="use --limit N to see more streams, or -o jsonl for all",
@@ -131,6 +144,21 @@ def append(
 
 
 ProgressFn = Callable[[str, int, int | None], None]
+
+
+def _shifted(text: str, shift: int) -> str:
+    """The versions named in an error, in the store's numbering (`version 5` -> `version 4`)."""
+    import re
+
+    return re.sub(r"(version )(\d+)", lambda m: m.group(1) + str(int(m.group(2)) - shift), text)
+
+
+def _shifted_versions(row: dict[str, object], shift: int) -> dict[str, object]:
+    for key in ("first_version", "last_version"):
+        value = row.get(key)
+        if shift and isinstance(value, int):
+            row[key] = value - shift
+    return row
 
 
 @contextmanager

@@ -72,7 +72,8 @@ def read(
     """Read one stream in version order, or the global log with --all.
 
     Output streams row by row, so `-o jsonl` of a whole store keeps memory flat; the JSON lines
-    are valid input for `esctl append`.
+    are valid input for `esctl append`. On a Message DB store versions are Message DB's own
+    positions: 0 is a stream's first message.
     """
     from esctl.conditions import parse_conditions
     from esctl.read.events import EventFilter, capped, read_all, read_all_json, read_stream

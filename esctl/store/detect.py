@@ -1,9 +1,10 @@
 """Which table layout a store holds: the one place `layout: auto` is decided.
 
-Only esctl's own layout exists today, so `auto` is esctl's without a query (no round trip at
-open). A second layout adds its name to `LAYOUTS` and a test here (its tables, looked up in the
-catalog) that runs only when more than one layout could match; `doctor` will report the
-detection and its reason (SPEC: "Other event stores")."""
+A SQLite store is esctl's without a query. On PostgreSQL one catalog query looks for esctl's
+`events` in the configured schema (esctl's, first) and for Message DB's `message_store.messages`
+with its `write_message` function, then (a second query) for the eventsourcing library's
+stored-events tables; `doctor` reports the detection and its reason (SPEC: "Other
+event stores"). A store that cannot be reached is taken as esctl's (the command then reports it)."""
 
 from __future__ import annotations
 
@@ -29,8 +30,45 @@ def _eventsourcing(store: Store) -> Layout:
     return EventsourcingLayout(store)
 
 
+def _message_db(store: Store) -> Layout:
+    from esctl.store.message_db import MessageDbLayout
+
+    return MessageDbLayout(store)
+
+
 # Each layout by its name in `layout:` / `--layout`.
-LAYOUTS: dict[str, Callable[[Store], Layout]] = {"esctl": _esctl, "eventsourcing": _eventsourcing}
+LAYOUTS: dict[str, Callable[[Store], Layout]] = {
+    "esctl": _esctl,
+    "message-db": _message_db,
+    "eventsourcing": _eventsourcing,
+}
+
+CATALOG = (
+    "SELECT to_regclass(CAST(%s AS text)) IS NOT NULL AS esctl, "
+    "to_regclass('message_store.messages') IS NOT NULL AS messages, "
+    "EXISTS (SELECT 1 FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n "
+    "ON n.oid = p.pronamespace WHERE n.nspname = 'message_store' "
+    "AND p.proname = 'write_message') AS write_message"
+)
+
+
+def _detect_postgres(store: Store) -> tuple[Layout, str] | None:
+    from esctl.errors import EsctlError
+
+    try:
+        with store.reading() as session:
+            found = session.fetchone(CATALOG, [f'"{store.settings.schema}".events'])
+    except EsctlError:
+        return None  # unreachable or unreadable: the command says so
+    if found is None or found["esctl"]:
+        return None
+    if found["messages"]:
+        functions = "with" if found["write_message"] else "without"
+        return _message_db(store), (
+            f"auto: message_store.messages {functions} message_store.write_message found, "
+            f"no esctl events table in schema {store.settings.schema}"
+        )
+    return None
 
 
 def _detect_eventsourcing(store: Store) -> tuple[Layout, str] | None:
@@ -69,7 +107,8 @@ def detect_layout(store: Store, requested: str = "auto") -> tuple[Layout, str]:
                 hint=f"this esctl administers the layouts {known}",
             )
         return build(store), f"layout {requested} as configured"
-    detected = _detect_eventsourcing(store) if store.backend == "postgresql" else None
-    if detected is not None:
-        return detected
-    return _esctl(store), "auto: esctl's own, the only layout this esctl knows"
+    if store.backend == "postgresql":
+        detected = _detect_postgres(store) or _detect_eventsourcing(store)
+        if detected is not None:
+            return detected
+    return _esctl(store), "auto: esctl's own (no other layout's tables found)"
