@@ -20,7 +20,7 @@ _esctl_spec() {
         'read') subs=''; opts='--all --from-version --backwards --from-position --category --type -t --since --until --where -w --limit -n --format -f'; vopts='--from-version --from-position --category --type -t --since --until --where -w --limit -n --format -f' ;;
         'tail') subs=''; opts='--category --all --type -t --from-start --from-position --since --checkpoint --where -w --max --idle-timeout --format -f'; vopts='--category --type -t --from-position --since --checkpoint --where -w --max --idle-timeout --format -f' ;;
         'trace') subs=''; opts='--limit -n'; vopts='--limit -n' ;;
-        'stats') subs=''; opts='--exact --by-size'; vopts='' ;;
+        'stats') subs=''; opts='--exact --by-size --watch --interval --max-frames'; vopts='--interval --max-frames' ;;
         'events') subs='show'; opts=''; vopts='' ;;
         'events show') subs=''; opts=''; vopts='' ;;
         'streams') subs='list show state'; opts=''; vopts='' ;;
@@ -28,7 +28,7 @@ _esctl_spec() {
         'streams show') subs=''; opts=''; vopts='' ;;
         'streams state') subs=''; opts='--at-version --at --reducer -r --changes --no-snapshot'; vopts='--at-version --at --reducer -r' ;;
         'checkpoints') subs='list show set delete'; opts=''; vopts='' ;;
-        'checkpoints list') subs=''; opts='--lag-threshold --stall-after --fail-on --exact --limit -n'; vopts='--lag-threshold --stall-after --fail-on --limit -n' ;;
+        'checkpoints list') subs=''; opts='--lag-threshold --stall-after --fail-on --exact --limit -n --watch --interval --max-frames'; vopts='--lag-threshold --stall-after --fail-on --limit -n --interval --max-frames' ;;
         'checkpoints show') subs=''; opts='--pending --lag-threshold --stall-after --exact'; vopts='--pending --lag-threshold --stall-after' ;;
         'checkpoints set') subs=''; opts='--position --to-start --to-end --to-time --shift-by --execute --force'; vopts='--position --to-time --shift-by' ;;
         'checkpoints delete') subs=''; opts='--execute --force'; vopts='' ;;
@@ -72,6 +72,8 @@ _esctl_option_value() {
         'tail:--idle-timeout') COMPREPLY=() ;;
         'tail:--format'|'tail:-f') COMPREPLY=() ;;
         'trace:--limit'|'trace:-n') COMPREPLY=() ;;
+        'stats:--interval') COMPREPLY=() ;;
+        'stats:--max-frames') COMPREPLY=() ;;
         'streams list:--category') COMPREPLY=() ;;
         'streams list:--after') COMPREPLY=() ;;
         'streams list:--limit'|'streams list:-n') COMPREPLY=() ;;
@@ -83,6 +85,8 @@ _esctl_option_value() {
         'checkpoints list:--stall-after') COMPREPLY=() ;;
         'checkpoints list:--fail-on') COMPREPLY=($(compgen -W 'lagging stalled rewound ahead-of-head' -- "$cur")) ;;
         'checkpoints list:--limit'|'checkpoints list:-n') COMPREPLY=() ;;
+        'checkpoints list:--interval') COMPREPLY=() ;;
+        'checkpoints list:--max-frames') COMPREPLY=() ;;
         'checkpoints show:--pending') COMPREPLY=() ;;
         'checkpoints show:--lag-threshold') COMPREPLY=() ;;
         'checkpoints show:--stall-after') COMPREPLY=() ;;

@@ -53,9 +53,7 @@ def sample_checkpoints(
     frame = CheckpointFrame(now, head, appended, states)
     if previous is not None:
         seconds = (now - previous.sampled_at).total_seconds()
-        frame.rates = consumed_rates(
-            _samples(previous.states), _samples(states), appended, seconds
-        )
+        frame.rates = consumed_rates(_samples(previous.states), _samples(states), appended, seconds)
     return frame
 
 

@@ -22,8 +22,8 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from esctl.render.columns import Column
-    from esctl.render.frames import Frames
     from esctl.render.formats.base import Format
+    from esctl.render.frames import Frames
     from esctl.render.progress import Bars, SilentBars
     from esctl.render.template import Template
     from esctl.render.views import Tree, View
