@@ -258,6 +258,7 @@ def _register() -> None:
     from esctl.cli import stream_state as stream_state_cli
     from esctl.cli import streams as streams_cli
     from esctl.cli import tail as tail_cli
+    from esctl.cli import top as top_cli
     from esctl.cli import trace as trace_cli
 
     command = app.command
@@ -286,6 +287,7 @@ def _register() -> None:
 
     app.add_typer(checkpoints_cli.app, name="checkpoints", rich_help_panel=PANEL_OPERATE)
     app.add_typer(snapshots_cli.app, name="snapshots", rich_help_panel=PANEL_OPERATE)
+    command("top", rich_help_panel=PANEL_OPERATE, epilog=top_cli.TOP_EXAMPLES)(top_cli.top)
 
     command("bench", rich_help_panel=PANEL_MEASURE, epilog=bench_cli.BENCH_EXAMPLES)(
         bench_cli.bench
