@@ -7,7 +7,7 @@
 # options that take a value. Global options are accepted after the command name too.
 _esctl_spec() {
     case "$1" in
-        '') subs='init doctor sandbox config append read tail trace stats events streams checkpoints snapshots bench'; opts='--profile -p --store -s --config -c --output -o --tz --layout --no-color --quiet -q --verbose -v --primary --version --help -h'; vopts='--profile -p --store -s --config -c --output -o --tz --layout' ;;
+        '') subs='init doctor sandbox config append read tail trace stats events streams top checkpoints snapshots bench'; opts='--profile -p --store -s --config -c --output -o --tz --layout --no-color --quiet -q --verbose -v --primary --version --help -h'; vopts='--profile -p --store -s --config -c --output -o --tz --layout' ;;
         'init') subs=''; opts='--dry-run'; vopts='' ;;
         'doctor') subs=''; opts=''; vopts='' ;;
         'sandbox') subs=''; opts='--port --data-dir --keep --no-init --seed --shell --env --detach -d'; vopts='--port --data-dir --seed' ;;
@@ -27,6 +27,7 @@ _esctl_spec() {
         'streams list') subs=''; opts='--category --after --limit -n --sort --reverse --exact'; vopts='--category --after --limit -n --sort' ;;
         'streams show') subs=''; opts=''; vopts='' ;;
         'streams state') subs=''; opts='--at-version --at --reducer -r --changes --no-snapshot'; vopts='--at-version --at --reducer -r' ;;
+        'top') subs=''; opts='--interval --once'; vopts='--interval' ;;
         'checkpoints') subs='list show set delete'; opts=''; vopts='' ;;
         'checkpoints list') subs=''; opts='--lag-threshold --stall-after --fail-on --exact --limit -n --watch --interval --max-frames'; vopts='--lag-threshold --stall-after --fail-on --limit -n --interval --max-frames' ;;
         'checkpoints show') subs=''; opts='--pending --lag-threshold --stall-after --exact'; vopts='--pending --lag-threshold --stall-after' ;;
@@ -81,6 +82,7 @@ _esctl_option_value() {
         'streams state:--at-version') COMPREPLY=() ;;
         'streams state:--at') COMPREPLY=() ;;
         'streams state:--reducer'|'streams state:-r') COMPREPLY=() ;;
+        'top:--interval') COMPREPLY=() ;;
         'checkpoints list:--lag-threshold') COMPREPLY=() ;;
         'checkpoints list:--stall-after') COMPREPLY=() ;;
         'checkpoints list:--fail-on') COMPREPLY=($(compgen -W 'lagging stalled rewound ahead-of-head' -- "$cur")) ;;
