@@ -152,3 +152,36 @@ def test_sigterm_ends_a_watch_with_exit_0(initialised: Target, tmp_path: Path) -
     finally:
         if process.poll() is None:
             process.kill()
+
+
+def test_a_lost_connection_is_shown_in_the_frame_and_retried() -> None:
+    """The watch loop itself: a sample that fails with StoreUnavailable (exit 5 elsewhere) is
+    written as a frame with `error`, and the next frame samples again."""
+    import io
+
+    from esctl.cli.watch import run_watch
+    from esctl.errors import StoreUnavailable
+    from esctl.render import Renderer
+    from esctl.render.views import Lines
+
+    stdout = io.StringIO()
+    out = Renderer("json", stdout=stdout, stderr=io.StringIO())
+    calls: list[object] = []
+
+    def sample(previous: object) -> dict[str, int]:
+        calls.append(previous)
+        if len(calls) == 2:
+            raise StoreUnavailable("store x unavailable: connection lost")
+        return {"n": len(calls)}
+
+    run_watch(
+        out,
+        sample,
+        lambda frame: ({"sampled_at": "t", **frame}, Lines("")),
+        interval=0.01,
+        max_frames=3,
+    )
+    frames = [json.loads(line) for line in stdout.getvalue().splitlines()]
+    assert [f.get("n") for f in frames] == [1, None, 3]
+    assert frames[1]["error"] == "store x unavailable: connection lost"
+    assert calls == [None, {"n": 1}, None]  # rates restart after the failure
