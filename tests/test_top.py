@@ -10,12 +10,15 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from esctl.checkpoints import Thresholds
 from esctl.operate.top import TopCollector
 from esctl.store.base import Store
 from tests.support.processes import profile_env, run_cli
 from tests.support.stores import Target
 from tests.test_checkpoints import seed, subscriber_saves
+from tests.test_replication import replicated  # noqa: F401 - the fixture
 from tests.test_watch import _read_until
 
 
@@ -92,3 +95,13 @@ def test_q_ends_top_in_a_terminal_with_exit_0(initialised: Target, tmp_path: Pat
         os.close(follower)
         os.close(leader)
     assert b"Checkpoints" in seen
+
+
+@pytest.mark.postgres
+@pytest.mark.replication
+@pytest.mark.usefixtures("replicated")
+def test_top_shows_the_replica_lag_when_a_read_store_is_set() -> None:
+    result = run_cli("-p", "ha", "top", "--once")
+    assert result.exit_code == 0, result.stderr
+    assert "replica lag" in result.stdout
+    assert "horizon age" in result.stdout

@@ -7,8 +7,8 @@ import contextlib
 import os
 import select
 import sys
-from collections.abc import Iterator
-from typing import Annotated
+from collections.abc import Callable, Iterator
+from typing import Annotated, Any
 
 import typer
 
@@ -31,6 +31,30 @@ def _cbreak(fd: int) -> Iterator[None]:
         yield
     finally:
         termios.tcsetattr(fd, termios.TCSADRAIN, saved)
+
+
+def _replica_lag(app: Any) -> Callable[[], float | None] | None:
+    """Seconds the read_store (a replica) is behind the primary, when the profile has one."""
+    if not app.settings.read_store or app.primary:
+        return None
+
+    stores: list[Any] = []  # opened once, not per frame
+
+    def lag() -> float | None:
+        from esctl.errors import EsctlError
+
+        try:
+            if not stores:
+                stores.extend(
+                    app.open_store(check=False, node=node) for node in ("primary", "replica")
+                )
+            primary = stores[0].node_status()
+            replica = stores[1].node_status(primary.wal_lsn)
+        except EsctlError:
+            return None
+        return replica.lag_seconds if replica.lag_bytes else 0.0
+
+    return lag
 
 
 def top(
@@ -57,7 +81,7 @@ def top(
     terminal = sys.stdin.isatty() and out.console.is_terminal
     if not once and not terminal:
         raise UsageError("top needs a terminal; use checkpoints list --watch or esctl metrics")
-    collector = TopCollector(app.open_store())
+    collector = TopCollector(app.open_store(), replica_lag=_replica_lag(app))
     if once:
         out.console.print(dashboard(collector.snapshot()))
         return
