@@ -7,7 +7,7 @@
 # options that take a value. Global options are accepted after the command name too.
 _esctl_spec() {
     case "$1" in
-        '') subs='init doctor sandbox config append read tail trace stats events streams horizon audit checkpoints snapshots metrics bench'; opts='--profile -p --store -s --config -c --output -o --tz --layout --no-color --quiet -q --verbose -v --primary --version --help -h'; vopts='--profile -p --store -s --config -c --output -o --tz --layout' ;;
+        '') subs='init doctor sandbox config append read tail trace stats events streams horizon audit top checkpoints snapshots metrics bench'; opts='--profile -p --store -s --config -c --output -o --tz --layout --no-color --quiet -q --verbose -v --primary --version --help -h'; vopts='--profile -p --store -s --config -c --output -o --tz --layout' ;;
         'init') subs=''; opts='--dry-run --protect --unprotect'; vopts='' ;;
         'doctor') subs=''; opts=''; vopts='' ;;
         'sandbox') subs=''; opts='--port --data-dir --keep --no-init --seed --shell --env --detach -d'; vopts='--port --data-dir --seed' ;;
@@ -20,7 +20,7 @@ _esctl_spec() {
         'read') subs=''; opts='--all --from-version --backwards --from-position --category --type -t --since --until --where -w --limit -n --format -f --include-deleted'; vopts='--from-version --from-position --category --type -t --since --until --where -w --limit -n --format -f' ;;
         'tail') subs=''; opts='--category --all --type -t --from-start --from-position --since --checkpoint --where -w --max --idle-timeout --format -f --include-deleted'; vopts='--category --type -t --from-position --since --checkpoint --where -w --max --idle-timeout --format -f' ;;
         'trace') subs=''; opts='--limit -n'; vopts='--limit -n' ;;
-        'stats') subs=''; opts='--exact --by-size --include-deleted'; vopts='' ;;
+        'stats') subs=''; opts='--exact --by-size --include-deleted --watch --interval --max-frames'; vopts='--interval --max-frames' ;;
         'events') subs='show'; opts=''; vopts='' ;;
         'events show') subs=''; opts=''; vopts='' ;;
         'streams') subs='list show state delete undelete truncate'; opts=''; vopts='' ;;
@@ -32,8 +32,9 @@ _esctl_spec() {
         'streams truncate') subs=''; opts='--before-version --force --batch-size --execute'; vopts='--before-version --batch-size' ;;
         'horizon') subs=''; opts='--last'; vopts='--last' ;;
         'audit') subs=''; opts='--since --limit -n'; vopts='--since --limit -n' ;;
+        'top') subs=''; opts='--interval --once'; vopts='--interval' ;;
         'checkpoints') subs='list show set delete'; opts=''; vopts='' ;;
-        'checkpoints list') subs=''; opts='--lag-threshold --stall-after --fail-on --exact --limit -n'; vopts='--lag-threshold --stall-after --fail-on --limit -n' ;;
+        'checkpoints list') subs=''; opts='--lag-threshold --stall-after --fail-on --exact --limit -n --watch --interval --max-frames'; vopts='--lag-threshold --stall-after --fail-on --limit -n --interval --max-frames' ;;
         'checkpoints show') subs=''; opts='--pending --lag-threshold --stall-after --exact'; vopts='--pending --lag-threshold --stall-after' ;;
         'checkpoints set') subs=''; opts='--position --to-start --to-end --to-time --shift-by --execute --force'; vopts='--position --to-time --shift-by' ;;
         'checkpoints delete') subs=''; opts='--execute --force'; vopts='' ;;
@@ -79,6 +80,8 @@ _esctl_option_value() {
         'tail:--idle-timeout') COMPREPLY=() ;;
         'tail:--format'|'tail:-f') COMPREPLY=() ;;
         'trace:--limit'|'trace:-n') COMPREPLY=() ;;
+        'stats:--interval') COMPREPLY=() ;;
+        'stats:--max-frames') COMPREPLY=() ;;
         'streams list:--category') COMPREPLY=() ;;
         'streams list:--after') COMPREPLY=() ;;
         'streams list:--limit'|'streams list:-n') COMPREPLY=() ;;
@@ -92,10 +95,13 @@ _esctl_option_value() {
         'horizon:--last') COMPREPLY=() ;;
         'audit:--since') COMPREPLY=() ;;
         'audit:--limit'|'audit:-n') COMPREPLY=() ;;
+        'top:--interval') COMPREPLY=() ;;
         'checkpoints list:--lag-threshold') COMPREPLY=() ;;
         'checkpoints list:--stall-after') COMPREPLY=() ;;
         'checkpoints list:--fail-on') COMPREPLY=($(compgen -W 'lagging stalled rewound ahead-of-head' -- "$cur")) ;;
         'checkpoints list:--limit'|'checkpoints list:-n') COMPREPLY=() ;;
+        'checkpoints list:--interval') COMPREPLY=() ;;
+        'checkpoints list:--max-frames') COMPREPLY=() ;;
         'checkpoints show:--pending') COMPREPLY=() ;;
         'checkpoints show:--lag-threshold') COMPREPLY=() ;;
         'checkpoints show:--stall-after') COMPREPLY=() ;;

@@ -264,6 +264,7 @@ def _register() -> None:
     from esctl.cli import stream_state as stream_state_cli
     from esctl.cli import streams as streams_cli
     from esctl.cli import tail as tail_cli
+    from esctl.cli import top as top_cli
     from esctl.cli import trace as trace_cli
 
     command = app.command
@@ -308,6 +309,7 @@ def _register() -> None:
     command("audit", rich_help_panel=PANEL_OPERATE, epilog=audit_cli.AUDIT_EXAMPLES)(
         audit_cli.audit
     )
+    command("top", rich_help_panel=PANEL_OPERATE, epilog=top_cli.TOP_EXAMPLES)(top_cli.top)
 
     command("bench", rich_help_panel=PANEL_MEASURE, epilog=bench_cli.BENCH_EXAMPLES)(
         bench_cli.bench

@@ -11,6 +11,7 @@ from esctl.cli.completion import complete_subscription
 from esctl.cli.event_columns import EVENT_COLUMNS
 from esctl.cli.options import ExecuteOpt, LimitOpt, examples
 from esctl.cli.state import AppState, state
+from esctl.cli.watch import IntervalOpt, MaxFramesOpt, WatchOpt, check_watch_options, run_watch
 from esctl.errors import CheckFailed, UsageError
 from esctl.render import Column, Detail, Lines, Listing, plain
 from esctl.words import number, plural
@@ -29,6 +30,7 @@ LIST_EXAMPLES = examples(
     "esctl checkpoints list",
     "esctl checkpoints list --lag-threshold 500 --stall-after 2m",
     "esctl -p prod checkpoints list -o json --fail-on lagging --fail-on stalled",
+    "esctl checkpoints list --watch --interval 5",
 )
 SHOW_EXAMPLES = examples(
     "esctl checkpoints show orders-projection", "esctl checkpoints show billing -o json"
@@ -123,6 +125,9 @@ def list_checkpoints(
     ] = None,
     exact: ExactOpt = False,
     limit: LimitOpt = None,
+    watch: WatchOpt = False,
+    interval: IntervalOpt = 2.0,
+    max_frames: MaxFramesOpt = None,
 ) -> None:
     """Every subscription's position, head, lag (in events), last update, age and status.
 
@@ -134,13 +139,21 @@ def list_checkpoints(
     is estimated from positions (shown as ~N, `lag_estimated` in JSON) unless --exact.
     "leased by" (`lease_holder`, `lease_since` in JSON) is the running `tail --checkpoint` that
     holds the checkpoint: HOST:PID, and since when; empty (null) when none runs.
+    --watch adds "consumed/s" (`consumed_per_second`): events each checkpoint handled per second
+    since the last frame (lag before + events appended - lag now; negative when rewound).
     """
     from esctl.checkpoints import list_checkpoints as list_all
     from esctl.checkpoints import matching
 
+    check_watch_options(watch, interval, max_frames)
+    if watch and fail_on:
+        raise UsageError("--fail-on does not go with --watch")
     app_state = state(ctx)
     thresholds = _thresholds(lag_threshold, stale_after, exact)
     store = app_state.open_store(needs=["has_checkpoints"], command="checkpoints")
+    if watch:
+        _watch(app_state, store, thresholds, interval, max_frames)
+        return
     states = list_all(store, thresholds)
     out = app_state.out
     limit = out.default_limit(limit)
@@ -163,6 +176,39 @@ def list_checkpoints(
             raise CheckFailed(
                 f"{plural(len(failing), 'checkpoint')} {'/'.join(sorted(wanted))}: {names}{more}"
             )
+
+
+WATCH_COLUMNS = [
+    *CHECKPOINT_COLUMNS[:4],
+    Column(
+        "consumed_per_second",
+        "consumed/s",
+        justify="right",
+        format=lambda r: "" if r is None else f"{r:,.1f}",
+    ),
+    *CHECKPOINT_COLUMNS[4:],
+]
+
+
+def _watch(
+    app_state: AppState, store: Any, thresholds: Any, interval: float, max_frames: int | None
+) -> None:
+    from esctl.operate.watch import sample_checkpoints
+
+    def draw(frame: Any) -> tuple[dict[str, Any], Any]:
+        rows = frame.rows()
+        title = f"Checkpoints ({frame.appended:,} events appended since the last frame)"
+        return frame.to_dict(), Listing(
+            rows, WATCH_COLUMNS, title=title, empty="No checkpoints yet."
+        )
+
+    run_watch(
+        app_state.out,
+        lambda previous: sample_checkpoints(store, thresholds, previous),
+        draw,
+        interval=interval,
+        max_frames=max_frames,
+    )
 
 
 @app.command("show", epilog=SHOW_EXAMPLES)

@@ -10,6 +10,8 @@ import typer
 from esctl.cli.completion import complete_stream
 from esctl.cli.options import IncludeDeletedOpt, LimitOpt, examples
 from esctl.cli.state import state
+from esctl.cli.watch import IntervalOpt, MaxFramesOpt, WatchOpt, check_watch_options, run_watch
+from esctl.errors import UsageError
 from esctl.render import Column, Detail, Listing
 
 LIST_EXAMPLES = examples(
@@ -19,7 +21,11 @@ LIST_EXAMPLES = examples(
 )
 SHOW_EXAMPLES = examples("esctl streams show Order-5f1c", "esctl streams show Order-5f1c -o json")
 STATS_EXAMPLES = examples(
-    "esctl stats", "esctl stats -o json", "esctl stats --exact", "esctl stats --by-size"
+    "esctl stats",
+    "esctl stats -o json",
+    "esctl stats --exact",
+    "esctl stats --by-size",
+    "esctl stats --watch --interval 5",
 )
 
 
@@ -166,19 +172,30 @@ def stats(
         ),
     ] = False,
     include_deleted: IncludeDeletedOpt = False,
+    watch: WatchOpt = False,
+    interval: IntervalOpt = 2.0,
+    max_frames: MaxFramesOpt = None,
 ) -> None:
     """Show head position, totals, oldest and newest event, and counts by category x type.
 
     On a PostgreSQL store of more than a million events the totals and counts are catalog and
     sample estimates (marked `~`, JSON `estimated: true`) unless --exact. --by-size adds where
     the bytes are (UTF-8 bytes of the JSON text of data and metadata), from a sample on such a
-    store too (JSON `sizes.estimated`, `sizes.sample_percent`).
+    store too (JSON `sizes.estimated`, `sizes.sample_percent`). --watch redraws the events per
+    category with "appended/s" (`appended_per_second`) since the last frame (estimates where the
+    counts are).
     """
+    check_watch_options(watch, interval, max_frames)
+    state(ctx).include_deleted = include_deleted
+    if watch:
+        if by_size:
+            raise UsageError("--by-size does not go with --watch")
+        _watch_stats(ctx, exact, interval, max_frames)
+        return
     from esctl.read.sizes import store_sizes
     from esctl.read.stats import store_stats
 
     app = state(ctx)
-    app.include_deleted = include_deleted
     store = app.open_store()
     # --by-size reads the counts by type in its own scan: stats reuses them.
     sizes = store_sizes(store, exact=exact) if by_size else None
@@ -215,6 +232,42 @@ def stats(
         parts += size_parts
         csv = size_parts[1]
     out.result(record, view=Detail(summary, title="Store", parts=parts), csv=csv)
+
+
+def _watch_stats(ctx: typer.Context, exact: bool, interval: float, max_frames: int | None) -> None:
+    from esctl.operate.watch import sample_stats
+
+    app = state(ctx)
+    store = app.open_store()
+    columns = [
+        Column("category"),
+        Column("events", justify="right"),
+        Column(
+            "appended_per_second",
+            "appended/s",
+            justify="right",
+            format=lambda r: "" if r is None else f"{r:,.1f}",
+        ),
+    ]
+
+    def draw(frame: Any) -> tuple[dict[str, Any], Any]:
+        stats = frame.stats
+        approx = "~" if stats.estimated else ""
+        summary = {
+            "head_position": stats.head_position,
+            "events": f"{approx}{stats.events:,}",
+            "newest_event_at": stats.to_dict()["newest_event_at"],
+        }
+        listing = Listing(frame.category_rows(), columns, title="By category", empty="No events.")
+        return frame.to_dict(), Detail(summary, title="Store", parts=[listing])
+
+    run_watch(
+        app.out,
+        lambda previous: sample_stats(store, previous, exact=exact),
+        draw,
+        interval=interval,
+        max_frames=max_frames,
+    )
 
 
 def _size_listings(sizes: Any) -> list[Listing]:

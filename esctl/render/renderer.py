@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
     from esctl.render.columns import Column
     from esctl.render.formats.base import Format
+    from esctl.render.frames import Frames
     from esctl.render.progress import Bars, SilentBars
     from esctl.render.template import Template
     from esctl.render.views import Tree, View
@@ -333,6 +334,12 @@ class Renderer:
         self.stderr.flush()
         self.stdout.write(self._format.ready_text(details, text))
         self.stdout.flush()
+
+    def watch(self) -> contextlib.AbstractContextManager[Frames]:
+        """The frame writer of a `--watch` view (see `esctl.render.frames`)."""
+        from esctl.render.frames import watching
+
+        return watching(self)
 
     @contextlib.contextmanager
     def progress(self, unit: str) -> Iterator[Bars | SilentBars]:

@@ -52,6 +52,8 @@ def every_command(tmp_path: Path) -> list[list[str]]:
         ["streams", "truncate", "Order-1", "--before-version", "1", "--force"],
         ["stats"],
         ["stats", "--by-size"],
+        ["stats", "--watch", "--interval", "0.1", "--max-frames", "1"],
+        ["top", "--once"],
         ["trace", str(uuid.uuid4())],
         ["checkpoints", "list"],
         ["checkpoints", "show", "sub"],
@@ -130,6 +132,7 @@ EXPECTED: dict[str, tuple[set[int], tuple[str, ...]]] = {
     "streams state": ({0}, ('"n": 1', "n  1")),  # JSON, or the narrow table's row
     "stats": ({0}, ("head_position",)),
     "trace": ({4}, ()),
+    "top": ({0}, ("head",)),
     "checkpoints list": ({0}, ("checkpoint", "[]")),
     "checkpoints show": ({4}, ()),
     "checkpoints set": ({0}, ("sub",)),
