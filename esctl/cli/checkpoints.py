@@ -11,7 +11,7 @@ from esctl.cli.completion import complete_subscription
 from esctl.cli.event_columns import EVENT_COLUMNS
 from esctl.cli.options import ExecuteOpt, LimitOpt, examples
 from esctl.cli.state import AppState, state
-from esctl.cli.watch import IntervalOpt, MaxFramesOpt, WatchOpt, check_watch_options, run_watch
+from esctl.cli.watch import IntervalOpt, MaxFramesOpt, WatchOpt, check_watch_options
 from esctl.errors import CheckFailed, UsageError
 from esctl.render import Column, Detail, Lines, Listing, plain
 from esctl.words import number, plural
@@ -152,7 +152,9 @@ def list_checkpoints(
     thresholds = _thresholds(lag_threshold, stale_after, exact)
     store = app_state.open_store(needs=["has_checkpoints"], command="checkpoints")
     if watch:
-        _watch(app_state, store, thresholds, interval, max_frames)
+        from esctl.cli.checkpoints_watch import watch_checkpoints
+
+        watch_checkpoints(app_state, store, thresholds, interval, max_frames, CHECKPOINT_COLUMNS)
         return
     states = list_all(store, thresholds)
     out = app_state.out
@@ -176,39 +178,6 @@ def list_checkpoints(
             raise CheckFailed(
                 f"{plural(len(failing), 'checkpoint')} {'/'.join(sorted(wanted))}: {names}{more}"
             )
-
-
-WATCH_COLUMNS = [
-    *CHECKPOINT_COLUMNS[:4],
-    Column(
-        "consumed_per_second",
-        "consumed/s",
-        justify="right",
-        format=lambda r: "" if r is None else f"{r:,.1f}",
-    ),
-    *CHECKPOINT_COLUMNS[4:],
-]
-
-
-def _watch(
-    app_state: AppState, store: Any, thresholds: Any, interval: float, max_frames: int | None
-) -> None:
-    from esctl.operate.watch import sample_checkpoints
-
-    def draw(frame: Any) -> tuple[dict[str, Any], Any]:
-        rows = frame.rows()
-        title = f"Checkpoints ({frame.appended:,} events appended since the last frame)"
-        return frame.to_dict(), Listing(
-            rows, WATCH_COLUMNS, title=title, empty="No checkpoints yet."
-        )
-
-    run_watch(
-        app_state.out,
-        lambda previous: sample_checkpoints(store, thresholds, previous),
-        draw,
-        interval=interval,
-        max_frames=max_frames,
-    )
 
 
 @app.command("show", epilog=SHOW_EXAMPLES)
