@@ -36,7 +36,7 @@ _esctl_spec() {
         'checkpoints') subs='list show set delete'; opts=''; vopts='' ;;
         'checkpoints list') subs=''; opts='--lag-threshold --stall-after --fail-on --exact --limit -n --watch --interval --max-frames'; vopts='--lag-threshold --stall-after --fail-on --limit -n --interval --max-frames' ;;
         'checkpoints show') subs=''; opts='--pending --lag-threshold --stall-after --exact'; vopts='--pending --lag-threshold --stall-after' ;;
-        'checkpoints set') subs=''; opts='--position --to-start --to-end --to-time --shift-by --execute --force'; vopts='--position --to-time --shift-by' ;;
+        'checkpoints set') subs=''; opts='--position --to-start --to-end --to-time --by-duration --shift-by --execute --force'; vopts='--position --to-time --by-duration --shift-by' ;;
         'checkpoints delete') subs=''; opts='--execute --force'; vopts='' ;;
         'snapshots') subs='list show rebuild verify'; opts=''; vopts='' ;;
         'snapshots list') subs=''; opts='--stream-type --limit -n'; vopts='--stream-type --limit -n' ;;
@@ -107,6 +107,7 @@ _esctl_option_value() {
         'checkpoints show:--stall-after') COMPREPLY=() ;;
         'checkpoints set:--position') COMPREPLY=() ;;
         'checkpoints set:--to-time') COMPREPLY=() ;;
+        'checkpoints set:--by-duration') COMPREPLY=() ;;
         'checkpoints set:--shift-by') COMPREPLY=() ;;
         'snapshots list:--stream-type') COMPREPLY=() ;;
         'snapshots list:--limit'|'snapshots list:-n') COMPREPLY=() ;;

@@ -107,7 +107,8 @@ def test_bad_flags_are_usage_errors(seeded: Target) -> None:
     result = run_cli("checkpoints", "set", "behind", "--to-start", "--to-end")
     assert result.exit_code == 2
     assert result.stderr == (
-        "Error: give exactly one of --position, --to-start, --to-end, --to-time, --shift-by "
+        "Error: give exactly one of --position, --to-start, --to-end, --to-time, --by-duration, "
+        "--shift-by "
         "(got --to-start, --to-end)\n"
     )
     result = run_cli("checkpoints", "set", "behind")

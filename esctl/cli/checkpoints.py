@@ -252,6 +252,15 @@ def set_checkpoint(
             "hours ago): every event created at or after it is delivered again.",
         ),
     ] = None,
+    by_duration: Annotated[
+        str | None,
+        typer.Option(
+            "--by-duration",
+            metavar="DURATION",
+            help="Move back to DURATION ago (2h, 1d12h; Kafka's --by-duration): every event "
+            "created since then is delivered again.",
+        ),
+    ] = None,
     shift_by: Annotated[
         int | None,
         typer.Option(
@@ -269,7 +278,7 @@ def set_checkpoint(
     a running `tail --checkpoint` is refused (exit 3, naming it) unless --force.
     """
     from esctl.checkpoints import MoveTarget, plan_move
-    from esctl.timeparse import parse_time_arg
+    from esctl.timeparse import parse_duration, parse_time_arg
 
     chosen = [
         flag
@@ -278,14 +287,15 @@ def set_checkpoint(
             ("--to-start", to_start),
             ("--to-end", to_end),
             ("--to-time", to_time is not None),
+            ("--by-duration", by_duration is not None),
             ("--shift-by", shift_by is not None),
         )
         if given
     ]
     if len(chosen) != 1:
         raise UsageError(
-            "give exactly one of --position, --to-start, --to-end, --to-time, --shift-by"
-            + (f" (got {', '.join(chosen)})" if chosen else "")
+            "give exactly one of --position, --to-start, --to-end, --to-time, --by-duration, "
+            "--shift-by" + (f" (got {', '.join(chosen)})" if chosen else "")
         )
     if position is not None:
         target = MoveTarget("position", position=position)
@@ -295,6 +305,9 @@ def set_checkpoint(
         target = MoveTarget("end")
     elif to_time is not None:
         target = MoveTarget("time", time=parse_time_arg(to_time, "--to-time"))
+    elif by_duration is not None:
+        parse_duration(by_duration, "--by-duration", bare_unit=None)  # a unit, never a time
+        target = MoveTarget("time", time=parse_time_arg(by_duration, "--by-duration"))
     else:
         target = MoveTarget("shift", shift=shift_by or 0)
     app_state = state(ctx)
