@@ -208,7 +208,9 @@ def test_doctor_expects_the_lease_table(initialised_target: Target, tmp_path: Pa
     env = profile_env(initialised_target, tmp_path)
     healthy = run_esctl("doctor", "-o", "json", env=env)
     assert healthy.returncode == 0, healthy.stderr
-    assert json.loads(healthy.stdout)["schema_version"] == 4
+    from esctl.types import SCHEMA_VERSION
+
+    assert json.loads(healthy.stdout)["schema_version"] == SCHEMA_VERSION
     with initialised_target.open() as store, store.writing() as session:
         session.execute("DROP TABLE {leases}")
     broken = run_esctl("doctor", "-o", "json", env=env)
