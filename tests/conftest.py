@@ -8,6 +8,7 @@ ESCTL_TEST_SKIP_POSTGRES=1 outside CI."""
 from __future__ import annotations
 
 import shutil
+import signal
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,6 +20,12 @@ from esctl.store.base import Store
 from tests.support.data import seed_events, write_config
 from tests.support.processes import run_cli, run_process
 from tests.support.stores import BACKENDS, Target, pg_schema, session_pg_server, sqlite_target
+
+# A suite started in the background (`cmd &`, nohup, some CI runners) inherits SIGINT ignored, and
+# so would every esctl process it starts: the Ctrl-C tests would then test nothing. A handler
+# here (not SIG_IGN) makes exec'd children start with SIGINT at its default again.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 # Helpers live in tests/support/; these names stay importable from here for tests written before
 # the move (and in parallel with it): `from tests.conftest import Target, run_cli, ...`.
