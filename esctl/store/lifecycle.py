@@ -110,3 +110,27 @@ def stream_admin(tx: Session) -> StreamAdmin | None:
     from esctl.store.esctl_layout.streams_admin import EsctlStreamAdmin
 
     return EsctlStreamAdmin(tx, store)
+
+
+class EventRedactor(Protocol):
+    """`events redact` on the store's events, inside one read-write (or read) transaction."""
+
+    def event(self, event_id: str, *, lock: bool = False) -> Row | None:
+        """global_position, event_id, stream_id, stream_type, version, event_type, data and
+        metadata (their JSON text as the store gives it; metadata None when NULL) of an event,
+        soft-deleted streams included; `lock`: held until the transaction ends."""
+        ...
+
+    def rewrite(self, global_position: int, data: str, metadata: str | None) -> None:
+        """Store new JSON text for the event's data and metadata; nothing else of it changes."""
+        ...
+
+
+def event_redactor(tx: Session) -> EventRedactor | None:
+    """Redaction on the store behind `tx`, or None when its layout has none."""
+    store = getattr(tx, "_store", None)
+    if store is None or store.layout.name != "esctl":
+        return None
+    from esctl.store.esctl_layout.redaction import EsctlEventRedactor
+
+    return EsctlEventRedactor(tx)
