@@ -18,6 +18,7 @@ import json
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from json.decoder import scanstring  # type: ignore[attr-defined]
 from typing import Any, Literal
 
 REDACTED: dict[str, Any] = {"$redacted": True}
@@ -66,7 +67,7 @@ def value_spans(text: str, keys: Sequence[str], start: int = 0) -> list[tuple[in
     while True:
         if text[index : index + 1] != '"':
             raise ValueError(f"a key was expected at offset {index}")
-        key, index = json.decoder.scanstring(text, index + 1)
+        key, index = scanstring(text, index + 1)
         index = _skip(text, index)
         if text[index : index + 1] != ":":
             raise ValueError(f"':' was expected at offset {index}")

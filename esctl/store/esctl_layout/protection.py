@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from esctl.store.base import Session
+    from esctl.store.base import Session, Store
 
 TRIGGER = "esctl_protect_events"
 REFUSAL = (
@@ -73,6 +73,13 @@ SQLITE_INSTALL = [_sqlite_trigger("DELETE"), _sqlite_trigger("UPDATE")]
 SQLITE_REMOVE = [f"DROP TRIGGER IF EXISTS {TRIGGER}_{op}" for op in ("delete", "update")]
 
 
+def statements(store: Store, on: bool) -> list[str]:
+    """The statements (templates) that install (`on`) or remove the protection on `store`."""
+    if store.backend == "postgresql":
+        return POSTGRES_INSTALL if on else POSTGRES_REMOVE
+    return SQLITE_INSTALL if on else SQLITE_REMOVE
+
+
 class EsctlProtection:
     def __init__(self, session: Session, schema: str) -> None:
         self.session = session
@@ -93,11 +100,8 @@ class EsctlProtection:
             )
         return bool(found)
 
-    def statements(self, on: bool) -> list[str]:
-        if self.session.backend == "postgresql":
-            return POSTGRES_INSTALL if on else POSTGRES_REMOVE
-        return SQLITE_INSTALL if on else SQLITE_REMOVE
-
     def set(self, on: bool) -> None:
-        for statement in self.statements(on):
+        install = POSTGRES_INSTALL if self.session.backend == "postgresql" else SQLITE_INSTALL
+        remove = POSTGRES_REMOVE if self.session.backend == "postgresql" else SQLITE_REMOVE
+        for statement in install if on else remove:
             self.session.execute(statement)
