@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sqlite3
 from typing import Any
 
+import psycopg
 import pytest
 
 from esctl.lifecycle.protection import set_protection
@@ -86,7 +88,11 @@ def test_redaction_keeps_everything_else_and_audits_only_hashes(protected: Targe
     # Only the event's data and metadata changed, and in them only the named values.
     after_rows = _stored(protected)
     assert after_rows[OTHER] == before_rows[OTHER]
-    changed = [i for i, (a, b) in enumerate(zip(before_rows[EVENT], after_rows[EVENT])) if a != b]
+    changed = [
+        i
+        for i, (a, b) in enumerate(zip(before_rows[EVENT], after_rows[EVENT], strict=True))
+        if a != b
+    ]
     assert changed == [6, 7]  # event_data, metadata: id, position, times, xid all unchanged
     if protected.backend == "sqlite":  # the stored text itself: every other byte as it was
         expected = redact_value(redact_value(DATA, ["email"]).text, ["card", "pan"]).text
@@ -116,9 +122,6 @@ def test_redaction_keeps_everything_else_and_audits_only_hashes(protected: Targe
         assert secret not in audit_text
 
     # Still protected: a plain client's UPDATE is refused, the event untouched.
-    import psycopg
-    import sqlite3
-
     with plain_client(protected) as conn, pytest.raises((sqlite3.DatabaseError, psycopg.Error)):
         conn.execute("UPDATE events SET event_data = event_data")
     assert _stored(protected) == after_rows
