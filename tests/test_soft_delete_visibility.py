@@ -20,8 +20,16 @@ def test_deleted_streams_leave_lag_rebuilds_show_and_estimates(initialised: Targ
         seed_events(store, [("Gone-1", "Added", {"n": i}) for i in range(3)])
         seed_events(store, [("Kept-1", "Added", {"n": i}) for i in range(2)])
     gone_id = next(e["event_id"] for e in as_json("read", "Gone-1"))
+    with plain_client(initialised) as conn:  # the deleted stream holds the oldest events
+        conn.execute(
+            "UPDATE events SET created_at = '2001-02-03T04:05:06Z' WHERE stream_id = 'Gone-1'"
+        )
     ok("checkpoints", "set", "sub", "--to-start", "--execute")
     ok("streams", "delete", "Gone-1", "--execute")
+
+    stats = as_json("stats")
+    assert stats["head_position"] == 5 and not stats["oldest_event_at"].startswith("2001")
+    assert as_json("stats", "--include-deleted")["oldest_event_at"].startswith("2001-02-03")
 
     (listed,) = as_json("checkpoints", "list")
     assert listed["lag"] == 2

@@ -129,8 +129,9 @@ def _plan(
     tx: Session, event_id: str, paths: list[ParsedPath], *, lock: bool = False
 ) -> tuple[RedactionPlan, dict[str, str | None]]:
     """The plan, and the event's data and metadata text once redacted."""
+    redactor = _redactor(tx)  # a layout without redaction is refused before anything else
     key = _event_key(event_id)
-    row = _redactor(tx).event(key, lock=lock)
+    row = redactor.event(key, lock=lock)
     if row is None:
         raise NotFound(f"event {event_id!r} not found", hint="`esctl read` shows event ids")
     texts: dict[str, str | None] = {"data": row["data"], "metadata": row["metadata"]}

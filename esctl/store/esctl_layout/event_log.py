@@ -194,11 +194,18 @@ class EsctlEventLog(EsctlCommitOrder, EsctlEventWrites):
     # --- statistics -----------------------------------------------------------------------
 
     def bounds(self) -> Row:
-        """head (the highest position, None when empty), oldest and newest created_at."""
-        row = self.session.fetchone(
-            "SELECT max(global_position) AS head, min(created_at) AS oldest, "
-            "max(created_at) AS newest FROM {events}"
-        )
+        """head (the highest position, None when empty), oldest and newest created_at (of the
+        streams not soft-deleted, unless `--include-deleted`; the head is the whole log's)."""
+        if not self._hide:
+            row = self.session.fetchone(
+                "SELECT max(global_position) AS head, min(created_at) AS oldest, "
+                "max(created_at) AS newest FROM {events}"
+            )
+        else:
+            row = self.session.fetchone(
+                "SELECT (SELECT max(global_position) FROM {events}) AS head, "  # noqa: S608 - fixed fragments
+                "min(created_at) AS oldest, max(created_at) AS newest FROM {events} WHERE " + HIDDEN
+            )
         assert row is not None  # an aggregate always returns a row
         return row
 
