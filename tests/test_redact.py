@@ -162,3 +162,22 @@ def test_value_spans_follow_the_where_path_language() -> None:
     assert redact_value(text, ["s"]).sha256 == _sha('x"y')
     with pytest.raises(ValueError):
         value_spans('{"a": 1,}', ["a"])
+
+
+def test_two_operators_redacting_at_once_audit_it_once(protected: Target) -> None:
+    """Racing `--execute` runs on one event: the row lock (PostgreSQL) or the write lock (SQLite)
+    lets one redact; the other then finds it already redacted and writes nothing."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from esctl.lifecycle.redact import execute_redaction
+
+    def redact(_: int) -> bool:
+        with protected.open() as store:
+            return execute_redaction(store, EVENT, ["data.email"]).executed
+
+    with ThreadPoolExecutor(4) as pool:
+        executed = list(pool.map(redact, range(4)))
+    assert sorted(executed) == [False, False, False, True]
+    audits = [a for a in as_json("audit") if a["operation"] == "events redact"]
+    assert len(audits) == 1
+    assert as_json("events", "show", EVENT)["data"]["email"] == MARKER
