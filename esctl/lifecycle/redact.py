@@ -64,19 +64,23 @@ class RedactionPlan:
         return tuple(p for p in self.paths if p.status == "redact")
 
     def counts(self) -> dict[str, Any]:
-        """The audit row's counts: what was removed (hashes, never values), from where."""
-        return {
-            "event_id": self.event_id,
+        """The audit row's counts (its target is the event id): where, how much, the sha256 of
+        each removed value by path (never a value), the paths that were not there or already
+        redacted, and the snapshot that held the event (snapshots/redactions.py reads it)."""
+        counts: dict[str, Any] = {
             "stream_id": self.stream_id,
             "version": self.version,
-            "global_position": self.global_position,
             "values": len(self.redacting),
             "bytes": sum(p.bytes for p in self.redacting),
-            "paths": [p.to_dict() for p in self.redacting],
-            "not_found": [p.path for p in self.paths if p.status == "not-found"],
-            "already_redacted": [p.path for p in self.paths if p.status == "already-redacted"],
-            "snapshot": self.snapshot,
+            "sha256": {p.path: p.sha256 for p in self.redacting},
         }
+        for key, status in (("not_found", "not-found"), ("already_redacted", "already-redacted")):
+            paths = [p.path for p in self.paths if p.status == status]
+            if paths:
+                counts[key] = paths
+        if self.snapshot is not None:
+            counts["snapshot"] = self.snapshot
+        return counts
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -157,11 +161,7 @@ def _plan(
     snapshot = transaction.snapshots(tx).get(stream_id)
     holds = None
     if snapshot is not None and snapshot.version >= version:
-        holds = {
-            "stream_id": stream_id,
-            "version": snapshot.version,
-            "created_at": time_json(snapshot.created_at),
-        }
+        holds = {"version": snapshot.version, "created_at": time_json(snapshot.created_at)}
     admin = stream_admin(tx)
     deleted = admin is not None and admin.tombstone(stream_id) is not None
     plan = RedactionPlan(

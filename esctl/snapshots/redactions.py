@@ -46,7 +46,7 @@ def redaction_marks(tx: Session, selection: StreamSelection) -> dict[str, str]:
             )
         if current[stream_id] == (held.get("version"), held.get("created_at")):
             marks[stream_id] = (
-                f"older than the redaction of event {counts.get('event_id')} (version "
+                f"older than the redaction of event {entry.get('target')} (version "
                 f"{counts.get('version')}, audit id {entry['id']}): may hold the removed values"
             )
     return marks
