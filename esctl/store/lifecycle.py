@@ -93,7 +93,9 @@ def protection_sql(store: Store, on: bool) -> list[str] | None:
 
     # Rendered as a migration is (the engine fills in and quotes the names); the row that
     # records a migration's version, which render_migration appends last, is not part of it.
-    step = Migration(0, "init --protect" if on else "init --unprotect", statements(store, on))
+    step = Migration(
+        0, "init --protect" if on else "init --unprotect", statements(store.backend, on)
+    )
     return store.render_migration(step)[:-1]
 
 

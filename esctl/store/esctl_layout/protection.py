@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from esctl.store.base import Session, Store
+    from esctl.store.base import Session
 
 TRIGGER = "esctl_protect_events"
 REFUSAL = (
@@ -73,9 +73,9 @@ SQLITE_INSTALL = [_sqlite_trigger("DELETE"), _sqlite_trigger("UPDATE")]
 SQLITE_REMOVE = [f"DROP TRIGGER IF EXISTS {TRIGGER}_{op}" for op in ("delete", "update")]
 
 
-def statements(store: Store, on: bool) -> list[str]:
-    """The statements (templates) that install (`on`) or remove the protection on `store`."""
-    if store.backend == "postgresql":
+def statements(backend: str, on: bool) -> list[str]:
+    """The statements (templates) that install (`on`) or remove the protection on `backend`."""
+    if backend == "postgresql":
         return POSTGRES_INSTALL if on else POSTGRES_REMOVE
     return SQLITE_INSTALL if on else SQLITE_REMOVE
 
@@ -101,7 +101,5 @@ class EsctlProtection:
         return bool(found)
 
     def set(self, on: bool) -> None:
-        install = POSTGRES_INSTALL if self.session.backend == "postgresql" else SQLITE_INSTALL
-        remove = POSTGRES_REMOVE if self.session.backend == "postgresql" else SQLITE_REMOVE
-        for statement in install if on else remove:
+        for statement in statements(self.session.backend, on):
             self.session.execute(statement)
