@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any, Final, Literal
@@ -263,15 +264,7 @@ def parse_condition(expression: str) -> Condition:
         )
     column, dotted, op, raw = matched.groups()
     op = "=" if op == "==" else op
-    keys = tuple(dotted.split(".")[1:])
-    if not keys:
-        raise _usage(expression, f"give a path inside {column} ({column}.KEY)")
-    for key in keys:
-        if not _KEY.fullmatch(key):
-            raise _usage(
-                expression,
-                f"{key!r} is not a valid key (letters, digits, _ - @ $ : between the dots)",
-            )
+    keys = _keys(column, dotted, lambda why: _usage(expression, why))
     value, quoted = _literal(expression, raw)
     kind: Kind = "string"
     if op == "~":
@@ -292,6 +285,32 @@ def parse_condition(expression: str) -> Condition:
     return Condition(column, keys, op, value, kind, expression)  # type: ignore[arg-type]
 
 
+def _keys(column: str, dotted: str, fail: Callable[[str], UsageError]) -> tuple[str, ...]:
+    """The keys of `.a.b` after `column`; `fail(why)` is the error to raise."""
+    keys = tuple(dotted.split(".")[1:])
+    if not keys:
+        raise fail(f"give a path inside {column} ({column}.KEY)")
+    for key in keys:
+        if not _KEY.fullmatch(key):
+            raise fail(f"{key!r} is not a valid key (letters, digits, _ - @ $ : between the dots)")
+    return keys
+
+
+def parse_path(text: str, option: str = "--path") -> tuple[Column, tuple[str, ...]]:
+    """A PATH as `--where` spells it, without operator and value (`data.customer.email`,
+    `metadata.client.ip`): the column and its keys; UsageError (exit 2) naming `option`."""
+
+    def fail(why: str) -> UsageError:
+        return UsageError(
+            f"{option} {text!r}: {why}", hint="e.g. --path data.email, --path metadata.client.ip"
+        )
+
+    column, dot, rest = text.partition(".")
+    if column not in ("data", "metadata"):
+        raise fail("a path starts with data. or metadata.")
+    return column, _keys(column, dot + rest, fail)  # type: ignore[return-value]
+
+
 def parse_conditions(expressions: list[str] | tuple[str, ...] | None) -> tuple[Condition, ...]:
     """Every `--where` of a command (ANDed)."""
     return tuple(parse_condition(text) for text in expressions or ())
@@ -302,6 +321,7 @@ __all__ = [
     "WherePlan",
     "parse_condition",
     "parse_conditions",
+    "parse_path",
     "time_key",
     "time_text",
 ]

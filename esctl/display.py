@@ -156,12 +156,16 @@ STATUS_STYLES = {
     "missing": "red",
     "stale": "yellow",
     "different": "red",
+    "redacted": "red",
     "ahead": "magenta",
     "note": "cyan",
     "rebuilt": "green",
     "unchanged": "green",
     "would-rebuild": "yellow",
     "kept-newer": "yellow",
+    "redact": "yellow",
+    "not-found": "yellow",
+    "already-redacted": "green",
 }
 
 

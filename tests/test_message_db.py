@@ -190,6 +190,7 @@ def test_what_message_db_cannot_do_is_refused_in_one_line(message_db_url: str) -
         ["snapshots", "list"],
         ["snapshots", "rebuild", "--all", "--reducer", "x"],
         ["init"],
+        ["events", "redact", "6f1c2a3e-0000-4000-8000-0000000000e1", "--path", "data.x"],
     ):
         result = esctl(message_db_url, *command)
         assert result.exit_code == 2, (command, result.stdout, result.stderr)

@@ -257,6 +257,7 @@ def _register() -> None:
     from esctl.cli import horizon as horizon_cli
     from esctl.cli import metrics as metrics_cli
     from esctl.cli import read as read_cli
+    from esctl.cli import redact as redact_cli
     from esctl.cli import sandbox as sandbox_cli
     from esctl.cli import schema as schema_cli
     from esctl.cli import snapshots as snapshots_cli
@@ -280,6 +281,7 @@ def _register() -> None:
     )
 
     command("read", rich_help_panel=PANEL_READ, epilog=read_cli.READ_EXAMPLES)(read_cli.read)
+    read_cli.events_app.command("redact", epilog=redact_cli.REDACT_EXAMPLES)(redact_cli.redact)
     app.add_typer(read_cli.events_app, name="events", rich_help_panel=PANEL_READ)
     command("tail", rich_help_panel=PANEL_READ, epilog=tail_cli.TAIL_EXAMPLES)(tail_cli.tail)
     streams_cli.streams_app.command("state", epilog=stream_state_cli.STATE_EXAMPLES)(

@@ -9,7 +9,7 @@ import typer
 
 from esctl.cli.completion import complete_subscription
 from esctl.cli.event_columns import EVENT_COLUMNS
-from esctl.cli.options import ExecuteOpt, LimitOpt, examples
+from esctl.cli.options import ExecuteOpt, IncludeDeletedOpt, LimitOpt, examples
 from esctl.cli.state import AppState, state
 from esctl.cli.watch import IntervalOpt, MaxFramesOpt, WatchOpt, check_watch_options
 from esctl.errors import CheckFailed, UsageError
@@ -128,6 +128,7 @@ def list_checkpoints(
     watch: WatchOpt = False,
     interval: IntervalOpt = 2.0,
     max_frames: MaxFramesOpt = None,
+    include_deleted: IncludeDeletedOpt = False,
 ) -> None:
     """Every subscription's position, head, lag (in events), last update, age and status.
 
@@ -141,6 +142,8 @@ def list_checkpoints(
     holds the checkpoint: HOST:PID, and since when; empty (null) when none runs.
     --watch adds "consumed/s" (`consumed_per_second`): events each checkpoint handled per second
     since the last frame (lag before + events appended - lag now; negative when rewound).
+    Events of soft-deleted streams, which consumers are not delivered, are not counted unless
+    --include-deleted.
     """
     from esctl.checkpoints import list_checkpoints as list_all
     from esctl.checkpoints import matching
@@ -149,6 +152,7 @@ def list_checkpoints(
     if watch and fail_on:
         raise UsageError("--fail-on does not go with --watch")
     app_state = state(ctx)
+    app_state.include_deleted = include_deleted
     thresholds = _thresholds(lag_threshold, stale_after, exact)
     store = app_state.open_store(needs=["has_checkpoints"], command="checkpoints")
     if watch:
@@ -195,11 +199,15 @@ def show(
     lag_threshold: LagThresholdOpt = 1_000,
     stale_after: StaleAfterOpt = "5m",
     exact: ExactOpt = False,
+    include_deleted: IncludeDeletedOpt = False,
 ) -> None:
-    """One checkpoint and the next events it has not handled yet. Exit 4 if it does not exist."""
+    """One checkpoint and the next events it has not handled yet. Exit 4 if it does not exist.
+
+    Events of soft-deleted streams are neither counted nor listed unless --include-deleted."""
     from esctl.checkpoints import show_checkpoint
 
     app_state = state(ctx)
+    app_state.include_deleted = include_deleted
     thresholds = _thresholds(lag_threshold, stale_after, exact)
     store = app_state.open_store(needs=["has_checkpoints"], command="checkpoints")
     checkpoint, events = show_checkpoint(store, name, pending=pending, thresholds=thresholds)

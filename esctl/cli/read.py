@@ -159,13 +159,16 @@ def read(
 def show(
     ctx: typer.Context,
     event_id: Annotated[str, typer.Argument(help="The event's id (a UUID).", metavar="EVENT_ID")],
+    include_deleted: IncludeDeletedOpt = False,
 ) -> None:
-    """Show one event by its id (exit 4 when there is none)."""
+    """Show one event by its id (exit 4 when there is none, or when its stream is soft-deleted
+    and not --include-deleted)."""
     import uuid
 
     from esctl.read.events import get_event
 
     app = state(ctx)
+    app.include_deleted = include_deleted
     try:
         uuid.UUID(event_id)
     except ValueError:

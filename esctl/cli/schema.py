@@ -55,8 +55,9 @@ def init(
     store = app.open_store(write=not dry_run, create=not dry_run, check=False)
     result = init_store(store, dry_run=dry_run)
     out = app.out
+    guarding: list[str] = []
     if protect or unprotect:
-        _protection(app, store, protect, dry_run)
+        guarding = _protection(app, store, protect, dry_run)
     schema = store.settings.schema if store.backend == "postgresql" else None
     where = f" (schema {schema})" if schema else ""
     if dry_run:
@@ -64,19 +65,20 @@ def init(
             out.message(
                 f"Schema of {result.store}{where} is current (version {result.version_before})."
             )
-        out.result(
-            {
-                "store": result.store,
-                "schema": schema,
-                "dry_run": True,
-                "schema_version": result.version_before,
-                "migrations": [m.version for m in result.applied],
-                "statements": result.statements,
-            },
-            view=Lines("".join(f"{sql.rstrip(';')};\n\n" for sql in result.statements)),
-        )
-        if result.statements:
-            out.note("Dry run: nothing was changed. Run `esctl init` to apply.")
+        planned = result.statements + guarding
+        record: dict[str, Any] = {
+            "store": result.store,
+            "schema": schema,
+            "dry_run": True,
+            "schema_version": result.version_before,
+            "migrations": [m.version for m in result.applied],
+            "statements": result.statements,
+        }
+        if protect or unprotect:
+            record["protection_statements"] = guarding
+        out.result(record, view=Lines("".join(f"{sql.rstrip(';')};\n\n" for sql in planned)))
+        if planned:
+            out.note("Dry run: nothing was changed. Run it without --dry-run to apply.")
         return
     told = [f"Applied migration {m.version}: {m.description}" for m in result.applied]
     told += [f"Repaired: {repair}." for repair in (result.repaired if not result.applied else [])]
@@ -104,18 +106,20 @@ def init(
     )
 
 
-def _protection(app: Any, store: Any, on: bool, dry_run: bool) -> None:
-    """Turn protection on or off after the migrations (a dry run says what it would do)."""
-    from esctl.lifecycle.protection import is_protected, set_protection
+def _protection(app: Any, store: Any, on: bool, dry_run: bool) -> list[str]:
+    """Turn protection on or off after the migrations; a dry run says what it would do and
+    returns the SQL it would run (the triggers and their function)."""
+    from esctl.lifecycle.protection import protection_plan, set_protection
 
     word = "on" if on else "off"
     if dry_run:
-        now = is_protected(store) if store.admin.schema_version() else False
-        change = "stays" if now == on else "would be turned"
+        planned = protection_plan(store, on)
+        change = "would be turned" if planned else "stays"
         app.out.note(f"Protection of events {change} {word}.")
-        return
+        return planned
     changed = set_protection(store, on, actor=app.actor())
     app.out.note(f"Protection of events {'turned' if changed else 'is already'} {word}.")
+    return []
 
 
 def doctor(ctx: typer.Context) -> None:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 import typer
 
 from esctl.cli.completion import complete_stream
-from esctl.cli.options import DryRunOpt, LimitOpt, examples
+from esctl.cli.options import DryRunOpt, IncludeDeletedOpt, LimitOpt, examples
 from esctl.cli.state import AppState, state
 from esctl.display import age
 from esctl.encoding import dumps
@@ -215,17 +215,21 @@ def rebuild(
     reducer: ReducerOpt = None,
     dry_run: DryRunOpt = False,
     limit: LimitOpt = None,
+    include_deleted: IncludeDeletedOpt = False,
 ) -> None:
     """Replay streams from their first event and upsert their snapshots; exit 1 if any failed.
 
     Each snapshot gets the version of the last event replayed, in transactions of a few hundred
     streams; a snapshot written meanwhile with a newer version is kept. A failing reducer is
     reported with stream, version and event type, and the run goes on. With --dry-run nothing is
-    written and the streams that would change are listed (--limit caps that table).
+    written and the streams that would change are listed (--limit caps that table). A snapshot
+    older than a redaction of its events is rewritten even when it replays the same.
+    Soft-deleted streams are left out unless --include-deleted.
     """
     from esctl.snapshots import RebuildOutcome, RebuildSummary, rebuild_snapshots
 
     app_state = state(ctx)
+    app_state.include_deleted = include_deleted
     out = app_state.out
     selection = _selection(streams, stream_type, all_)
     store = app_state.open_store(
@@ -291,16 +295,20 @@ def verify(
     all_: AllOpt = False,
     reducer: ReducerOpt = None,
     limit: LimitOpt = None,
+    include_deleted: IncludeDeletedOpt = False,
 ) -> None:
     """Replay streams and compare with the stored snapshots; exit 1 on drift. Read-only.
 
     Drift is `missing` (no snapshot), `stale` (behind the stream), `different` (same version,
-    different state, with a short diff), `ahead` (a version above the stream's last event) or
-    `failed` (the reducer raised).
+    different state, with a short diff), `ahead` (a version above the stream's last event),
+    `redacted` (written before `events redact` erased values of an event it holds: it may hold
+    them; rebuild rewrites it) or `failed` (the reducer raised). Soft-deleted streams are left
+    out unless --include-deleted.
     """
     from esctl.snapshots import SnapshotCheck, verify_snapshots
 
     app_state = state(ctx)
+    app_state.include_deleted = include_deleted
     out = app_state.out
     selection = _selection(streams, stream_type, all_)
     store = app_state.open_store(needs=["has_snapshots"], command="snapshots")

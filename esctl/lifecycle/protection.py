@@ -6,7 +6,7 @@ from __future__ import annotations
 from esctl.errors import UsageError
 from esctl.lifecycle.audit import Actor, record
 from esctl.store.base import Store
-from esctl.store.lifecycle import protection
+from esctl.store.lifecycle import protection, protection_sql
 
 
 def is_protected(store: Store) -> bool | None:
@@ -31,3 +31,16 @@ def set_protection(store: Store, on: bool, *, actor: Actor | None = None) -> boo
         record(tx, actor, operation, "events", {"protected": on})
         guard.set(on)
         return True
+
+
+def protection_plan(store: Store, on: bool) -> list[str]:
+    """The SQL `init --protect` (`on`) or `--unprotect` would run, changing nothing: [] when
+    protection is already so; exit 2 for a layout without protection."""
+    current = is_protected(store) if store.admin.schema_version() else False
+    sql = protection_sql(store, on)
+    if sql is None:
+        raise UsageError(
+            f"init --{'protect' if on else 'unprotect'} refused: only esctl's own layout "
+            "has the protection triggers"
+        )
+    return [] if current == on else sql

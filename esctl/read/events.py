@@ -13,6 +13,7 @@ from esctl.encoding import dumps
 from esctl.errors import NotFound
 from esctl.ports import EventFilter
 from esctl.store.base import Store
+from esctl.store.lifecycle import stream_admin
 from esctl.types import RecordedEvent
 
 __all__ = ["EventFilter", "capped", "event_json_line", "get_event", "read_all", "read_all_json"]
@@ -153,6 +154,14 @@ def get_event(store: Store, event_id: str, *, warn: Warn = None) -> RecordedEven
         key = event_id
     with store.reading() as tx:
         event = tx.log.get_event(key)
+        admin = stream_admin(tx) if event is None else None
+        deleted = admin.deleted_stream_of(key) if admin is not None else None
+    if deleted is not None and not store.settings.include_deleted:
+        raise NotFound(
+            f"event {event_id!r} is in stream {deleted!r}, which is deleted (soft)",
+            hint=f"--include-deleted shows it; `esctl streams undelete {deleted} --execute` "
+            "restores the stream",
+        )
     if event is None:
         raise NotFound(f"event {event_id!r} not found")
     return next(_events(iter([event]), warn))

@@ -12,6 +12,7 @@ from typing import Any, Literal
 
 from esctl.errors import EsctlError, ReadOnlyRefused, SchemaMissing, StoreUnavailable
 from esctl.ports import Snapshots
+from esctl.snapshots.redactions import redaction_marks
 from esctl.snapshots.reducers import ReducerChoice
 from esctl.snapshots.replay import Drift, Replay, replay_streams
 from esctl.snapshots.selection import check_streams_exist, snapshots_of
@@ -129,7 +130,8 @@ def rebuild_snapshots(
             snapshots = snapshots_of(tx)
             check_streams_exist(tx, selection)
             batch: list[Replay] = []
-            for replay in replay_streams(snapshots, selection, reducers):
+            marks = redaction_marks(tx, selection)  # rewritten even if their state is the same
+            for replay in replay_streams(snapshots, selection, reducers, marks):
                 if replay.failure is not None:
                     yield _outcome(replay, "failed")
                 elif replay.drift == "ok":

@@ -16,7 +16,7 @@ from esctl.ports import Snapshots
 from esctl.snapshots.reducers import ReducerChoice, State
 from esctl.types import RecordedEvent, ReplayRow, StreamSelection
 
-Drift = Literal["ok", "missing", "stale", "different", "ahead", "failed"]
+Drift = Literal["ok", "missing", "stale", "different", "ahead", "failed", "redacted"]
 
 
 @dataclass(frozen=True)
@@ -46,6 +46,7 @@ class Replay:
     stored_state: Any = None
     replayed_at_stored: Any = None
     failure: ReducerFailure | None = None
+    redaction: str | None = None  # why the stored snapshot may hold redacted values
 
     @property
     def drift(self) -> Drift:
@@ -56,6 +57,8 @@ class Replay:
             return "missing"
         if self.stored_version > self.version:
             return "ahead"
+        if self.redaction is not None:
+            return "redacted"
         if self.stored_version < self.version:
             return "stale"
         return "ok" if same_state(self.stored_state, self.state) else "different"
@@ -77,17 +80,22 @@ def _canonical(value: Any) -> str:
 
 
 def replay_streams(
-    snapshots: Snapshots, selection: StreamSelection, reducers: ReducerChoice
+    snapshots: Snapshots,
+    selection: StreamSelection,
+    reducers: ReducerChoice,
+    redactions: dict[str, str] | None = None,
 ) -> Iterator[Replay]:
     """Replay each selected stream from its first event, in one ordered pass; one Replay per
     stream. A reducer failure ends that stream's replay (its other events are skipped), not the
-    pass. A reducer that cannot be loaded raises UsageError."""
+    pass. A reducer that cannot be loaded raises UsageError. `redactions`: the streams whose
+    snapshot predates a redaction (snapshots/redactions.py), and why."""
     current: Replay | None = None
     for row in snapshots.replay_rows(selection):
         if current is None or row.event.stream_id != current.stream_id:
             if current is not None:
                 yield _finish(current)
             current = _start(row, reducers)
+            current.redaction = (redactions or {}).get(current.stream_id)
         _apply(current, row, reducers)
     if current is not None:
         yield _finish(current)

@@ -10,10 +10,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
-from esctl.types import Row
+from esctl.types import Migration, Row
 
 if TYPE_CHECKING:
-    from esctl.store.base import Session
+    from esctl.store.base import Session, Store
 
 
 @dataclass(frozen=True)
@@ -42,9 +42,15 @@ class AuditTrail(Protocol):
         audited change `audit_id` (recorded in this transaction first)."""
         ...
 
-    def entries(self, *, since: datetime | None = None, limit: int | None = None) -> Iterator[Row]:
+    def entries(
+        self,
+        *,
+        since: datetime | None = None,
+        limit: int | None = None,
+        operation: str | None = None,
+    ) -> Iterator[Row]:
         """Audit rows, newest first (id, at, db_user, os_user, host, command, operation, target,
-        counts, manifest_sha256)."""
+        counts, manifest_sha256), of one `operation` if given."""
         ...
 
 
@@ -78,6 +84,21 @@ def protection(tx: Session) -> Protection | None:
     return EsctlProtection(tx, store.settings.schema)
 
 
+def protection_sql(store: Store, on: bool) -> list[str] | None:
+    """The SQL that turns protection on (or off) in the store, as `init --dry-run` prints it
+    (names filled in); None when the layout has no protection."""
+    if store.layout.name != "esctl":
+        return None
+    from esctl.store.esctl_layout.protection import statements
+
+    # Rendered as a migration is (the engine fills in and quotes the names); the row that
+    # records a migration's version, which render_migration appends last, is not part of it.
+    step = Migration(
+        0, "init --protect" if on else "init --unprotect", statements(store.backend, on)
+    )
+    return store.render_migration(step)[:-1]
+
+
 class StreamAdmin(Protocol):
     """Soft and hard deletes of streams (esctl_layout/streams_admin.py), in one transaction."""
 
@@ -88,6 +109,8 @@ class StreamAdmin(Protocol):
     def tombstone(self, stream_id: str) -> Row | None: ...
 
     def deleted(self, stream_ids: list[str]) -> set[str]: ...
+
+    def deleted_stream_of(self, event_id: str) -> str | None: ...
 
     def add_tombstone(self, stream_id: str, version: int, audit_id: int) -> bool: ...
 
@@ -110,3 +133,27 @@ def stream_admin(tx: Session) -> StreamAdmin | None:
     from esctl.store.esctl_layout.streams_admin import EsctlStreamAdmin
 
     return EsctlStreamAdmin(tx, store)
+
+
+class EventRedactor(Protocol):
+    """`events redact` on the store's events, inside one read-write (or read) transaction."""
+
+    def event(self, event_id: str, *, lock: bool = False) -> Row | None:
+        """global_position, event_id, stream_id, stream_type, version, event_type, data and
+        metadata (their JSON text as the store gives it; metadata None when NULL) of an event,
+        soft-deleted streams included; `lock`: held until the transaction ends."""
+        ...
+
+    def rewrite(self, global_position: int, data: str, metadata: str | None) -> None:
+        """Store new JSON text for the event's data and metadata; nothing else of it changes."""
+        ...
+
+
+def event_redactor(tx: Session) -> EventRedactor | None:
+    """Redaction on the store behind `tx`, or None when its layout has none."""
+    store = getattr(tx, "_store", None)
+    if store is None or store.layout.name != "esctl":
+        return None
+    from esctl.store.esctl_layout.redaction import EsctlEventRedactor
+
+    return EsctlEventRedactor(tx)

@@ -48,12 +48,24 @@ class EsctlAuditTrail:
             store: Any = getattr(self.session, "_store")  # noqa: B009 - the engine's own
             store.lifecycle_audit_id = audit_id
 
-    def entries(self, *, since: datetime | None = None, limit: int | None = None) -> Iterator[Row]:
+    def entries(
+        self,
+        *,
+        since: datetime | None = None,
+        limit: int | None = None,
+        operation: str | None = None,
+    ) -> Iterator[Row]:
         query = "SELECT " + COLUMNS + ", CAST(counts AS TEXT) AS counts_text FROM {audit}"  # noqa: S608
+        conditions: list[str] = []
         params: list[Any] = []
         if since is not None:
-            query += " WHERE at >= %s"
+            conditions.append("at >= %s")
             params.append(self.session.time_param(since))
+        if operation is not None:
+            conditions.append("operation = %s")
+            params.append(operation)
+        if conditions:
+            query += " WHERE " + " AND ".join(conditions)
         query += " ORDER BY id DESC"
         if limit is not None:
             query += " LIMIT %s"

@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, cast
 
+from esctl.store.esctl_layout.filters import HIDDEN
 from esctl.store.esctl_layout.tables import EVENT_COLUMNS
 from esctl.types import START, Cursor, RecordedEvent, Row, StoredCheckpoint, utc_time
 
@@ -27,6 +28,12 @@ def engine_of(session: Session) -> Store:
 def store_now(session: Session) -> datetime:
     """The store's clock."""
     return utc_time(session.fetchval("SELECT CURRENT_TIMESTAMP"))
+
+
+def _visible(session: Session) -> str:
+    """The condition that leaves soft-deleted streams out (unless `--include-deleted`): what a
+    consumer is delivered, so what lag counts and pending events show."""
+    return "" if engine_of(session).settings.include_deleted else " AND " + HIDDEN
 
 
 def _bound(cursor: Cursor | None) -> tuple[int, int] | None:
@@ -50,7 +57,9 @@ class EsctlCommitOrder:
     ) -> tuple[int, bool]:
         session = self.session
         total = 0
+        visible = _visible(session)
         for where, params, _ in engine_of(session).commit_order_slices(_bound(after), _bound(upto)):
+            where += visible
             if cap is None:
                 total += int(
                     session.fetchval(f"SELECT count(*) FROM {{events}} WHERE {where}", params)  # noqa: S608 - the engine's condition; values are bound
@@ -104,9 +113,11 @@ class EsctlCommitOrder:
     def events_after(self, after: Cursor, limit: int) -> list[RecordedEvent]:
         session = self.session
         events: list[RecordedEvent] = []
+        visible = _visible(session)
         for where, params, order in engine_of(session).commit_order_slices(_bound(after), None):
             if len(events) >= limit:
                 break
+            where += visible
             rows = session.fetchall(
                 f"SELECT {EVENT_COLUMNS}, transaction_id FROM {{events}} "  # noqa: S608
                 f"WHERE {where} ORDER BY {order} LIMIT %s",

@@ -122,8 +122,9 @@ class EsctlEventLog(EsctlCommitOrder, EsctlEventWrites):
         return where_plan(self.session, self._engine.settings.schema, where, query, params)
 
     def get_event(self, event_id: str) -> RecordedEvent | None:
-        """One event by id (a UUID's canonical text), or None."""
-        row = self.session.fetchone(SELECT_EVENTS + "WHERE id = %s", [event_id])
+        """One event by id (a UUID's canonical text), or None (also for an event of a
+        soft-deleted stream, unless `--include-deleted`)."""
+        row = self.session.fetchone(SELECT_EVENTS + "WHERE id = %s" + self._visible(), [event_id])
         return RecordedEvent.from_row(row) if row is not None else None
 
     # --- streams --------------------------------------------------------------------------
@@ -193,11 +194,18 @@ class EsctlEventLog(EsctlCommitOrder, EsctlEventWrites):
     # --- statistics -----------------------------------------------------------------------
 
     def bounds(self) -> Row:
-        """head (the highest position, None when empty), oldest and newest created_at."""
-        row = self.session.fetchone(
-            "SELECT max(global_position) AS head, min(created_at) AS oldest, "
-            "max(created_at) AS newest FROM {events}"
-        )
+        """head (the highest position, None when empty), oldest and newest created_at (of the
+        streams not soft-deleted, unless `--include-deleted`; the head is the whole log's)."""
+        if not self._hide:
+            row = self.session.fetchone(
+                "SELECT max(global_position) AS head, min(created_at) AS oldest, "
+                "max(created_at) AS newest FROM {events}"
+            )
+        else:
+            row = self.session.fetchone(
+                "SELECT (SELECT max(global_position) FROM {events}) AS head, "  # noqa: S608 - fixed fragments
+                "min(created_at) AS oldest, max(created_at) AS newest FROM {events} WHERE " + HIDDEN
+            )
         assert row is not None  # an aggregate always returns a row
         return row
 
@@ -212,8 +220,23 @@ class EsctlEventLog(EsctlCommitOrder, EsctlEventWrites):
 
     def estimated_counts(self) -> dict[str, int | None] | None:
         """Catalog estimates of `events` and `streams` (PostgreSQL), or None (SQLite, or a
-        table never analysed)."""
-        return self._engine.estimate_counts(self.session)
+        table never analysed); without the soft-deleted streams unless `--include-deleted`."""
+        estimates = self._engine.estimate_counts(self.session)
+        if estimates is None or not self._hide:
+            return estimates
+        # The catalog counts every row: take off the soft-deleted streams' events (an index
+        # scan of those streams only) and the streams themselves.
+        hidden = self.session.fetchone(
+            "SELECT count(*) AS events, count(DISTINCT stream_id) AS streams FROM {events} "
+            "WHERE stream_id IN (SELECT stream_id FROM {tombstones})"
+        )
+        assert hidden is not None  # an aggregate always returns a row
+        events, streams = estimates.get("events"), estimates.get("streams")
+        return {
+            **estimates,
+            "events": None if events is None else max(0, events - int(hidden["events"])),
+            "streams": None if streams is None else max(0, streams - int(hidden["streams"])),
+        }
 
     def counts_by_type(self, *, sample_percent: float | None = None) -> list[Row]:
         """(category, event_type, n) in category and type order; with `sample_percent`, counted

@@ -73,6 +73,13 @@ SQLITE_INSTALL = [_sqlite_trigger("DELETE"), _sqlite_trigger("UPDATE")]
 SQLITE_REMOVE = [f"DROP TRIGGER IF EXISTS {TRIGGER}_{op}" for op in ("delete", "update")]
 
 
+def statements(backend: str, on: bool) -> list[str]:
+    """The statements (templates) that install (`on`) or remove the protection on `backend`."""
+    if backend == "postgresql":
+        return POSTGRES_INSTALL if on else POSTGRES_REMOVE
+    return SQLITE_INSTALL if on else SQLITE_REMOVE
+
+
 class EsctlProtection:
     def __init__(self, session: Session, schema: str) -> None:
         self.session = session
@@ -93,11 +100,6 @@ class EsctlProtection:
             )
         return bool(found)
 
-    def statements(self, on: bool) -> list[str]:
-        if self.session.backend == "postgresql":
-            return POSTGRES_INSTALL if on else POSTGRES_REMOVE
-        return SQLITE_INSTALL if on else SQLITE_REMOVE
-
     def set(self, on: bool) -> None:
-        for statement in self.statements(on):
+        for statement in statements(self.session.backend, on):
             self.session.execute(statement)

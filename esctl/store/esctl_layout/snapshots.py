@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
+from esctl.store.esctl_layout.commit_order import engine_of
 from esctl.types import RecordedEvent, ReplayRow, Row, Snapshot, StreamSelection
 from esctl.values import json_value, stored_time
 
@@ -54,24 +55,34 @@ def _snapshot(row: Row) -> Snapshot:
     )
 
 
-def _where(selection: StreamSelection) -> tuple[str, list[Any]]:
+# Soft-deleted streams (`streams delete`) are left out unless `--include-deleted`.
+_VISIBLE = "e.stream_id NOT IN (SELECT d.stream_id FROM {tombstones} d)"
+
+
+def _where(selection: StreamSelection, *, hide_deleted: bool) -> tuple[str, list[Any]]:
     """A WHERE clause on `{events} e` (empty for all streams) and its parameters."""
+    visible = " AND " + _VISIBLE if hide_deleted else ""
     if selection.stream_ids:
         marks = ", ".join(["%s"] * len(selection.stream_ids))
-        return f" WHERE e.stream_id IN ({marks})", list(selection.stream_ids)
+        return f" WHERE e.stream_id IN ({marks}){visible}", list(selection.stream_ids)
     if selection.stream_type is not None:
         # Streams of that type, replayed whole: an event of another type in the same stream
         # (the seed's schema allows it) must not go missing from the snapshot.
         return (
-            " WHERE e.stream_id IN (SELECT t.stream_id FROM {events} t WHERE t.stream_type = %s)",
+            " WHERE e.stream_id IN (SELECT t.stream_id FROM {events} t WHERE t.stream_type = %s)"  # noqa: S608 - fixed fragments
+            + visible,
             [selection.stream_type],
         )
-    return "", []
+    return (" WHERE " + _VISIBLE if hide_deleted else ""), []
 
 
 class EsctlSnapshots:
     def __init__(self, session: Session) -> None:
         self.session = session
+
+    def _where(self, selection: StreamSelection) -> tuple[str, list[Any]]:
+        hide = not engine_of(self.session).settings.include_deleted
+        return _where(selection, hide_deleted=hide)
 
     def all(
         self, *, stream_type: str | None = None, limit: int | None = None
@@ -99,18 +110,18 @@ class EsctlSnapshots:
         return bool(found)
 
     def streams_with_events(self, selection: StreamSelection) -> set[str]:
-        where, params = _where(selection)
+        where, params = self._where(selection)
         query = f"SELECT DISTINCT e.stream_id FROM {{events}} e{where}"  # noqa: S608 - placeholders only
         rows = self.session.fetchall(query, params)
         return {row["stream_id"] for row in rows}
 
     def count_streams(self, selection: StreamSelection) -> int:
-        where, params = _where(selection)
+        where, params = self._where(selection)
         query = f"SELECT count(DISTINCT e.stream_id) FROM {{events}} e{where}"  # noqa: S608 - placeholders only
         return int(self.session.fetchval(query, params) or 0)
 
     def replay_rows(self, selection: StreamSelection) -> Iterator[ReplayRow]:
-        where, params = _where(selection)
+        where, params = self._where(selection)
         query = _REPLAY + where + " ORDER BY e.stream_id, e.version"
         for row in self.session.stream(query, params):
             stored = row["stored_version"]

@@ -59,6 +59,15 @@ class EsctlStreamAdmin:
         )
         return {str(r["stream_id"]) for r in rows}
 
+    def deleted_stream_of(self, event_id: str) -> str | None:
+        """The soft-deleted stream that holds the event `event_id`, if one does."""
+        value = self.session.fetchval(
+            "SELECT e.stream_id FROM {events} e JOIN {tombstones} t ON t.stream_id = e.stream_id "
+            "WHERE e.id = %s",
+            [event_id],
+        )
+        return None if value is None else str(value)
+
     def add_tombstone(self, stream_id: str, version: int, audit_id: int) -> bool:
         if self.tombstone(stream_id) is not None:
             return False
