@@ -52,6 +52,7 @@ class Settings:
     events_table: str | None = None
     tracking_tables: tuple[str, ...] = ()
     include_deleted: bool = False  # `--include-deleted` (never from a profile)
+    include_archived: bool = False  # `--include-archived` (emmett layout; never from a profile)
     profile: str | None = None
     config_path: Path | None = None
     sources: Mapping[str, str] = field(default_factory=dict)
