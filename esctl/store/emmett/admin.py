@@ -70,9 +70,13 @@ FUNCTIONS_SQL = (
     "JOIN pg_catalog.pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = %s "
     "AND p.proname = ANY(%s)"
 )
+# Per table: its leaf partitions, their rows (the planner's estimate: None until each was first
+# analysed) and the bytes of the whole tree.
 PARTITIONS_SQL = (
-    "SELECT c.relname AS table, count(t.relid) FILTER (WHERE t.isleaf) AS leaves, "
-    "coalesce(sum(greatest(l.reltuples, 0)) FILTER (WHERE t.isleaf), 0) AS rows_estimate, "
+    "SELECT c.relname AS table, "
+    "array_agg(CAST(l.relname AS text) ORDER BY l.relname) FILTER (WHERE t.isleaf) AS leaves, "
+    "CASE WHEN bool_or(l.reltuples < 0) FILTER (WHERE t.isleaf) THEN NULL "
+    "ELSE sum(l.reltuples) FILTER (WHERE t.isleaf) END AS rows_estimate, "
     "coalesce(sum(pg_total_relation_size(t.relid)), 0) AS bytes, "
     "c.relkind = 'p' AS partitioned FROM pg_catalog.pg_class c "
     "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
@@ -95,7 +99,7 @@ def relation_sizes(session: Session, schema: str) -> list[dict[str, Any]]:
     return [
         {
             "table": r["table"],
-            "rows_estimate": int(r["rows_estimate"]),
+            "rows_estimate": None if r["rows_estimate"] is None else int(r["rows_estimate"]),
             "table_bytes": int(r["bytes"]),
             "toast_bytes": 0,
             "index_bytes": 0,
@@ -178,10 +182,10 @@ class EmmettAdmin:
             f"function {self.schema}.{f}" for f in FUNCTIONS if f not in found["functions"]
         ]
         for row in partitions:
-            kind = "list-partitioned" if row["partitioned"] else "NOT partitioned"
+            kind = "list-partitioned" if row["partitioned"] else "not partitioned"
+            leaves = [leaf for leaf in row["leaves"] or [] if leaf != row["table"]]
             report.notes.append(
-                f"{row['table']}: {kind}, {row['leaves']} partition(s), "
-                f"~{int(row['rows_estimate'])} rows, {int(row['bytes'])} bytes"
+                f"{row['table']}: {kind}" + (f" ({', '.join(leaves)})" if leaves else "")
             )
         report.notes.append(
             "Emmett migrations applied (dmb_migrations): " + (", ".join(applied) or "none found")
