@@ -1,15 +1,17 @@
 """The emmett layout (SPEC "Other event stores") against the real Emmett: its npm packages
 (pinned, tests/support/emmett.py) append through Emmett's own PostgreSQL event store into a
 throwaway database, and Emmett's own processor checkpoints in `emt_processors`. esctl reads what
-Emmett's readStream returns (types, versions, data, ids), reports the processor's lag, hides
-archived messages unless --include-archived, and refuses what it cannot do exactly as Emmett
-does (exit 2, one line). The concurrent tail is tests/test_emmett_tail.py."""
+Emmett's readStream returns (types, versions, data, ids), appends through Emmett's own
+emt_append_to_stream so that Emmett reads the result back identically and goes on appending by
+its expected version, reports the processor's lag, hides archived messages unless
+--include-archived, and refuses what it cannot do exactly as Emmett does (exit 2, one line). The concurrent tail is tests/test_emmett_tail.py."""
 
 from __future__ import annotations
 
 import json
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -18,7 +20,7 @@ import psycopg
 import pytest
 
 from tests.support import emmett
-from tests.support.processes import run_cli
+from tests.support.processes import run_cli, run_process
 
 pytestmark = pytest.mark.postgres
 
@@ -158,10 +160,88 @@ def test_checkpoints_report_the_processors_lag(seeded: Seeded) -> None:
     assert esctl(seeded.url, "checkpoints", "show", "nobody").exit_code == 4
 
 
+def test_append_goes_through_emmetts_function_and_emmett_reads_it_back(seeded: Seeded) -> None:
+    stream = f"invoice{uuid.uuid4().hex[:6]}-1"
+    ids = [str(uuid.uuid4()) for _ in range(3)]
+    lines = "".join(
+        json.dumps(
+            {
+                "id": ids[n],
+                "stream_id": stream,
+                "type": f"Step{n}",
+                "data": {"n": n},
+                "metadata": {"by": "esctl", "n": n},
+            }
+        )
+        + "\n"
+        for n in range(3)
+    )
+    appended = run_cli(
+        "--store",
+        seeded.url,
+        "append",
+        "-",
+        "--expected-version",
+        "no-stream",
+        "-o",
+        "json",
+        input=lines,
+    )
+    assert appended.exit_code == 0, appended.stderr
+    assert [(r["first_version"], r["last_version"]) for r in json.loads(appended.stdout)] == [
+        (1, 3)
+    ]
+    own = emmett.run(seeded.folder, seeded.url, "read", stream)
+    assert [(m["type"], m["data"], _stored_metadata(m)) for m in own] == [
+        (f"Step{n}", {"n": n}, {"by": "esctl", "n": n}) for n in range(3)
+    ]
+    assert [(m["metadata"]["messageId"], m["metadata"]["streamPosition"]) for m in own] == [
+        (ids[n], n + 1) for n in range(3)
+    ]
+    with psycopg.connect(seeded.url) as conn:
+        streams = conn.execute(
+            "SELECT stream_position, stream_type, partition FROM emt_streams WHERE stream_id = %s",
+            [stream],
+        ).fetchall()
+        kinds = conn.execute(
+            "SELECT DISTINCT message_kind, message_schema_version FROM emt_messages "
+            "WHERE stream_id = %s",
+            [stream],
+        ).fetchall()
+    assert streams == [(3, stream.split("-")[0], "emt:default")]
+    assert kinds == [("E", "1")]
+    # Emmett's own append goes on from where esctl left the stream, by its expected version.
+    assert emmett.run(seeded.folder, seeded.url, "append", stream, "3") == {"next": 4}
+    more = json.dumps({"stream_id": stream, "type": "Late", "data": {}}) + "\n"
+    stale = run_cli("--store", seeded.url, "append", "-", "--expected-version", "3", input=more)
+    assert stale.exit_code == 3 and "expected version 3, actual version 4" in stale.stderr
+    # The same events again (same ids) are recognised as stored, not appended twice.
+    again = run_cli("--store", seeded.url, "append", "-", input=lines)
+    assert again.exit_code == 0, again.stderr
+    assert "3 were already stored" in again.stderr
+    assert len(emmett.run(seeded.folder, seeded.url, "read", stream)) == 4
+
+
+@pytest.mark.reliability
+def test_eight_racing_appenders_with_one_expected_version_one_wins(seeded: Seeded) -> None:
+    stream = f"race{uuid.uuid4().hex[:6]}-1"
+    assert emmett.run(seeded.folder, seeded.url, "append", stream, "0") == {"next": 1}
+
+    def append(n: int) -> int:
+        line = json.dumps({"stream_id": stream, "event_type": "Raced", "data": {"n": n}}) + "\n"
+        return run_process(
+            "--store", seeded.url, "append", "-", "--expected-version", "1", input=line
+        ).returncode
+
+    with ThreadPoolExecutor(8) as pool:
+        codes = list(pool.map(append, range(8)))
+    assert sorted(codes) == [0] + [3] * 7, codes
+    own = emmett.run(seeded.folder, seeded.url, "read", stream)
+    assert [m["metadata"]["streamPosition"] for m in own] == [1, 2]
+
+
 def test_what_esctl_cannot_do_as_emmett_does_is_refused_in_one_line(seeded: Seeded) -> None:
-    line = json.dumps({"stream_id": f"{seeded.prefix}cart-1", "type": "X", "data": {}}) + "\n"
     commands = (
-        (["append", "-"], "append refused: the emmett layout cannot be appended to by esctl"),
         (["checkpoints", "set", seeded.processor, "--to-start", "--execute"], "checkpoints"),
         (["checkpoints", "delete", seeded.processor, "--execute"], "checkpoints"),
         (["tail", "--all", "--checkpoint", "mine", "--max", "1"], "checkpoints"),
@@ -170,12 +250,13 @@ def test_what_esctl_cannot_do_as_emmett_does_is_refused_in_one_line(seeded: Seed
         (["init"], "init refused"),
     )
     for command, reason in commands:
-        result = run_cli("--store", seeded.url, *command, input=line)
+        result = run_cli("--store", seeded.url, *command)
         assert result.exit_code == 2, (command, result.stdout, result.stderr)
         errors = [e for e in result.stderr.splitlines() if e.startswith("Error:")]
         assert len(errors) == 1 and reason in errors[0], (command, result.stderr)
-    read = emmett.run(seeded.folder, seeded.url, "read", f"{seeded.prefix}cart-1")
-    assert len(read) == 3  # nothing was written
+    with psycopg.connect(seeded.url) as conn:
+        row = conn.execute("SELECT last_processed_checkpoint FROM emt_processors").fetchone()
+    assert row is not None and int(row[0]) == max(seeded.handled)  # nothing was moved
     sqlite = run_cli("--store", "sqlite:///nowhere.db", "--layout", "emmett", "read", "--all")
     assert sqlite.exit_code == 2 and "PostgreSQL" in sqlite.stderr
 

@@ -7,6 +7,7 @@
 //   node emmett_client.mjs slow URL STREAM MS    one message whose append transaction stays open
 //                                                MS ms (an inline projection of Emmett's runs in it)
 //   node emmett_client.mjs read URL STREAM       the stream as Emmett's readStream returns it
+//   node emmett_client.mjs append URL STREAM V   one message, expecting the stream at version V
 import { projections } from '@event-driven-io/emmett';
 import { getPostgreSQLEventStore } from '@event-driven-io/emmett-postgresql';
 
@@ -85,6 +86,11 @@ try {
   } else if (command === 'slow') {
     await store.appendToStream(arg, [{ type: 'Slow', data: {} }]);
     console.log(json({ ids: (await store.readStream(arg)).events.map((e) => e.metadata.messageId) }));
+  } else if (command === 'append') {
+    const result = await store.appendToStream(arg, [{ type: 'AppendedByEmmett', data: { by: 'emmett' } }], {
+      expectedStreamVersion: BigInt(count),
+    });
+    console.log(json({ next: result.nextExpectedStreamVersion }));
   } else if (command === 'read') {
     console.log(json(await read(store, arg)));
   } else {

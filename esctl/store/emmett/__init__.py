@@ -1,13 +1,13 @@
 """Emmett's PostgreSQL event store (`@event-driven-io/emmett-postgresql`, Node.js) as an esctl
 layout: `emt_messages`, `emt_streams` and `emt_processors` in the configured schema, read with
 the same commands and outputs as esctl's own tables, in Emmett's numbering (a stream's first
-message is at stream position 1). Read-only for esctl: append (Emmett's `emt_append_to_stream`
-and its stream positions are the event store's), checkpoint moves (a processor's row and lock are
-its own) and snapshots (Emmett has none) are refused up front, exit 2. esctl never alters
+message is at stream position 1). esctl appends only through Emmett's own `emt_append_to_stream`,
+called as Emmett's event store calls it (`writes`); checkpoint moves (a processor's row and lock
+are its own) and snapshots (Emmett has none) are refused up front, exit 2. esctl never alters
 Emmett's schema.
 
 Modules: `messages` (the rows as esctl's events, filters, archived rows), `event_log` (reads,
-statistics, commit order), `live` (tail by `(transaction_id, global_position)` under the
+statistics, commit order), `writes` (append), `live` (tail by `(transaction_id, global_position)` under the
 snapshot's horizon, as Emmett's processors read), `processors` (checkpoints from
 `emt_processors`), `admin` (doctor)."""
 
@@ -26,7 +26,7 @@ class EmmettLayout:
     name = "emmett"
     first_version = 1  # a stream's first message is at stream position 1
     capabilities = Capabilities(
-        can_append=False,
+        can_append=True,
         has_snapshots=False,
         has_checkpoints=True,
         has_copy=False,

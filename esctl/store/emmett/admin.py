@@ -195,7 +195,8 @@ class EmmettAdmin:
             "messages are hidden unless --include-archived",
             "tail reads Emmett's order: (transaction_id, global_position) below "
             "pg_snapshot_xmin(pg_current_snapshot())",
-            "read-only for esctl: append, checkpoint moves and snapshots are refused",
+            "append goes through Emmett's emt_append_to_stream (partition emt:default); "
+            "checkpoint moves and snapshots are refused",
         ]
         return report
 

@@ -5,20 +5,20 @@ Message DB adapter's `MessageDbOrder`, on Emmett's stored xid8 instead of a row'
 
 Versions are Emmett's stream positions (1 is a stream's first message). Archived messages are
 left out unless `--include-archived`; a log of one processor's partition (`partition`) counts only
-that partition's messages, as Emmett's processors read only their own. Read-only for esctl:
-`append` is refused up front (capabilities), and the writes here raise."""
+that partition's messages, as Emmett's processors read only their own. Writes are
+`writes.EmmettWrites` (through Emmett's emt_append_to_stream only)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
-from esctl.errors import UsageError
 from esctl.ports import EventFilter
 from esctl.store.emmett.messages import COLUMNS, MESSAGES, base_condition, filter_sql
+from esctl.store.emmett.writes import EmmettWrites
 from esctl.store.esctl_layout.where import condition_sql
 from esctl.store.message_db.order import MessageDbOrder
-from esctl.types import NewEventRow, RecordedEvent, Row
+from esctl.types import RecordedEvent, Row
 
 if TYPE_CHECKING:
     from esctl.conditions import Condition, WherePlan
@@ -31,18 +31,11 @@ SORTS = {"events": "count(*)", "size": f"sum({BYTES} + {META_BYTES})", "last": "
 SELECT = "SELECT " + COLUMNS + " FROM " + MESSAGES + " "  # noqa: S608 - fixed fragments
 
 
-def refuse_writes() -> UsageError:
-    return UsageError(
-        "append refused: the emmett layout is read-only for esctl",
-        hint="append through Emmett's event store (emt_append_to_stream keeps its stream positions)",
-    )
-
-
 def _recorded(rows: Iterator[Row]) -> Iterator[RecordedEvent]:
     return (RecordedEvent.from_row(row) for row in rows)
 
 
-class EmmettEventLog(MessageDbOrder):
+class EmmettEventLog(MessageDbOrder, EmmettWrites):
     ordered = MESSAGES
     columns = COLUMNS
 
@@ -253,24 +246,6 @@ class EmmettEventLog(MessageDbOrder):
         from esctl.store.emmett.admin import relation_sizes
 
         return relation_sizes(self.session, self.schema)
-
-    # --- writes: never (append is refused before it starts) -------------------------------
-
-    def head(self) -> int:
-        query = "SELECT coalesce(max(global_position), 0) FROM " + MESSAGES + " " + self._where()  # noqa: S608
-        return int(self.session.fetchval(query))
-
-    def stream_versions(self, stream_ids: Sequence[str]) -> dict[str, int]:
-        raise refuse_writes()
-
-    def stored_by_id(self, event_ids: Sequence[str]) -> dict[str, RecordedEvent]:
-        raise refuse_writes()
-
-    def append(self, rows: Iterable[NewEventRow]) -> None:
-        raise refuse_writes()
-
-    def appended_positions(self, since: int) -> dict[str, tuple[int, int]]:
-        raise refuse_writes()
 
 
 def _literal(text: str) -> str:
