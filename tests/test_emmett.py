@@ -76,6 +76,7 @@ def test_auto_detects_emmett_and_doctor_checks_its_schema(seeded: Seeded) -> Non
     notes = "\n".join(report["notes"])
     assert "emt_messages: list-partitioned" in notes
     assert "emt:postgresql:eventstore:initial" in notes  # Emmett's own migration, recorded
+    assert f"Emmett processors (status): {seeded.processor} (stopped)" in notes
 
 
 def test_read_stream_is_what_emmetts_read_stream_returns(seeded: Seeded) -> None:
@@ -281,3 +282,12 @@ def test_archived_messages_are_hidden_unless_include_archived(seeded: Seeded) ->
     stats = _json(seeded.url, "stats")
     archived_stats = _json(seeded.url, "stats", "--include-archived")
     assert archived_stats["events"] == stats["events"] + 2
+
+
+def test_without_node_under_ci_the_tests_fail_naming_what_is_missing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PATH", str(tmp_path))  # no node, no npm
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="the Emmett tests need `node` on PATH"):
+        emmett.install()

@@ -163,11 +163,20 @@ class EmmettAdmin:
         )
         return [str(r["name"]) for r in rows]
 
+    def _processors(self, session: Session, found: dict[str, Any]) -> list[str]:
+        """Each processor row by its checkpoint name, with Emmett's own status of it."""
+        from esctl.store.emmett.processors import PROCESSORS, checkpoint_name
+
+        if set(TABLES["emt_processors"]) - set(found["columns"].get("emt_processors", {})):
+            return []
+        return [f"{checkpoint_name(r)} ({r['status']})" for r in session.fetchall(PROCESSORS)]
+
     def inspect(self) -> SchemaReport:
         with self.store.reading() as session:
             found = catalog(session, self.schema)
             partitions = session.fetchall(PARTITIONS_SQL, [self.schema, list(TABLES)])
             applied = self._emmett_migrations(session)
+            processors = self._processors(session, found)
         report = SchemaReport(schema_version=0, expected_version=0)
         for table, columns in TABLES.items():
             have = found["columns"].get(table)
@@ -190,6 +199,8 @@ class EmmettAdmin:
         report.notes.append(
             "Emmett migrations applied (dmb_migrations): " + (", ".join(applied) or "none found")
         )
+        if processors:
+            report.notes.append("Emmett processors (status): " + ", ".join(processors))
         report.notes += [
             "versions are Emmett stream positions (a stream's first message is 1); archived "
             "messages are hidden unless --include-archived",

@@ -4,8 +4,8 @@ commit order `(transaction_id, global_position)` that Emmett's own processors re
 Message DB adapter's `MessageDbOrder`, on Emmett's stored xid8 instead of a row's xmin).
 
 Versions are Emmett's stream positions (1 is a stream's first message). Archived messages are
-left out unless `--include-archived`; a log of one processor's partition (`partition`) counts only
-that partition's messages, as Emmett's processors read only their own. Writes are
+left out unless `--include-archived`; the log a processor follows (`partition`) holds only Emmett's
+default partition, the one its consumer reads. Writes are
 `writes.EmmettWrites` (through Emmett's emt_append_to_stream only)."""
 
 from __future__ import annotations

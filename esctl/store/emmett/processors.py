@@ -5,7 +5,8 @@ An Emmett processor (a projector or reactor run by `postgreSQLEventStoreConsumer
 zero-padded text (`last_processed_checkpoint`), per `(processor_id, partition, version)`. On
 resuming it reads the messages after that position and skips any at or below it, so the position
 means "handled up to here": its cursor is `cursor_before` (at-least-once), and its lag counts the
-active messages of its own partition after it. `last_processed_transaction_id` is the transaction
+active messages after it in Emmett's default partition, the only one Emmett's consumer pulls
+(`readMessagesBatch` without a partition, 0.42), whatever the processor row's own partition. `last_processed_transaction_id` is the transaction
 that stored the checkpoint, not a message's, so it is not a cursor. A checkpoint's name is the
 processor id, with `@partition` when not Emmett's default partition and `#vN` when its version is
 not 1. esctl never moves or deletes them (refused up front: Emmett's processor owns its row and
@@ -58,7 +59,6 @@ class EmmettProcessors:
     def __init__(self, session: Session, schema: str) -> None:
         self.session = session
         self.schema = schema
-        self._partitions: dict[str, str] = {}  # checkpoint name -> partition
 
     def now(self) -> datetime:
         return utc_time(self.session.fetchval("SELECT CURRENT_TIMESTAMP"))
@@ -74,7 +74,6 @@ class EmmettProcessors:
             if position is None:
                 continue  # not a position Emmett wrote
             name = checkpoint_name(row)
-            self._partitions[name] = str(row["partition"])
             found.append(StoredCheckpoint(name, position, None, stored_time(row["last_updated"])))
         return sorted(found, key=lambda c: c.name)
 
@@ -86,13 +85,10 @@ class EmmettProcessors:
         return names if limit is None else names[:limit]
 
     def log_of(self, checkpoint: StoredCheckpoint) -> EventLog:
-        """The messages this processor reads: the active ones of its partition."""
+        """The messages a processor reads: the active ones of Emmett's default partition."""
         from esctl.store.emmett.event_log import EmmettEventLog
 
-        if checkpoint.name not in self._partitions:
-            self.all()
-        partition = self._partitions.get(checkpoint.name, DEFAULT_PARTITION)
-        return EmmettEventLog(self.session, schema=self.schema, partition=partition)  # type: ignore[return-value]
+        return EmmettEventLog(self.session, schema=self.schema, partition=DEFAULT_PARTITION)  # type: ignore[return-value]
 
     def recent_moves(self, name: str, limit: int = 2) -> list[tuple[int, StoredTime]]:
         return []
