@@ -45,7 +45,7 @@ def seeded(pg_server_url: str) -> Iterator[Seeded]:
     name = f"esctl_emt_{uuid.uuid4().hex[:8]}"
     url = emmett.create_database(pg_server_url, name)
     try:
-        prefix = "shop"
+        prefix = "shop_"
         out = emmett.run(folder, url, "seed", prefix)
         yield Seeded(
             url, folder, prefix, out["streams"], out["processor"], out["handled"], out["pending"]
