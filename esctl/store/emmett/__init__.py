@@ -9,7 +9,7 @@ Emmett's schema.
 Modules: `messages` (the rows as esctl's events, filters, archived rows), `event_log` (reads,
 statistics, commit order), `writes` (append), `live` (tail by `(transaction_id, global_position)` under the
 snapshot's horizon, as Emmett's processors read), `processors` (checkpoints from
-`emt_processors`), `admin` (doctor)."""
+`emt_processors`), `catalog` (its tables, partition sizes), `admin` (doctor)."""
 
 from __future__ import annotations
 

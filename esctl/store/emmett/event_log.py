@@ -243,7 +243,7 @@ class EmmettEventLog(MessageDbOrder, EmmettWrites):
         )
 
     def relation_sizes(self) -> list[Row]:
-        from esctl.store.emmett.admin import relation_sizes
+        from esctl.store.emmett.catalog import relation_sizes
 
         return relation_sizes(self.session, self.schema)
 
