@@ -284,6 +284,22 @@ def test_archived_messages_are_hidden_unless_include_archived(seeded: Seeded) ->
     assert archived_stats["events"] == stats["events"] + 2
 
 
+def test_emmetts_processor_goes_on_over_what_esctl_appended(seeded: Seeded) -> None:
+    stream = f"ledger{uuid.uuid4().hex[:6]}-1"
+    lines = "".join(
+        json.dumps({"stream_id": stream, "type": "Booked", "data": {"n": n}}) + "\n"
+        for n in range(2)
+    )
+    appended = run_cli("--store", seeded.url, "append", "-", "-o", "json", input=lines)
+    assert appended.exit_code == 0, appended.stderr
+    (result,) = json.loads(appended.stdout)
+    handled = emmett.run(seeded.folder, seeded.url, "process", seeded.processor)["handled"]
+    assert {result["first_position"], result["last_position"]} <= set(handled)
+    (reactor,) = _json(seeded.url, "checkpoints", "list")
+    assert (reactor["lag"], reactor["lag_seconds"], reactor["status"]) == (0, 0, "ok")
+    assert reactor["last_position"] == max(handled) == reactor["head_position"]
+
+
 def test_without_node_under_ci_the_tests_fail_naming_what_is_missing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

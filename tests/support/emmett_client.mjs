@@ -8,6 +8,7 @@
 //                                                MS ms (an inline projection of Emmett's runs in it)
 //   node emmett_client.mjs read URL STREAM       the stream as Emmett's readStream returns it
 //   node emmett_client.mjs append URL STREAM V   one message, expecting the stream at version V
+//   node emmett_client.mjs process URL ID        run processor ID over what is new, then stop
 import { projections } from '@event-driven-io/emmett';
 import { getPostgreSQLEventStore } from '@event-driven-io/emmett-postgresql';
 
@@ -31,6 +32,22 @@ const options =
     ? { projections: projections.inline([{ canHandle: ['Slow'], handle: () => sleep(Number(count)) }]) }
     : undefined;
 const store = getPostgreSQLEventStore(url, options);
+
+// Emmett's own processor: a reactor that handles everything there is after its checkpoint,
+// checkpointing each message through store_processor_checkpoint, then stops.
+const processAll = async (eventStore, processorId) => {
+  const handled = [];
+  const consumer = eventStore.consumer({ stopWhen: { noMessagesLeft: true } });
+  consumer.reactor({
+    processorId,
+    eachMessage: async (message) => {
+      handled.push(message.metadata.globalPosition);
+    },
+  });
+  await consumer.start();
+  await consumer.stop();
+  return handled;
+};
 try {
   if (command === 'seed') {
     const cart = `${arg}cart-1`;
@@ -46,18 +63,7 @@ try {
     await store.appendToStream(other, [{ type: 'ProductItemAdded', data: { productId: 'hat', quantity: 5 } }]);
     await store.appendToStream(order, [{ type: 'OrderPlaced', data: { cart, amount: 42.5 } }]);
 
-    // Emmett's own processor: a reactor that handles everything there is, checkpointing each
-    // message through store_processor_checkpoint, then stops.
-    const handled = [];
-    const consumer = store.consumer({ stopWhen: { noMessagesLeft: true } });
-    consumer.reactor({
-      processorId: `${arg}reactor`,
-      eachMessage: async (message) => {
-        handled.push(message.metadata.globalPosition);
-      },
-    });
-    await consumer.start();
-    await consumer.stop();
+    const handled = await processAll(store, `${arg}reactor`);
 
     // Appended after the processor stopped: its lag.
     const later = [1, 2, 3].map((n) => ({ type: 'ProductItemAdded', data: { productId: `late-${n}`, quantity: n } }));
@@ -91,6 +97,8 @@ try {
       expectedStreamVersion: BigInt(count),
     });
     console.log(json({ next: result.nextExpectedStreamVersion }));
+  } else if (command === 'process') {
+    console.log(json({ handled: await processAll(store, arg) }));
   } else if (command === 'read') {
     console.log(json(await read(store, arg)));
   } else {
