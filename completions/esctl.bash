@@ -7,7 +7,7 @@
 # options that take a value. Global options are accepted after the command name too.
 _esctl_spec() {
     case "$1" in
-        '') subs='init doctor sandbox config append read tail trace stats events streams horizon audit top checkpoints snapshots metrics bench'; opts='--profile -p --store -s --config -c --output -o --tz --layout --no-color --quiet -q --verbose -v --primary --version --help -h'; vopts='--profile -p --store -s --config -c --output -o --tz --layout' ;;
+        '') subs='init doctor sandbox config append read tail trace stats events streams horizon audit top checkpoints snapshots metrics bench'; opts='--profile -p --store -s --config -c --output -o --tz --layout --no-color --quiet -q --verbose -v --primary --include-archived --version --help -h'; vopts='--profile -p --store -s --config -c --output -o --tz --layout' ;;
         'init') subs=''; opts='--dry-run --protect --unprotect'; vopts='' ;;
         'doctor') subs=''; opts=''; vopts='' ;;
         'sandbox') subs=''; opts='--port --data-dir --keep --no-init --seed --shell --env --detach -d'; vopts='--port --data-dir --seed' ;;

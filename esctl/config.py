@@ -52,11 +52,11 @@ class Settings:
     events_table: str | None = None
     tracking_tables: tuple[str, ...] = ()
     include_deleted: bool = False  # `--include-deleted` (never from a profile)
+    include_archived: bool = False  # `--include-archived` (emmett layout; never from a profile)
     profile: str | None = None
     config_path: Path | None = None
     sources: Mapping[str, str] = field(default_factory=dict)
-    # Said once on stderr by the CLI: an environment variable overriding a profile's store, a
-    # config file holding a password that other users can read.
+    # Said once on stderr: an environment variable overriding a profile's store, a readable password.
     warnings: tuple[str, ...] = ()
 
     def for_reads(self) -> Settings:

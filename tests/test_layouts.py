@@ -1,6 +1,6 @@
 """The layout setting (SPEC "Other event stores"): which products' tables a store holds decides the
-adapter esctl uses. This esctl administers its own layout; a layout it cannot administer yet is
-refused up front (exit 2, one line) and nothing is written. A command that needs a capability
+adapter esctl uses. A PostgreSQL product's layout named for a store that cannot hold it (SQLite)
+is refused up front (exit 2, one line) and nothing is written. A command that needs a capability
 the store's layout lacks is refused the same way (`esctl.ports.require`)."""
 
 from __future__ import annotations
@@ -17,26 +17,34 @@ from esctl.store.detect import detect_layout
 from tests.support.processes import run_cli
 from tests.support.stores import Target
 
-# message-db and eventsourcing: tests/test_message_db.py, tests/test_eventsourcing.py
-OTHER_LAYOUTS = ["emmett"]
+# Each on its real product: tests/test_message_db.py, tests/test_emmett.py, tests/test_eventsourcing.py
+OTHER_LAYOUTS = ["emmett", "message-db"]
 
 
 @pytest.mark.parametrize("layout", OTHER_LAYOUTS)
-def test_a_layout_this_esctl_cannot_administer_is_refused_before_any_work(
+def test_a_layout_the_store_cannot_hold_is_refused_before_any_work(
     initialised: Target, layout: str
 ) -> None:
+    """On SQLite: exit 2 (the layout is a PostgreSQL product's). On PostgreSQL, in esctl's own
+    schema: exit 7 (the product's tables are not there), and doctor does not offer `esctl init`."""
+    sqlite = initialised.backend == "sqlite"
     before = json.loads(run_cli("stats", "--exact", "-o", "json").stdout)
     appended = run_cli(
         "--layout", layout, "append", "-", input='{"stream_id": "A-1", "event_type": "X"}\n'
     )
-    assert appended.exit_code == 2, appended.stderr
+    assert appended.exit_code == (2 if sqlite else 7) or (layout, appended.exit_code) == (
+        "emmett",
+        2,  # refused by its capabilities before the schema is looked at
+    ), appended.stderr
     lines = appended.stderr.splitlines()
-    assert lines[0] == f"Error: layout '{layout}' is not supported by this esctl yet", lines
+    if sqlite:
+        assert lines[0].startswith(f"Error: the {layout} layout is a PostgreSQL database"), lines
     assert len([line for line in lines if line.startswith("Error:")]) == 1
     for command in (["read", "--all"], ["doctor"], ["checkpoints", "list"], ["tail", "--all"]):
         result = run_cli("--layout", layout, *command)
-        assert result.exit_code == 2, (command, result.stderr)
-        assert result.stdout == "", command
+        assert result.exit_code == (2 if sqlite else 7), (command, result.stderr)
+        assert command == ["doctor"] or result.stdout == "", command
+        assert "esctl init" not in result.stdout + result.stderr, command
     after = json.loads(run_cli("stats", "--exact", "-o", "json").stdout)
     assert after["events"] == before["events"]
 
@@ -56,8 +64,15 @@ def test_the_layout_comes_from_the_environment_and_doctor_says_which_and_why(
         "layout esctl as configured",
     )
     monkeypatch.setenv("ESCTL_LAYOUT", "emmett")
-    refused = run_cli("doctor")
-    assert refused.exit_code == 2 and "layout 'emmett' is not supported" in refused.stderr
+    refused = run_cli("doctor", "-o", "json")
+    if initialised.backend == "sqlite":
+        assert refused.exit_code == 2
+        assert "the emmett layout is a PostgreSQL database" in refused.stderr
+    else:  # esctl's schema holds none of Emmett's tables
+        assert refused.exit_code == 7, refused.stderr
+        report = json.loads(refused.stdout)
+        missing = f"table {initialised.schema}.emt_messages"
+        assert report["layout"] == "emmett" and missing in report["missing"]
 
 
 def test_init_with_another_layout_creates_nothing(tmp_path: Path) -> None:

@@ -223,6 +223,13 @@ def root(
             "--primary", help="Send reads to the primary even if the profile has a read_store."
         ),
     ] = False,
+    include_archived: Annotated[
+        bool,
+        typer.Option(
+            "--include-archived",
+            help="Show archived messages too (emmett layout: is_archived); hidden by default.",
+        ),
+    ] = False,
     version: Annotated[
         bool,
         typer.Option("--version", callback=_version, is_eager=True, help="Print the version."),
@@ -244,6 +251,7 @@ def root(
         quiet=quiet,
         verbose=verbose,
         primary=primary,
+        include_archived=include_archived,
     )
 
 

@@ -82,7 +82,7 @@ def append(
     Every input is checked first (exit 6 with file, line and field; nothing written). Versions
     continue each stream; --expected-version is checked atomically (exit 3 on a conflict). On a
     Message DB store every message goes through its write_message, and versions are Message
-    DB's (0 is a stream's first message). Events
+    DB's (0 is a stream's first message); on an Emmett store, through its emt_append_to_stream. Events
     already stored (same event_id and content) are reported as duplicates, not appended again.
     """
     from esctl.append.sources import open_sources

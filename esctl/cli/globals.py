@@ -18,7 +18,15 @@ GLOBAL_VALUE_OPTIONS = {
     "--layout",
 }
 SHORT_VALUE = {"-p", "-s", "-c", "-o"}
-GLOBAL_FLAGS = {"--no-color", "--quiet", "-q", "--verbose", "-v", "--primary"}
+GLOBAL_FLAGS = {
+    "--no-color",
+    "--quiet",
+    "-q",
+    "--verbose",
+    "-v",
+    "--primary",
+    "--include-archived",
+}
 
 
 def hoist_global_options(args: list[str]) -> list[str]:

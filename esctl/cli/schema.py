@@ -146,7 +146,12 @@ def doctor(ctx: typer.Context) -> None:
             failure = EsctlError(report.error)
             failure.exit_code = report.exit_code
             raise failure
-        out.table_note(f"Run `esctl init` to create or upgrade the schema{_in_schema(report)}.")
+        if report.layout == "esctl":
+            out.table_note(f"Run `esctl init` to create or upgrade the schema{_in_schema(report)}.")
+        else:  # esctl never creates or alters another product's schema
+            out.table_note(
+                f"The {report.layout} layout's objects are created by the product itself."
+            )
         raise typer.Exit(report.exit_code)
 
 

@@ -30,6 +30,7 @@ class AppState:
     tz: str | None = None
     layout: str | None = None
     include_deleted: bool = False  # `--include-deleted`: reads show soft-deleted streams
+    include_archived: bool = False  # `--include-archived`: Emmett's archived messages too
     _stores: list[Store] = field(default_factory=list)
 
     @cached_property
@@ -72,10 +73,14 @@ class AppState:
         use_replica = node == "replica" or (node == "auto" and not self.primary)
         if not write and settings.read_store and use_replica:
             settings = settings.for_reads()
-        if self.include_deleted:
+        if self.include_deleted or self.include_archived:
             from dataclasses import replace
 
-            settings = replace(settings, include_deleted=True)
+            settings = replace(
+                settings,
+                include_deleted=settings.include_deleted or self.include_deleted,
+                include_archived=self.include_archived,
+            )
         store = open_store(settings, write=write, create=create)
         self._stores.append(store)
         for capability in needs:

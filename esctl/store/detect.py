@@ -1,8 +1,9 @@
 """Which table layout a store holds: the one place `layout: auto` is decided.
 
 A SQLite store is esctl's without a query. On PostgreSQL one catalog query looks for esctl's
-`events` in the configured schema (esctl's, first) and for Message DB's `message_store.messages`
-with its `write_message` function, then (a second query) for the eventsourcing library's
+`events` in the configured schema (esctl's, first), for Message DB's `message_store.messages`
+with its `write_message` function and for Emmett's `emt_messages` and `emt_processors` in the
+configured schema, then (a second query) for the eventsourcing library's
 stored-events tables; `doctor` reports the detection and its reason (SPEC: "Other
 event stores"). A store that cannot be reached is taken as esctl's (the command then reports it)."""
 
@@ -30,6 +31,12 @@ def _eventsourcing(store: Store) -> Layout:
     return EventsourcingLayout(store)
 
 
+def _emmett(store: Store) -> Layout:
+    from esctl.store.emmett import EmmettLayout
+
+    return EmmettLayout(store)
+
+
 def _message_db(store: Store) -> Layout:
     from esctl.store.message_db import MessageDbLayout
 
@@ -40,6 +47,7 @@ def _message_db(store: Store) -> Layout:
 LAYOUTS: dict[str, Callable[[Store], Layout]] = {
     "esctl": _esctl,
     "message-db": _message_db,
+    "emmett": _emmett,
     "eventsourcing": _eventsourcing,
 }
 
@@ -48,7 +56,9 @@ CATALOG = (
     "to_regclass('message_store.messages') IS NOT NULL AS messages, "
     "EXISTS (SELECT 1 FROM pg_catalog.pg_proc p JOIN pg_catalog.pg_namespace n "
     "ON n.oid = p.pronamespace WHERE n.nspname = 'message_store' "
-    "AND p.proname = 'write_message') AS write_message"
+    "AND p.proname = 'write_message') AS write_message, "
+    "to_regclass(CAST(%s AS text)) IS NOT NULL AS emt_messages, "
+    "to_regclass(CAST(%s AS text)) IS NOT NULL AS emt_processors"
 )
 
 
@@ -57,7 +67,11 @@ def _detect_postgres(store: Store) -> tuple[Layout, str] | None:
 
     try:
         with store.reading() as session:
-            found = session.fetchone(CATALOG, [f'"{store.settings.schema}".events'])
+            schema = store.settings.schema
+            found = session.fetchone(
+                CATALOG,
+                [f'"{schema}".events', f'"{schema}".emt_messages', f'"{schema}".emt_processors'],
+            )
     except EsctlError:
         return None  # unreachable or unreadable: the command says so
     if found is None or found["esctl"]:
@@ -67,6 +81,12 @@ def _detect_postgres(store: Store) -> tuple[Layout, str] | None:
         return _message_db(store), (
             f"auto: message_store.messages {functions} message_store.write_message found, "
             f"no esctl events table in schema {store.settings.schema}"
+        )
+    if found["emt_messages"]:
+        processors = "and emt_processors" if found["emt_processors"] else "without emt_processors"
+        return _emmett(store), (
+            f"auto: Emmett's emt_messages {processors} in schema {store.settings.schema}, "
+            "no esctl events table"
         )
     return None
 

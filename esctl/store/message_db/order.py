@@ -38,8 +38,10 @@ HORIZON = "CAST(CAST(pg_snapshot_xmin(pg_current_snapshot()) AS text) AS bigint)
 NOT_POSITIONS = "strpos(stream_id, ':position-') = 0"
 
 
-def after_sql(after: Cursor | None, upto: Cursor | None) -> tuple[str, list[Any]]:
-    parts, params = [NOT_POSITIONS], []
+def after_sql(
+    after: Cursor | None, upto: Cursor | None, base: str = NOT_POSITIONS
+) -> tuple[str, list[Any]]:
+    parts, params = [base], []
     if after is not None:
         parts.append("(transaction_id, global_position) > (%s, %s)")
         params += [after.transaction_id, after.global_position]
@@ -50,21 +52,26 @@ def after_sql(after: Cursor | None, upto: Cursor | None) -> tuple[str, list[Any]
 
 
 class MessageDbOrder:
-    """esctl.ports.CommitOrder on Message DB; the session is `self.session`."""
+    """esctl.ports.CommitOrder on Message DB; the session is `self.session`. Another layout whose
+    rows carry a 64-bit `transaction_id` reuses it with its own relation (`ordered`: the rows with
+    esctl's column names and `transaction_id`), `columns` and `base` condition (the emmett layout)."""
 
     session: Session
+    ordered: str = ORDERED
+    columns: str = COLUMNS
+    base: str = NOT_POSITIONS
 
     def count_after(
         self, after: Cursor | None = None, upto: Cursor | None = None, *, cap: int | None = None
     ) -> tuple[int, bool]:
-        where, params = after_sql(after, upto)
+        where, params = after_sql(after, upto, self.base)
         if cap is None:
             return int(
-                self.session.fetchval(f"SELECT count(*) FROM {ORDERED} WHERE {where}", params)  # noqa: S608
+                self.session.fetchval(f"SELECT count(*) FROM {self.ordered} WHERE {where}", params)  # noqa: S608
             ), False
         n = int(
             self.session.fetchval(
-                f"SELECT count(*) FROM (SELECT 1 FROM {ORDERED} WHERE {where} LIMIT %s) c",  # noqa: S608
+                f"SELECT count(*) FROM (SELECT 1 FROM {self.ordered} WHERE {where} LIMIT %s) c",  # noqa: S608
                 [*params, cap + 1],
             )
         )
@@ -79,13 +86,13 @@ class MessageDbOrder:
         descending: bool = False,
         created_from: datetime | None = None,
     ) -> Cursor | None:
-        where, params = after_sql(after, upto)
+        where, params = after_sql(after, upto, self.base)
         if created_from is not None:
             where += " AND created_at >= %s"
             params.append(self.session.time_param(created_from))
         desc = " DESC" if descending else ""
         row = self.session.fetchone(
-            f"SELECT transaction_id, global_position FROM {ORDERED} WHERE {where} "  # noqa: S608
+            f"SELECT transaction_id, global_position FROM {self.ordered} WHERE {where} "  # noqa: S608
             f"ORDER BY transaction_id{desc}, global_position{desc} LIMIT 1 OFFSET %s",
             [*params, index],
         )
@@ -94,9 +101,9 @@ class MessageDbOrder:
         )
 
     def events_after(self, after: Cursor, limit: int) -> list[RecordedEvent]:
-        where, params = after_sql(after, None)
+        where, params = after_sql(after, None, self.base)
         rows = self.session.fetchall(
-            f"SELECT {COLUMNS}, transaction_id FROM {ORDERED} WHERE {where} "  # noqa: S608
+            f"SELECT {self.columns}, transaction_id FROM {self.ordered} WHERE {where} "  # noqa: S608
             "ORDER BY transaction_id, global_position LIMIT %s",
             [*params, limit],
         )
@@ -109,8 +116,8 @@ class MessageDbOrder:
         Messages at or below `position` that sort after it come again (at-least-once)."""
         bounds: list[Cursor] = []
         first = self.session.fetchone(
-            f"SELECT transaction_id, global_position FROM {ORDERED} "  # noqa: S608
-            "WHERE global_position > %s AND " + NOT_POSITIONS + " "
+            f"SELECT transaction_id, global_position FROM {self.ordered} "  # noqa: S608
+            "WHERE global_position > %s AND " + self.base + " "
             "ORDER BY transaction_id, global_position LIMIT 1",
             [position],
         )
@@ -135,7 +142,7 @@ class MessageDbOrder:
 
     def _transaction_at(self, position: int) -> int | None:
         value = self.session.fetchval(
-            f"SELECT transaction_id FROM {ORDERED} WHERE global_position = %s",  # noqa: S608 - fixed fragments
+            f"SELECT transaction_id FROM {self.ordered} WHERE global_position = %s",  # noqa: S608 - fixed fragments
             [position],
         )
         return None if value is None else int(value)
