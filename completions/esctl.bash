@@ -36,7 +36,7 @@ _esctl_spec() {
         'checkpoints') subs='list show set delete'; opts=''; vopts='' ;;
         'checkpoints list') subs=''; opts='--lag-threshold --stall-after --fail-on --exact --limit -n --watch --interval --max-frames'; vopts='--lag-threshold --stall-after --fail-on --limit -n --interval --max-frames' ;;
         'checkpoints show') subs=''; opts='--pending --lag-threshold --stall-after --exact'; vopts='--pending --lag-threshold --stall-after' ;;
-        'checkpoints set') subs=''; opts='--position --to-start --to-end --to-time --by-duration --shift-by --execute --force'; vopts='--position --to-time --by-duration --shift-by' ;;
+        'checkpoints set') subs=''; opts='--all --match --position --to-start --to-end --to-time --by-duration --shift-by --export --from-file --execute --force'; vopts='--match --position --to-time --by-duration --shift-by --export --from-file' ;;
         'checkpoints delete') subs=''; opts='--execute --force'; vopts='' ;;
         'snapshots') subs='list show rebuild verify'; opts=''; vopts='' ;;
         'snapshots list') subs=''; opts='--stream-type --limit -n'; vopts='--stream-type --limit -n' ;;
@@ -105,10 +105,13 @@ _esctl_option_value() {
         'checkpoints show:--pending') COMPREPLY=() ;;
         'checkpoints show:--lag-threshold') COMPREPLY=() ;;
         'checkpoints show:--stall-after') COMPREPLY=() ;;
+        'checkpoints set:--match') COMPREPLY=() ;;
         'checkpoints set:--position') COMPREPLY=() ;;
         'checkpoints set:--to-time') COMPREPLY=() ;;
         'checkpoints set:--by-duration') COMPREPLY=() ;;
         'checkpoints set:--shift-by') COMPREPLY=() ;;
+        'checkpoints set:--export') COMPREPLY=() ;;
+        'checkpoints set:--from-file') COMPREPLY=() ;;
         'snapshots list:--stream-type') COMPREPLY=() ;;
         'snapshots list:--limit'|'snapshots list:-n') COMPREPLY=() ;;
         'snapshots rebuild:--stream-type') COMPREPLY=() ;;
@@ -152,7 +155,7 @@ _esctl_argument() {
         'streams undelete:'*) _esctl_dynamic ;;
         'streams truncate:0') _esctl_dynamic ;;
         'checkpoints show:0') _esctl_dynamic ;;
-        'checkpoints set:0') _esctl_dynamic ;;
+        'checkpoints set:'*) _esctl_dynamic ;;
         'checkpoints delete:0') _esctl_dynamic ;;
         'snapshots show:0') _esctl_dynamic ;;
         'snapshots rebuild:'*) _esctl_dynamic ;;
