@@ -160,6 +160,7 @@ def test_checkpoints_list_the_followers_tracking_and_its_lag_in_events(
         ["append", "-"],
         ["snapshots", "rebuild", "--all"],
         ["checkpoints", "set", "counters/Bank", "--to-start"],
+        ["checkpoints", "set", "--all", "--to-start", "--export", "plan.json"],
         ["checkpoints", "delete", "counters/Bank", "--execute"],
         ["tail", "--checkpoint", "counters/Bank", "--max", "1"],
         ["init"],
