@@ -20,7 +20,7 @@ _esctl_spec() {
         'read') subs=''; opts='--all --from-version --backwards --from-position --category --type -t --since --until --where -w --limit -n --format -f --include-deleted'; vopts='--from-version --from-position --category --type -t --since --until --where -w --limit -n --format -f' ;;
         'tail') subs=''; opts='--category --all --type -t --from-start --from-position --since --checkpoint --where -w --max --idle-timeout --format -f --include-deleted'; vopts='--category --type -t --from-position --since --checkpoint --where -w --max --idle-timeout --format -f' ;;
         'trace') subs=''; opts='--limit -n'; vopts='--limit -n' ;;
-        'stats') subs=''; opts='--exact --by-size --include-deleted --watch --interval --max-frames'; vopts='--interval --max-frames' ;;
+        'stats') subs=''; opts='--exact --by-size --by --limit -n --include-deleted --watch --interval --max-frames'; vopts='--by --limit -n --interval --max-frames' ;;
         'events') subs='show'; opts=''; vopts='' ;;
         'events show') subs=''; opts=''; vopts='' ;;
         'streams') subs='list show state delete undelete truncate'; opts=''; vopts='' ;;
@@ -80,6 +80,8 @@ _esctl_option_value() {
         'tail:--idle-timeout') COMPREPLY=() ;;
         'tail:--format'|'tail:-f') COMPREPLY=() ;;
         'trace:--limit'|'trace:-n') COMPREPLY=() ;;
+        'stats:--by') COMPREPLY=($(compgen -W 'category-type type-category type-stream stream-type category type stream' -- "$cur")) ;;
+        'stats:--limit'|'stats:-n') COMPREPLY=() ;;
         'stats:--interval') COMPREPLY=() ;;
         'stats:--max-frames') COMPREPLY=() ;;
         'streams list:--category') COMPREPLY=() ;;
