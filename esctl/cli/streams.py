@@ -253,7 +253,9 @@ def stats(
     if shown_limit is not None and len(record["counts"]) > shown_limit:
         counts = replace(counts, rows=record["counts"][:shown_limit])
         rows_word = "row" if shown_limit == 1 else "rows"
-        out.note(f"Showing the first {shown_limit} {rows_word} of counts; use --limit N or -o json.")
+        out.note(
+            f"Showing the first {shown_limit} {rows_word} of counts; use --limit N or -o json."
+        )
     parts = [counts]
     csv = counts  # CSV writes one table: the counts, or with --by-size the bytes by type
     if sizes is not None:
