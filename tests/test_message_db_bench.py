@@ -1,6 +1,6 @@
 """`esctl bench` on a Message DB store: it runs in a throwaway database holding a copy of the
 store's own Message DB schema (write_message and all), appends through write_message, reads and
-tails Message DB's rows, measures write_message called per message as the ceiling, changes
+tails Message DB's rows, measures write_message called per message (as psql runs them) as the baseline, changes
 nothing in the store, and drops the database. Small sizes only: no timing assertions."""
 
 from __future__ import annotations
@@ -50,7 +50,7 @@ def test_bench_runs_on_a_throwaway_copy_of_the_message_db(message_db_url: str) -
     ratio = report.to_dict()["append_to_raw_write_message_ratio"]
     assert ratio is not None and ratio > 0
     assert report.to_dict()["append_to_raw_copy_ratio"] is None
-    assert any("write_message per message" in note for note in report.notes)
+    assert any("write_message(…) per message" in note for note in report.notes)
     assert _messages(message_db_url) == before, "the bench wrote into the store"
     assert _databases(message_db_url) == databases, "the throwaway database was left behind"
 
@@ -66,16 +66,14 @@ def test_bench_keep_leaves_a_working_message_db(message_db_url: str) -> None:
             kept, "SELECT * FROM get_category_messages(%s, 1, -1)", ["Bench"]
         )
         streams = {m["stream_name"] for m in messages}
-        assert len(messages) == 2 * params.events, streams  # esctl append, then the ceiling
+        assert len(messages) == 2 * params.events, streams  # esctl append, then the baseline
         version = mdb.function_rows(kept, "SELECT message_store_version() AS v", [])
         assert version[0]["v"]
     finally:
         mdb.drop(message_db_url, kept)
 
 
-def test_cli_bench_on_message_db_and_other_layouts(
-    message_db_url: str, pg_target: Target
-) -> None:
+def test_cli_bench_on_message_db_and_other_layouts(message_db_url: str, pg_target: Target) -> None:
     result = run_cli(
         "--store", message_db_url, "bench", "append", "--events", "20", "--batch-size", "10",
         "-o", "json",

@@ -24,7 +24,7 @@ from esctl.config import Settings
 from esctl.errors import UsageError
 
 PHASES = ("append", "read", "tail")
-RAW_WRITE_MESSAGE = "raw write_message"  # Message DB's ceiling phase
+RAW_WRITE_MESSAGE = "raw write_message"  # Message DB's baseline phase
 
 
 def server_label(backend: str, version: str) -> str:
@@ -190,7 +190,7 @@ def run_bench(
         if "tail" in phases:
             report.phases.append(tail_phase(place.settings, params, directory, progress=progress))
         if "append" in phases and written is not None and place.settings.layout == "message-db":
-            # Message DB's ceiling writes into the same table (it has one), so it comes last:
+            # Message DB's baseline writes into the same table (it has one), so it comes last:
             # read and tail above measured esctl's events only.
             warmup, batches = written
             report.phases.append(
@@ -236,9 +236,10 @@ def _append_phases(
     report.phases.append(appended)
     if settings.layout == "message-db":
         report.notes.append(
-            f"{RAW_WRITE_MESSAGE} (the ceiling): message_store.write_message per message with "
-            "no expected version, one transaction per batch, as a plain client (psql) calls it; "
-            "esctl append passes each message's expected version"
+            f"{RAW_WRITE_MESSAGE} (the baseline): SELECT message_store.write_message(…) per "
+            "message, one round trip each, no expected version, one transaction per batch, as "
+            "psql runs a script of them; esctl append pipelines them and passes each message's "
+            "expected version"
         )
         return warmup, batches
     with open_store(settings, write=True) as store:

@@ -132,7 +132,7 @@ def bench(
 
     Tail latency runs from each event's intended send time at --rate (no coordinated omission).
 
-    On a Message DB store (layout message-db) the place is a new database `esctl_bench_…` on the same server (the role needs CREATEDB) holding a copy of the store's own message_store schema, without its messages: append goes through write_message, read and tail read Message DB's rows, and the ceiling, run last, is write_message called per message as a plain client calls it ("raw write_message"). Other layouts are refused (exit 2).
+    On a Message DB store (layout message-db) the place is a new database `esctl_bench_…` on the same server (the role needs CREATEDB) holding a copy of the store's own message_store schema, without its messages: append goes through write_message, read and tail read Message DB's rows, and the baseline, run last, is write_message called per message, one round trip each, as psql runs a script of them ("raw write_message"). Other layouts are refused (exit 2).
     """
     app = state(ctx)
     out = app.out
