@@ -4,6 +4,7 @@ sorted by its dimensions; a table by stream on a store large enough to estimate 
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
@@ -13,7 +14,7 @@ from tests.support.data import seed_events
 from tests.support.processes import run_cli
 from tests.support.stores import Target
 
-EVENTS = [
+EVENTS: list[tuple[str, str, dict[str, Any]]] = [
     ("Order-1", "Placed", {}),
     ("Order-1", "Paid", {}),
     ("Order-2", "Placed", {}),
@@ -89,3 +90,25 @@ def test_by_stream_on_a_store_that_estimates_needs_exact(pg_target: Target) -> N
         assert "counts" in sampled.estimated
         exact = store_stats(store, exact=True, exact_limit=0, by="type-stream")
         assert sum(c.events for c in exact.grouped or []) == 6 and not exact.estimated
+
+
+def test_a_layout_without_grouped_counts_regroups_and_refuses_by_stream(store: Any) -> None:
+    """A layout whose log has no `counts_grouped` (an adapter written before it): its counts by
+    category and type are regrouped; by stream is refused with exit 2. The log here is the real
+    one of the store, with only that method out of reach."""
+    from types import SimpleNamespace
+
+    from esctl.read.stats import _grouped
+
+    seed_events(store, EVENTS)
+    with store.reading() as tx:
+        log = SimpleNamespace(counts_by_type=tx.log.counts_by_type)
+        older = SimpleNamespace(log=log, layout=SimpleNamespace(name="older"))
+        assert _grouped(older, "type", ("event_type",), None) == [  # type: ignore[arg-type]
+            {"event_type": "Paid", "n": 1},
+            {"event_type": "Placed", "n": 3},
+            {"event_type": "Registered", "n": 1},
+            {"event_type": "Shipped", "n": 1},
+        ]
+        with pytest.raises(UsageError, match="the older layout cannot count by stream"):
+            _grouped(older, "stream", ("stream_id",), None)  # type: ignore[arg-type]
