@@ -20,7 +20,7 @@ _esctl_spec() {
         'read') subs=''; opts='--all --from-version --backwards --from-position --category --type -t --since --until --where -w --limit -n --format -f --include-deleted'; vopts='--from-version --from-position --category --type -t --since --until --where -w --limit -n --format -f' ;;
         'tail') subs=''; opts='--category --all --type -t --from-start --from-position --since --checkpoint --where -w --max --idle-timeout --format -f --include-deleted'; vopts='--category --type -t --from-position --since --checkpoint --where -w --max --idle-timeout --format -f' ;;
         'trace') subs=''; opts='--limit -n'; vopts='--limit -n' ;;
-        'stats') subs=''; opts='--exact --by-size --include-deleted --watch --interval --max-frames'; vopts='--interval --max-frames' ;;
+        'stats') subs=''; opts='--exact --by-size --by --limit -n --include-deleted --watch --interval --max-frames'; vopts='--by --limit -n --interval --max-frames' ;;
         'events') subs='show redact'; opts=''; vopts='' ;;
         'events show') subs=''; opts='--include-deleted'; vopts='' ;;
         'events redact') subs=''; opts='--path --execute'; vopts='--path' ;;
@@ -37,7 +37,7 @@ _esctl_spec() {
         'checkpoints') subs='list show set delete'; opts=''; vopts='' ;;
         'checkpoints list') subs=''; opts='--lag-threshold --stall-after --fail-on --exact --limit -n --watch --interval --max-frames --include-deleted'; vopts='--lag-threshold --stall-after --fail-on --limit -n --interval --max-frames' ;;
         'checkpoints show') subs=''; opts='--pending --lag-threshold --stall-after --exact --include-deleted'; vopts='--pending --lag-threshold --stall-after' ;;
-        'checkpoints set') subs=''; opts='--position --to-start --to-end --to-time --by-duration --shift-by --execute --force'; vopts='--position --to-time --by-duration --shift-by' ;;
+        'checkpoints set') subs=''; opts='--all --match --position --to-start --to-end --to-time --by-duration --shift-by --export --from-file --execute --force'; vopts='--match --position --to-time --by-duration --shift-by --export --from-file' ;;
         'checkpoints delete') subs=''; opts='--execute --force'; vopts='' ;;
         'snapshots') subs='list show rebuild verify'; opts=''; vopts='' ;;
         'snapshots list') subs=''; opts='--stream-type --limit -n'; vopts='--stream-type --limit -n' ;;
@@ -81,6 +81,8 @@ _esctl_option_value() {
         'tail:--idle-timeout') COMPREPLY=() ;;
         'tail:--format'|'tail:-f') COMPREPLY=() ;;
         'trace:--limit'|'trace:-n') COMPREPLY=() ;;
+        'stats:--by') COMPREPLY=($(compgen -W 'category-type type-category type-stream stream-type category type stream' -- "$cur")) ;;
+        'stats:--limit'|'stats:-n') COMPREPLY=() ;;
         'stats:--interval') COMPREPLY=() ;;
         'stats:--max-frames') COMPREPLY=() ;;
         'events redact:--path') COMPREPLY=() ;;
@@ -107,10 +109,13 @@ _esctl_option_value() {
         'checkpoints show:--pending') COMPREPLY=() ;;
         'checkpoints show:--lag-threshold') COMPREPLY=() ;;
         'checkpoints show:--stall-after') COMPREPLY=() ;;
+        'checkpoints set:--match') COMPREPLY=() ;;
         'checkpoints set:--position') COMPREPLY=() ;;
         'checkpoints set:--to-time') COMPREPLY=() ;;
         'checkpoints set:--by-duration') COMPREPLY=() ;;
         'checkpoints set:--shift-by') COMPREPLY=() ;;
+        'checkpoints set:--export') COMPREPLY=() ;;
+        'checkpoints set:--from-file') COMPREPLY=() ;;
         'snapshots list:--stream-type') COMPREPLY=() ;;
         'snapshots list:--limit'|'snapshots list:-n') COMPREPLY=() ;;
         'snapshots rebuild:--stream-type') COMPREPLY=() ;;
@@ -154,7 +159,7 @@ _esctl_argument() {
         'streams undelete:'*) _esctl_dynamic ;;
         'streams truncate:0') _esctl_dynamic ;;
         'checkpoints show:0') _esctl_dynamic ;;
-        'checkpoints set:0') _esctl_dynamic ;;
+        'checkpoints set:'*) _esctl_dynamic ;;
         'checkpoints delete:0') _esctl_dynamic ;;
         'snapshots show:0') _esctl_dynamic ;;
         'snapshots rebuild:'*) _esctl_dynamic ;;

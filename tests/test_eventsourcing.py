@@ -132,6 +132,9 @@ def test_streams_and_stats(bank_profile: Library) -> None:
     stats = json.loads(run_cli("stats", "--exact", "-o", "json").stdout)
     assert stats["events"] == sum(bank_profile.accounts.values()) + len(bank_profile.customers)
     assert stats["streams"] == len(bank_profile.accounts) + len(bank_profile.customers)
+    by_stream = json.loads(run_cli("stats", "--by", "stream", "--exact", "-o", "json").stdout)
+    assert {c["stream_id"] for c in by_stream["counts"]} == {s["stream_id"] for s in streams}
+    assert sum(c["events"] for c in by_stream["counts"]) == stats["events"]
 
 
 def test_checkpoints_list_the_followers_tracking_and_its_lag_in_events(
@@ -160,6 +163,7 @@ def test_checkpoints_list_the_followers_tracking_and_its_lag_in_events(
         ["append", "-"],
         ["snapshots", "rebuild", "--all"],
         ["checkpoints", "set", "counters/Bank", "--to-start"],
+        ["checkpoints", "set", "--all", "--to-start", "--export", "plan.json"],
         ["checkpoints", "delete", "counters/Bank", "--execute"],
         ["tail", "--checkpoint", "counters/Bank", "--max", "1"],
         ["init"],

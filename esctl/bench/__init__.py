@@ -24,6 +24,7 @@ from esctl.config import Settings
 from esctl.errors import UsageError
 
 PHASES = ("append", "read", "tail")
+RAW_WRITE_MESSAGE = "raw write_message"  # Message DB's baseline phase
 
 
 def server_label(backend: str, version: str) -> str:
@@ -86,13 +87,17 @@ class BenchReport:
     def phase(self, name: str) -> PhaseResult | None:
         return next((p for p in self.phases if p.phase == name), None)
 
+    def ratio_to(self, ceiling: str) -> float | None:
+        """esctl append's events/s as a fraction of the `ceiling` phase's."""
+        append, top = self.phase("append"), self.phase(ceiling)
+        if append is None or top is None or not top.events_per_second:
+            return None
+        return append.events_per_second / top.events_per_second
+
     @property
     def copy_ratio(self) -> float | None:
         """esctl append's events/s as a fraction of raw COPY's (PostgreSQL)."""
-        append, copy = self.phase("append"), self.phase("raw COPY")
-        if append is None or copy is None or not copy.events_per_second:
-            return None
-        return append.events_per_second / copy.events_per_second
+        return self.ratio_to("raw COPY")
 
     def to_dict(self) -> dict[str, Any]:
         ratio = self.copy_ratio
@@ -106,8 +111,13 @@ class BenchReport:
             "parameters": self.params.to_dict(),
             "phases": [p.to_dict() for p in self.phases],
             "append_to_raw_copy_ratio": round(ratio, 4) if ratio is not None else None,
+            "append_to_raw_write_message_ratio": _rounded(self.ratio_to(RAW_WRITE_MESSAGE)),
             "notes": self.notes,
         }
+
+
+def _rounded(ratio: float | None) -> float | None:
+    return round(ratio, 4) if ratio is not None else None
 
 
 class Terminated(KeyboardInterrupt):
@@ -170,12 +180,31 @@ def run_bench(
             server = store.server_version()
         report = BenchReport(place.backend, server, place.description, params, kept=keep)
         directory = Path(tmp)
+        written: tuple[list[Any], list[Any]] | None = None
         if "append" in phases or "read" in phases:
-            _append_phases(report, place.settings, params, directory, phases, progress, writer_mode)
+            written = _append_phases(
+                report, place.settings, params, directory, phases, progress, writer_mode
+            )
         if "read" in phases:
             report.phases.append(read_phase(place.settings, params, progress=progress))
         if "tail" in phases:
             report.phases.append(tail_phase(place.settings, params, directory, progress=progress))
+        if "append" in phases and written is not None and place.settings.layout == "message-db":
+            # Message DB's baseline writes into the same table (it has one), so it comes last:
+            # read and tail above measured esctl's events only.
+            warmup, batches = written
+            report.phases.append(
+                run_writers(
+                    RAW_WRITE_MESSAGE,
+                    "write_message",
+                    place.settings,
+                    params,
+                    warmup,
+                    batches,
+                    progress=progress,
+                    mode=writer_mode,
+                )
+            )
     return report
 
 
@@ -187,7 +216,8 @@ def _append_phases(
     phases: Sequence[str],
     progress: ProgressFn | None,
     writer_mode: str,
-) -> None:
+) -> tuple[list[Any], list[Any]]:
+    """The append phase (and its ceiling, raw COPY, on esctl's layout); the batches written."""
     from esctl.store import open_store
 
     workload = Workload(params, directory)
@@ -202,8 +232,16 @@ def _append_phases(
     if stored != written:
         appended.notes.append(f"the store holds {stored} events, the writers reported {written}")
     if "append" not in phases:
-        return  # `bench read` only needed the events
+        return warmup, batches  # `bench read` only needed the events
     report.phases.append(appended)
+    if settings.layout == "message-db":
+        report.notes.append(
+            f"{RAW_WRITE_MESSAGE} (the baseline): SELECT message_store.write_message(…) per "
+            "message, one round trip each, no expected version, one transaction per batch, as "
+            "psql runs a script of them; esctl append pipelines them and passes each message's "
+            "expected version"
+        )
+        return warmup, batches
     with open_store(settings, write=True) as store:
         has_copy = store.create_ceiling_table()
     if has_copy:
@@ -221,3 +259,4 @@ def _append_phases(
         )
     else:
         report.notes.append("no raw-COPY ceiling on SQLite (it has no COPY)")
+    return warmup, batches

@@ -1,5 +1,8 @@
 """Where a bench runs: a throwaway PostgreSQL schema, or a SQLite file in a temporary directory,
-both created with `esctl init`'s own schema code and removed afterwards (unless kept)."""
+both created with `esctl init`'s own schema code and removed afterwards (unless kept). On a
+Message DB store, a throwaway database holding a copy of the store's own Message DB schema
+(`esctl.store.message_db.bench_place`), so the bench measures Message DB's write_message and
+reads, not esctl's tables. Other layouts are refused (exit 2): esctl's tables are not theirs."""
 
 from __future__ import annotations
 
@@ -12,7 +15,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from esctl.config import Settings
-from esctl.errors import ReadOnlyRefused
+from esctl.errors import EsctlError, ReadOnlyRefused, UsageError
 from esctl.store import open_store
 from esctl.store.base import Store
 from esctl.urls import parse_store_url
@@ -52,8 +55,30 @@ def isolated_place(settings: Settings, *, keep: bool = False) -> Iterator[BenchP
     location = parse_store_url(settings.store)
     if location.backend == "sqlite":
         yield from _sqlite_place(settings, Path(location.target), keep)
-    else:
+        return
+    layout = _layout_of(settings)
+    if layout == "message-db":
+        yield from _message_db_place(settings, keep)
+    elif layout == "esctl":
         yield from _postgres_place(settings, keep)
+    else:
+        raise UsageError(
+            f"bench refused: the store has the {layout} layout, and bench measures esctl's own "
+            "tables in a throwaway schema, which would say nothing of it",
+            hint="point bench at an esctl store (or a Message DB, which it copies)",
+        )
+
+
+def _layout_of(settings: Settings) -> str:
+    """The layout of the configured store: the profile's, or the one `auto` detects (a store that
+    cannot be read yet is taken as esctl's, as detection does)."""
+    if settings.layout != "auto":
+        return settings.layout
+    try:
+        with open_store(settings, write=False) as store:
+            return str(store.layout.name)
+    except EsctlError:
+        return "esctl"
 
 
 def _init(settings: Settings) -> None:
@@ -86,6 +111,24 @@ def _postgres_place(settings: Settings, keep: bool) -> Iterator[BenchPlace]:
     finally:
         if not keep:
             drop_schema(bench)
+
+
+def _message_db_place(settings: Settings, keep: bool) -> Iterator[BenchPlace]:
+    from esctl.store.message_db import bench_place
+
+    with open_store(settings, write=True) as source:
+        name = bench_place.create_throwaway(source)
+    bench = portable(
+        replace(settings, store=bench_place.store_url(settings.store, name), layout="message-db")
+    )
+    try:
+        yield BenchPlace(
+            bench, "postgresql", f"throwaway Message DB database {name} (the store's schema copied)"
+        )
+    finally:
+        if not keep:
+            with open_store(settings, write=True) as source:
+                bench_place.drop_throwaway(source, name)
 
 
 def drop_schema(settings: Settings) -> None:

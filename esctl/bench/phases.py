@@ -48,9 +48,20 @@ def copy_batch(settings: Settings, store: Any, batch: Batch) -> None:
     store.copy_into_ceiling(batch.copy_text)
 
 
+def write_message_batch(settings: Settings, store: Any, batch: Batch) -> None:
+    """One batch as a plain client writes it to Message DB: write_message per message."""
+    import json
+
+    from esctl.store.message_db.bench_place import write_messages_raw
+
+    with batch.path.open(encoding="utf-8") as lines:
+        write_messages_raw(store, (json.loads(line) for line in lines if line.strip()))
+
+
 WRITE_KINDS: dict[str, Callable[[Settings, Any, Batch], None]] = {
     "append": append_batch,
     "copy": copy_batch,
+    "write_message": write_message_batch,
 }
 
 

@@ -9,6 +9,8 @@ event there. Features here reach the store only through a transaction's ports (`
 
 - `lag`: `checkpoints list` and `show` (lag counted, capped, statuses);
 - `moves`: `checkpoints set` and `delete` (`MovePlan`, then `execute` with compare-and-set);
+- `plans`, `plan_file`: a plan of many moves in one transaction, exported to and applied from a
+  file (`--export`, `--from-file`), refused when a checkpoint moved since;
 - `leases`: the lease of a running consumer;
 - `consumer`: `CheckpointOwner`, the checkpoint of `tail --checkpoint`.
 """

@@ -15,7 +15,7 @@ from esctl.checkpoints.names import find, require
 from esctl.errors import ConcurrencyError, NotFound, UsageError
 from esctl.lifecycle.audit import Actor, record
 from esctl.ports import Checkpoints, EventLog
-from esctl.store.base import Store
+from esctl.store.base import Session, Store
 from esctl.types import START, Cursor, iso_time
 from esctl.words import noun_for
 
@@ -58,6 +58,10 @@ class MovePlan:
     estimated: bool = False
     notes: tuple[str, ...] = ()
     executed: bool = False
+    # Where the checkpoint is in commit order (the stored row resolved: a row the seed's
+    # subscriber wrote has no transaction id), and when the plan was made: a plan file's.
+    current: Cursor | None = None
+    planned_at: datetime | None = None
 
     @property
     def changes_nothing(self) -> bool:
@@ -91,27 +95,34 @@ def plan_move(
     Re-delivered and skipped events are counted exactly (one checkpoint: the cap of `list`,
     `LAG_COUNT_CAP`, does not apply to a plan an operator reads before `--execute`)."""
     with store.reading() as tx:
-        log = transaction.log(tx)
-        stored = find(transaction.checkpoints(tx), name)
-        if stored is None and target.kind == "shift":
-            raise NotFound(
-                f"subscription {name!r} has no checkpoint to shift",
-                hint="use --position, --to-start, --to-end or --to-time to create one",
-            )
-        old = log.checkpoint_cursor(stored) if stored is not None else START
-        new, notes = _resolve(log, target, old)
-        written = _stored_pair(target, new)
-        redelivered = skipped = 0
-        estimated = False
-        if new < old:
-            redelivered, estimated = log.count_after(new, old, cap=count_cap)
-        elif new > old:
-            skipped, estimated = log.count_after(old, new, cap=count_cap)
-        if stored is not None and stored.position > log.head():
-            notes.insert(0, "the old position is past the head (ahead-of-head)")
-        holder = live_holder(transaction.leases(tx), name)
-        if holder is not None:
-            notes.insert(0, _leased_note(holder))
+        return plan_in(tx, name, target, count_cap=count_cap)
+
+
+def plan_in(
+    tx: Session, name: str, target: MoveTarget, *, count_cap: int | None = None
+) -> MovePlan:
+    """`plan_move` inside a transaction (a plan of many checkpoints reads them all in one)."""
+    log = transaction.log(tx)
+    stored = find(transaction.checkpoints(tx), name)
+    if stored is None and target.kind == "shift":
+        raise NotFound(
+            f"subscription {name!r} has no checkpoint to shift",
+            hint="use --position, --to-start, --to-end or --to-time to create one",
+        )
+    old = log.checkpoint_cursor(stored) if stored is not None else START
+    new, notes = _resolve(log, target, old)
+    written = _stored_pair(target, new)
+    redelivered = skipped = 0
+    estimated = False
+    if new < old:
+        redelivered, estimated = log.count_after(new, old, cap=count_cap)
+    elif new > old:
+        skipped, estimated = log.count_after(old, new, cap=count_cap)
+    if stored is not None and stored.position > log.head():
+        notes.insert(0, "the old position is past the head (ahead-of-head)")
+    holder = live_holder(transaction.leases(tx), name)
+    if holder is not None:
+        notes.insert(0, leased_note(holder))
     return MovePlan(
         subscription_id=name,
         action="set" if stored is not None else "create",
@@ -124,6 +135,8 @@ def plan_move(
         skipped=skipped,
         estimated=estimated,
         notes=tuple(notes),
+        current=old,
+        planned_at=transaction.checkpoints(tx).now(),
     )
 
 
@@ -134,7 +147,7 @@ def plan_delete(store: Store, name: str) -> MovePlan:
         holder = live_holder(transaction.leases(tx), name)
     notes = ["its subscriber starts from its own default position when it next runs"]
     if holder is not None:
-        notes.insert(0, _leased_note(holder))
+        notes.insert(0, leased_note(holder))
     return MovePlan(
         subscription_id=name,
         action="delete",
@@ -147,7 +160,7 @@ def plan_delete(store: Store, name: str) -> MovePlan:
     )
 
 
-def _leased_note(holder: Holder) -> str:
+def leased_note(holder: Holder) -> str:
     return (
         f"a running consumer holds it ({holder.sentence()}): --execute is refused unless "
         "--force, and with --force that consumer stops (exit 3) at its next save"
@@ -224,37 +237,74 @@ def execute(
     deleted since the plan was made raises ConcurrencyError (exit 3) and nothing is written.
     A checkpoint a running consumer holds the lease on is refused (exit 3) unless `force`.
     The audit row (`actor`: who, default this process) is written in the same transaction."""
+    return execute_all(store, [plan], force=force, actor=actor)[0]
+
+
+def execute_all(
+    store: Store, plans: list[MovePlan], *, force: bool = False, actor: Actor | None = None
+) -> list[MovePlan]:
+    """`execute` for many checkpoints in ONE transaction: every move is written or none is.
+    Leased checkpoints refuse the whole plan (exit 3, naming every holder) unless `force`; a
+    checkpoint that changed since the plan (a compare-and-set that fails, or one that a plan
+    leaves where it is but that no longer holds its planned value) rolls back every move."""
     with store.writing() as tx:
-        holder = live_holder(transaction.leases(tx), plan.subscription_id)
-        if holder is not None and not force:
-            raise ConcurrencyError(
-                f"checkpoint {plan.subscription_id!r} is held by a running consumer "
-                f"({holder.sentence()}): nothing was written",
-                hint="stop that consumer first, or add --force (it then stops with exit 3 at "
-                "its next save instead of overwriting the move)",
-            )
+        leases = transaction.leases(tx)
+        holders = {p.subscription_id: live_holder(leases, p.subscription_id) for p in plans}
+        held = {name: h for name, h in holders.items() if h is not None}
+        if held and not force:
+            raise _refuse_leased(held)
         checkpoints = transaction.checkpoints(tx)
-        name = plan.subscription_id
-        old = Cursor(plan.old_transaction_id or 0, plan.old_position or 0)
-        new = Cursor(plan.new_transaction_id or 0, plan.new_position or 0)
-        if plan.action == "create":
-            written = checkpoints.create_if_absent(name, new)
-        elif plan.action == "set":
-            written = checkpoints.compare_and_set(name, old, new)
-        else:
-            written = checkpoints.delete(name, old)
-        if not written:
-            raise _conflict(checkpoints, plan)
-        counts = {
-            "old_position": plan.old_position,
-            "new_position": plan.new_position,
-            "events_redelivered": plan.redelivered,
-            "events_skipped": plan.skipped,
-            "forced": force and holder is not None,
-        }
-        operation = "checkpoints delete" if plan.action == "delete" else "checkpoints set"
-        record(tx, actor, operation, name, counts)
-    return replace(plan, executed=True)
+        for plan in plans:
+            if not _write(checkpoints, plan):
+                raise _conflict(checkpoints, plan)
+            if plan.changes_nothing:
+                continue
+            counts = {
+                "old_position": plan.old_position,
+                "new_position": plan.new_position,
+                "events_redelivered": plan.redelivered,
+                "events_skipped": plan.skipped,
+                "forced": force and plan.subscription_id in held,
+            }
+            if len(plans) > 1:
+                counts["plan_size"] = len(plans)
+            operation = "checkpoints delete" if plan.action == "delete" else "checkpoints set"
+            record(tx, actor, operation, plan.subscription_id, counts)
+    return [replace(plan, executed=not plan.changes_nothing) for plan in plans]
+
+
+def _write(checkpoints: Checkpoints, plan: MovePlan) -> bool:
+    """The plan's change, compare-and-set on its old value; False when that value is gone."""
+    name = plan.subscription_id
+    old = Cursor(plan.old_transaction_id or 0, plan.old_position or 0)
+    new = Cursor(plan.new_transaction_id or 0, plan.new_position or 0)
+    if plan.changes_nothing:
+        return checkpoints.holds(name, old)
+    if plan.action == "create":
+        return checkpoints.create_if_absent(name, new)
+    if plan.action == "set":
+        return checkpoints.compare_and_set(name, old, new)
+    return checkpoints.delete(name, old)
+
+
+def _refuse_leased(held: dict[str, Holder]) -> ConcurrencyError:
+    hint = (
+        "stop that consumer first, or add --force (it then stops with exit 3 at its next save "
+        "instead of overwriting the move)"
+    )
+    if len(held) == 1:
+        name, holder = next(iter(held.items()))
+        return ConcurrencyError(
+            f"checkpoint {name!r} is held by a running consumer ({holder.sentence()}): "
+            "nothing was written",
+            hint=hint,
+        )
+    who = "; ".join(f"{name!r} by {holder.sentence()}" for name, holder in held.items())
+    return ConcurrencyError(
+        f"{len(held)} checkpoints of the plan are held by running consumers ({who}): "
+        "nothing was written",
+        hint=hint.replace("that consumer", "those consumers").replace("it then", "they then"),
+    )
 
 
 def _conflict(checkpoints: Checkpoints, plan: MovePlan) -> ConcurrencyError:

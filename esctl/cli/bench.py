@@ -131,6 +131,8 @@ def bench(
     Append goes through `esctl append`'s own code with --writers processes. On PostgreSQL the same events are also loaded by raw COPY into an identical table: the ceiling, and esctl's ratio to it.
 
     Tail latency runs from each event's intended send time at --rate (no coordinated omission).
+
+    On a Message DB store (layout message-db) the place is a new database `esctl_bench_…` on the same server (the role needs CREATEDB) holding a copy of the store's own message_store schema, without its messages: append goes through write_message, read and tail read Message DB's rows, and the baseline, run last, is write_message called per message, one round trip each, as psql runs a script of them ("raw write_message"). Other layouts are refused (exit 2).
     """
     app = state(ctx)
     out = app.out
@@ -173,9 +175,12 @@ def bench(
     for result in report.phases:
         for note in result.notes:
             out.warning(f"{result.phase}: {note}")
-    ratio = report.copy_ratio
-    if ratio is not None:
-        out.message(f"esctl append / raw COPY: {ratio:.2f} (events/s of esctl append ÷ raw COPY).")
+    for ceiling in ("raw COPY", "raw write_message"):
+        ratio = report.ratio_to(ceiling)
+        if ratio is not None:
+            out.message(
+                f"esctl append / {ceiling}: {ratio:.2f} (events/s of esctl append ÷ {ceiling})."
+            )
     for note in report.notes:
         out.note(note)
     where = "kept" if report.kept else "removed"

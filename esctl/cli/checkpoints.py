@@ -7,13 +7,14 @@ from typing import Annotated, Any
 
 import typer
 
+from esctl.cli.checkpoints_set import SET_EXAMPLES, ForceOpt, apply_move, set_checkpoint
 from esctl.cli.completion import complete_subscription
 from esctl.cli.event_columns import EVENT_COLUMNS
 from esctl.cli.options import ExecuteOpt, IncludeDeletedOpt, LimitOpt, examples
-from esctl.cli.state import AppState, state
+from esctl.cli.state import state
 from esctl.cli.watch import IntervalOpt, MaxFramesOpt, WatchOpt, check_watch_options
 from esctl.errors import CheckFailed, UsageError
-from esctl.render import Column, Detail, Lines, Listing, plain
+from esctl.render import Column, Detail, Listing, plain
 from esctl.words import number, plural
 
 app = typer.Typer(
@@ -34,11 +35,6 @@ LIST_EXAMPLES = examples(
 )
 SHOW_EXAMPLES = examples(
     "esctl checkpoints show orders-projection", "esctl checkpoints show billing -o json"
-)
-SET_EXAMPLES = examples(
-    "esctl checkpoints set orders-projection --to-time 2026-01-31T12:00:00Z",
-    "esctl checkpoints set orders-projection --shift-by -100 --execute",
-    "esctl checkpoints set billing --to-end -o json",
 )
 DELETE_EXAMPLES = examples(
     "esctl checkpoints delete old-projection", "esctl checkpoints delete old-projection --execute"
@@ -62,14 +58,6 @@ StaleAfterOpt = Annotated[
         "--stall-after",
         help="No move for this long while events are pending is stalled; a backward move "
         "this recent is rewound (90, 30s, 5m, 2h, 1d).",
-    ),
-]
-ForceOpt = Annotated[
-    bool,
-    typer.Option(
-        "--force",
-        help="With --execute: change it even while a running consumer holds it (that consumer "
-        "stops with exit 3 at its next save).",
     ),
 ]
 ExactOpt = Annotated[
@@ -234,97 +222,7 @@ def show(
     )
 
 
-@app.command("set", epilog=SET_EXAMPLES)
-def set_checkpoint(
-    ctx: typer.Context,
-    name: Annotated[
-        str,
-        typer.Argument(
-            help="The subscription id.", metavar="NAME", autocompletion=complete_subscription
-        ),
-    ],
-    position: Annotated[
-        int | None, typer.Option("--position", min=0, help="Move to the event at this position.")
-    ] = None,
-    to_start: Annotated[
-        bool, typer.Option("--to-start", help="Move to the start: re-deliver everything.")
-    ] = False,
-    to_end: Annotated[
-        bool, typer.Option("--to-end", help="Move to the last event: skip everything pending.")
-    ] = False,
-    to_time: Annotated[
-        str | None,
-        typer.Option(
-            "--to-time",
-            help="Move to the last event before TIME (ISO 8601, UTC if no offset; or 2h = 2 "
-            "hours ago): every event created at or after it is delivered again.",
-        ),
-    ] = None,
-    by_duration: Annotated[
-        str | None,
-        typer.Option(
-            "--by-duration",
-            metavar="DURATION",
-            help="Move back to DURATION ago (2h, 1d12h; Kafka's --by-duration): every event "
-            "created since then is delivered again.",
-        ),
-    ] = None,
-    shift_by: Annotated[
-        int | None,
-        typer.Option(
-            "--shift-by", help="Move by N events along commit order (negative: re-deliver)."
-        ),
-    ] = None,
-    execute: ExecuteOpt = False,
-    force: ForceOpt = False,
-) -> None:
-    """Move a checkpoint. A dry run that prints old → new unless --execute.
-
-    Exactly one target. With --execute the write is a compare-and-set on the old value: if the
-    checkpoint moved meanwhile, nothing is written and the exit code is 3. A subscription without
-    a checkpoint is created (except by --shift-by, which needs one: exit 4). A checkpoint held by
-    a running `tail --checkpoint` is refused (exit 3, naming it) unless --force.
-    """
-    from esctl.checkpoints import MoveTarget, plan_move
-    from esctl.timeparse import parse_duration, parse_time_arg
-
-    chosen = [
-        flag
-        for flag, given in (
-            ("--position", position is not None),
-            ("--to-start", to_start),
-            ("--to-end", to_end),
-            ("--to-time", to_time is not None),
-            ("--by-duration", by_duration is not None),
-            ("--shift-by", shift_by is not None),
-        )
-        if given
-    ]
-    if len(chosen) != 1:
-        raise UsageError(
-            "give exactly one of --position, --to-start, --to-end, --to-time, --by-duration, "
-            "--shift-by" + (f" (got {', '.join(chosen)})" if chosen else "")
-        )
-    if position is not None:
-        target = MoveTarget("position", position=position)
-    elif to_start:
-        target = MoveTarget("start")
-    elif to_end:
-        target = MoveTarget("end")
-    elif to_time is not None:
-        target = MoveTarget("time", time=parse_time_arg(to_time, "--to-time"))
-    elif by_duration is not None:
-        parse_duration(by_duration, "--by-duration", bare_unit=None)  # a unit, never a time
-        target = MoveTarget("time", time=parse_time_arg(by_duration, "--by-duration"))
-    else:
-        target = MoveTarget("shift", shift=shift_by or 0)
-    app_state = state(ctx)
-    store = app_state.open_store(
-        write=execute,
-        needs=["has_checkpoints", "can_move_checkpoints"],
-        command="checkpoints",
-    )
-    _apply(app_state, store, plan_move(store, name, target), execute, force)
+app.command("set", epilog=SET_EXAMPLES)(set_checkpoint)
 
 
 @app.command("delete", epilog=DELETE_EXAMPLES)
@@ -351,46 +249,4 @@ def delete(
         needs=["has_checkpoints", "can_move_checkpoints"],
         command="checkpoints",
     )
-    _apply(app_state, store, plan_delete(store, name), execute, force)
-
-
-def _apply(app_state: AppState, store: Any, plan: Any, execute: bool, force: bool) -> None:
-    """Print the plan; with --execute write it first (compare-and-set)."""
-    from esctl.checkpoints import execute as execute_plan
-
-    out = app_state.out
-    if execute and not plan.changes_nothing:
-        plan = execute_plan(store, plan, force=force, actor=app_state.actor())
-    # A table shows the plan as a summary on stdout (the data of a dry run, like `init
-    # --dry-run`'s SQL); the data formats write the plan itself.
-    out.result(plan.to_dict(), view=Lines(_summary(plan) + "\n"))
-    for note in plan.notes:
-        out.note(f"Note: {note}.")
-    if plan.changes_nothing:
-        out.note("The checkpoint is already there: nothing to do.")
-    elif not execute:
-        out.note("Dry run: nothing was changed. Add --execute to apply.")
-
-
-def _summary(plan: Any) -> str:
-    name = plan.subscription_id
-    done = plan.executed
-    if plan.action == "delete":
-        verb = "Deleted" if done else "Would delete"
-        return f"{verb} checkpoint {name} (at position {plan.old_position})."
-    if plan.changes_nothing:
-        return f"Checkpoint {name} is already at position {plan.new_position} ({plan.target})."
-    approx = "about " if plan.estimated else ""
-    effect = ""
-    if plan.redelivered:
-        effect = f"; {approx}{plural(plan.redelivered, 'event')} will be re-delivered"
-    elif plan.skipped:
-        effect = f"; {approx}{plural(plan.skipped, 'event')} will be skipped"
-    if plan.action == "create":
-        verb = "Created" if done else "Would create"
-        return f"{verb} checkpoint {name} at position {plan.new_position} ({plan.target}){effect}."
-    verb = "Moved" if done else "Would move"
-    return (
-        f"{verb} checkpoint {name}: position {plan.old_position} → {plan.new_position} "
-        f"({plan.target}){effect}."
-    )
+    apply_move(app_state, store, plan_delete(store, name), execute, force)

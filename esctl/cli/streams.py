@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from enum import StrEnum
 from typing import Annotated, Any
 
@@ -25,8 +26,30 @@ STATS_EXAMPLES = examples(
     "esctl stats -o json",
     "esctl stats --exact",
     "esctl stats --by-size",
+    "esctl stats --by type-stream --exact",
     "esctl stats --watch --interval 5",
 )
+
+
+class Grouping(StrEnum):
+    """`stats --by`: the keys of `esctl.read.stats.GROUPINGS`."""
+
+    category_type = "category-type"
+    type_category = "type-category"
+    type_stream = "type-stream"
+    stream_type = "stream-type"
+    category = "category"
+    type = "type"
+    stream = "stream"
+
+
+# The columns of a `stats --by` table, by dimension.
+DIMENSION_COLUMNS = {
+    "category": Column("category"),
+    "event_type": Column("event_type", "type"),
+    "stream_id": Column("stream_id", "stream"),
+}
+DIMENSION_WORDS = {"category": "category", "event_type": "type", "stream_id": "stream"}
 
 
 class SortChoice(StrEnum):
@@ -171,12 +194,26 @@ def stats(
             help="Also bytes by category and type, largest events, table sizes (PostgreSQL).",
         ),
     ] = False,
+    by: Annotated[
+        Grouping,
+        typer.Option(
+            "--by",
+            help="The table of counts: category-type, type-category, type-stream, stream-type, "
+            "category, type or stream (the summaries Message DB's mdb-print-* tools print).",
+        ),
+    ] = Grouping.category_type,
+    limit: LimitOpt = None,
     include_deleted: IncludeDeletedOpt = False,
     watch: WatchOpt = False,
     interval: IntervalOpt = 2.0,
     max_frames: MaxFramesOpt = None,
 ) -> None:
     """Show head position, totals, oldest and newest event, and counts by category x type.
+
+    --by chooses the table of counts (JSON `by`, and `counts` holds its rows: the keys of its
+    dimensions, `events`, `percent` of all events rounded half up to 2 places, as Message DB's
+    summary views round it), sorted by its dimensions in the store's collation. A table by
+    stream counts every event: on a store of more than a million events it needs --exact.
 
     On a PostgreSQL store of more than a million events the totals and counts are catalog and
     sample estimates (marked `~`, JSON `estimated: true`) unless --exact. --by-size adds where
@@ -188,8 +225,8 @@ def stats(
     check_watch_options(watch, interval, max_frames)
     state(ctx).include_deleted = include_deleted
     if watch:
-        if by_size:
-            raise UsageError("--by-size does not go with --watch")
+        if by_size or by != Grouping.category_type:
+            raise UsageError(f"{'--by-size' if by_size else '--by'} does not go with --watch")
         _watch_stats(ctx, exact, interval, max_frames)
         return
     from esctl.read.sizes import store_sizes
@@ -200,27 +237,25 @@ def stats(
     # --by-size reads the counts by type in its own scan: stats reuses them.
     sizes = store_sizes(store, exact=exact) if by_size else None
     counts_read = sizes.type_counts() if sizes is not None else None
-    result = store_stats(store, exact=exact, type_counts=counts_read)
+    result = store_stats(store, exact=exact, type_counts=counts_read, by=by.value)
     out = app.out
     approx = "~" if result.estimated else ""
     record = result.to_dict()
     summary = dict(record)
     summary.pop("counts")
+    summary.pop("by")  # the title of the counts says it
     summary.pop("estimated_figures")
     for key in ("events", "streams"):
         if key in result.estimated:
             summary[key] = f"~{summary[key]}" if summary[key] is not None else "unknown"
-    counts = Listing(
-        [c.to_dict() for c in result.counts],
-        [
-            Column("category"),
-            Column("event_type", "type"),
-            Column("events", format=lambda n: f"{approx}{n:,}", justify="right"),
-            Column("percent", "%", format=lambda p: f"{p:.1f}%", justify="right", priority=1),
-        ],
-        title="Events by category x type" + (" (estimated from a sample)" if approx else ""),
-        empty="No events.",
-    )
+    counts = _counts_listing(record["counts"], by.value, approx)
+    shown_limit = out.default_limit(limit)
+    if shown_limit is not None and len(record["counts"]) > shown_limit:
+        counts = replace(counts, rows=record["counts"][:shown_limit])
+        rows_word = "row" if shown_limit == 1 else "rows"
+        out.note(
+            f"Showing the first {shown_limit} {rows_word} of counts; use --limit N or -o json."
+        )
     parts = [counts]
     csv = counts  # CSV writes one table: the counts, or with --by-size the bytes by type
     if sizes is not None:
@@ -232,6 +267,24 @@ def stats(
         parts += size_parts
         csv = size_parts[1]
     out.result(record, view=Detail(summary, title="Store", parts=parts), csv=csv)
+
+
+def _counts_listing(rows: list[dict[str, Any]], by: str, approx: str) -> Listing:
+    """The table of counts `stats --by` chose."""
+    from esctl.read.stats import GROUPINGS
+
+    dimensions = GROUPINGS[by]
+    title = " x ".join(DIMENSION_WORDS[d] for d in dimensions)
+    return Listing(
+        rows,
+        [
+            *(DIMENSION_COLUMNS[d] for d in dimensions),
+            Column("events", format=lambda n: f"{approx}{n:,}", justify="right"),
+            Column("percent", "%", format=lambda p: f"{p:.1f}%", justify="right", priority=1),
+        ],
+        title=f"Events by {title}" + (" (estimated from a sample)" if approx else ""),
+        empty="No events.",
+    )
 
 
 def _watch_stats(ctx: typer.Context, exact: bool, interval: float, max_frames: int | None) -> None:

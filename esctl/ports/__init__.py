@@ -19,7 +19,15 @@ The package imports only the ground floor (`esctl.types`, `esctl.values`, `esctl
 
 from esctl.capabilities import Capabilities as Capabilities
 from esctl.capabilities import require as require
-from esctl.ports.events import CommitOrder, EventFilter, EventLog, EventReads, EventWrites, Live
+from esctl.ports.events import (
+    CommitOrder,
+    EventFilter,
+    EventLog,
+    EventReads,
+    EventWrites,
+    GroupedCounts,
+    Live,
+)
 from esctl.ports.records import Checkpoints, Leases, SchemaAdmin, Snapshots
 from esctl.types import SchemaReport as SchemaReport
 
@@ -31,6 +39,7 @@ __all__ = [
     "EventLog",
     "EventReads",
     "EventWrites",
+    "GroupedCounts",
     "Leases",
     "Live",
     "SchemaAdmin",

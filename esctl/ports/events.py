@@ -198,6 +198,19 @@ class EventReads(Protocol):
     def relation_sizes(self) -> list[Row]: ...  # tables' bytes on disk, where known
 
 
+class GroupedCounts(Protocol):
+    """What an event log may also do for `stats --by` (looked up on `tx.log`, so a layout that
+    lacks it still works: its counts by category and type are regrouped, and by stream it is
+    refused). Kept out of EventLog for that reason."""
+
+    def counts_grouped(
+        self, by: Sequence[str], *, sample_percent: float | None = None
+    ) -> list[Row]:
+        """Events counted by `by` (each of `category`, `event_type`, `stream_id`): rows with
+        those keys and `n`, ordered by them in that order (the store's collation)."""
+        ...
+
+
 class EventLog(EventReads, EventWrites, CommitOrder, Protocol):
     """The events of a store, inside one transaction: its reads, its writes, and its commit order."""
 

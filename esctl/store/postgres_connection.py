@@ -114,8 +114,9 @@ class PostgresConnections(Store):
 
     # --- connections and transactions -------------------------------------------------------
 
-    def connect(self, *, autocommit: bool = True) -> Connection[Row]:
-        """A new connection with esctl's settings (timeouts, password_env, application name)."""
+    def connect(self, *, autocommit: bool = True, dbname: str | None = None) -> Connection[Row]:
+        """A new connection with esctl's settings (timeouts, password_env, application name);
+        `dbname`: to another database of the same server (bench's throwaway Message DB)."""
         kwargs: dict[str, Any] = {
             "autocommit": autocommit,
             "row_factory": dict_row,
@@ -134,6 +135,8 @@ class PostgresConnections(Store):
         password = self.settings.password
         if password is not None:
             kwargs["password"] = password
+        if dbname is not None:
+            kwargs["dbname"] = dbname
         with translate_errors(self):
             try:
                 conn: Connection[Row] = psycopg.connect(self.location.target, **kwargs)

@@ -187,6 +187,13 @@ class EventsourcingEventLog:
 
         return counts_by_type(self.session, self.table)
 
+    def counts_grouped(
+        self, by: Sequence[str], *, sample_percent: float | None = None
+    ) -> list[Row]:
+        from esctl.store.eventsourcing_layout.streams import counts_grouped
+
+        return counts_grouped(self.session, self.table, by)
+
     def sizes_by_type(self, *, sample_percent: float | None = None) -> list[Row]:
         from esctl.store.eventsourcing_layout.streams import sizes_by_type
 

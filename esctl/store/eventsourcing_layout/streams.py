@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from esctl.store.eventsourcing_layout.decode import CLASS_SQL, aggregate_of, stream_condition
@@ -102,6 +102,27 @@ def counts_by_type(session: Session, table: str) -> list[Row]:
         f"SELECT topic, count(*) AS n FROM {table} GROUP BY topic ORDER BY topic"  # noqa: S608
     )
     return _by_type(rows, lambda r: {"n": int(r["n"])})
+
+
+def counts_grouped(session: Session, table: str, by: Sequence[str]) -> list[Row]:
+    """Events counted by `by` (`esctl.ports.GroupedCounts`): aggregate (category) and event
+    class come from the topic, so the groups are formed, and sorted, here."""
+    from esctl.store.eventsourcing_layout.decode import class_of
+
+    rows = session.fetchall(
+        f"SELECT CAST(originator_id AS text) AS stream_id, topic, count(*) AS n FROM {table} "  # noqa: S608
+        "GROUP BY 1, 2"
+    )
+    totals: dict[tuple[str, ...], int] = {}
+    for row in rows:
+        keys = {
+            "stream_id": str(row["stream_id"]),
+            "category": aggregate_of(row["topic"]),
+            "event_type": class_of(row["topic"]),
+        }
+        group = tuple(keys[d] for d in by)
+        totals[group] = totals.get(group, 0) + int(row["n"])
+    return [{**dict(zip(by, group, strict=True)), "n": n} for group, n in sorted(totals.items())]
 
 
 def sizes_by_type(session: Session, table: str) -> list[Row]:

@@ -6,7 +6,7 @@ commit order `order.MessageDbOrder` (the rows' xmin)."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 from esctl.ports import EventFilter
@@ -214,6 +214,20 @@ class MessageDbEventLog(MessageDbOrder, MessageDbWrites):
             "SELECT stream_type AS category, event_type, count(*) AS n FROM "  # noqa: S608
             + self._source(sample_percent)
             + " GROUP BY 1, 2 ORDER BY 1, 2"
+        )
+
+    def counts_grouped(
+        self, by: Sequence[str], *, sample_percent: float | None = None
+    ) -> list[Row]:
+        """Events counted by `by` (`esctl.ports.GroupedCounts`): the tables of Message DB's
+        summary views (`type_category_summary`, `type_stream_summary`, …), counted the same way."""
+        columns = {"category": "stream_type", "event_type": "event_type", "stream_id": "stream_id"}
+        chosen = ", ".join(f"{columns[d]} AS {d}" for d in by)  # fixed names, never input
+        places = ", ".join(str(n) for n in range(1, len(by) + 1))
+        return self.session.fetchall(
+            f"SELECT {chosen}, count(*) AS n FROM "  # noqa: S608 - fixed fragments
+            + self._source(sample_percent)
+            + f" GROUP BY {places} ORDER BY {places}"
         )
 
     def sizes_by_type(self, *, sample_percent: float | None = None) -> list[Row]:
