@@ -102,7 +102,7 @@ class PostgresLive(PostgresConnections):
         if self._on_standby is None:
             with self.reading() as session:
                 self._on_standby = bool(session.fetchval("SELECT pg_is_in_recovery()"))
-        if self._on_standby:  # NOTIFY does not reach a standby: poll
+        if self._on_standby or self.pooler:  # NOTIFY reaches no standby, LISTEN no pooler: poll
             time.sleep(timeout)
             return
         with translate_errors(self):
