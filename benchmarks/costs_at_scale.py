@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -31,6 +32,8 @@ import psycopg
 from psycopg import sql
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+ESCTL = [sys.executable, "-m", "esctl"]
 CHUNK = 100_000
 PER_STREAM = 20
 
@@ -77,10 +80,10 @@ def esctl(config: Path, profile: str, *args: str, check: bool = True) -> float:
     """Seconds one `esctl -p PROFILE ARGS` process took, its output thrown away."""
     began = time.perf_counter()
     done = subprocess.run(
-        [sys.executable, "-m", "esctl", "-c", str(config), "-p", profile, *args],
+        [*ESCTL, "-c", str(config), "-p", profile, *args],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
-        cwd=ROOT,
+        cwd=config.parent,
         env={**os.environ, "NO_COLOR": "1"},
         check=False,
     )
@@ -173,6 +176,7 @@ def commands(head_position: int) -> list[tuple[str, list[str]]]:
     near = str(head_position - 1000)
     stream = f"Order-{(head_position // 2) // PER_STREAM // 5 * 5}"
     return [
+        ("(start-up: esctl --version)", ["--version"]),
         ("init (nothing to do)", ["init"]),
         ("doctor", ["doctor"]),
         ("read STREAM", ["read", stream, "-o", "jsonl"]),
@@ -187,6 +191,7 @@ def commands(head_position: int) -> list[tuple[str, list[str]]]:
         ),
         ("streams show STREAM", ["streams", "show", stream]),
         ("stats", ["stats"]),
+        ("stats --exact", ["stats", "--exact"]),
         ("checkpoints list", ["checkpoints", "list"]),
         ("checkpoints list --exact", ["checkpoints", "list", "--exact"]),
         ("metrics", ["metrics"]),
@@ -221,12 +226,46 @@ def commands(head_position: int) -> list[tuple[str, list[str]]]:
 def supported(config: Path, profile: str, args: list[str]) -> bool:
     """Whether this esctl has the options `args` uses (an older one lacks --exact, --once)."""
     done = subprocess.run(
-        [sys.executable, "-m", "esctl", "-c", str(config), "-p", profile, *args, "--help"],
+        [*ESCTL, "-c", str(config), "-p", profile, *args, "--help"],
         capture_output=True,
-        cwd=ROOT,
+        cwd=config.parent,
         check=False,
     )
     return done.returncode == 0
+
+
+def scrape_times(dsn: str, schema: str) -> dict[str, float]:
+    """One `esctl metrics` scrape in-process (as `metrics serve` does it, the process start-up
+    left out), with the default figures (estimates above stats.EXACT_LIMIT events, lag counted up
+    to LAG_COUNT_CAP) and with exact counts forced (every event and every pending event counted)."""
+    import esctl.read.stats as stats
+    from esctl.checkpoints.lag import Thresholds
+    from esctl.config import Settings
+    from esctl.metrics import ScrapeSettings, StoreCollector, exposition
+
+    default, times = stats.EXACT_LIMIT, {}
+    try:
+        for label, limit, cap in (
+            ("metrics scrape, default", default, Thresholds().count_cap),
+            ("metrics scrape, exact counts", 10**12, None),
+        ):
+            stats.EXACT_LIMIT = limit
+            collector = StoreCollector(
+                ScrapeSettings(
+                    store=Settings(store=dsn, schema=schema),
+                    thresholds=Thresholds(count_cap=cap),
+                    timeout_ms=600_000,
+                )
+            )
+            exposition(collector)  # warm
+            began = time.perf_counter()
+            exposition(collector)
+            times[f"{label} (in-process)"] = time.perf_counter() - began
+            if collector.last_error is not None:
+                raise SystemExit(f"scrape failed: {collector.last_error}")
+    finally:
+        stats.EXACT_LIMIT = default
+    return times
 
 
 def run_once(config: Path, profile: str, argv: list[str]) -> float:
@@ -257,7 +296,10 @@ def main() -> None:
     parser.add_argument("--only", help="measure only the commands whose label contains this")
     parser.add_argument("--load-only", action="store_true")
     parser.add_argument("--json", help="also write the figures to this file")
+    parser.add_argument("--esctl", help="the esctl command to time (default: python -m esctl)")
     args = parser.parse_args()
+    if args.esctl:
+        ESCTL[:] = shlex.split(args.esctl)
     sizes = [int(s) for s in args.sizes.split(",")]
     table: dict[str, dict[int, float | None]] = {}
     with server(args.dsn, args.data_dir) as dsn, tempfile.TemporaryDirectory() as tmp:
@@ -271,17 +313,26 @@ def main() -> None:
             load(dsn, config, f"n{n}", f"esctl_costs_{n}", n)
         if args.load_only:
             return
-        for n in sizes:
-            profile = f"n{n}"
-            for label, argv in commands(head(dsn, f"esctl_costs_{n}")):
-                if args.only and args.only not in label:
-                    continue
-                if not supported(config, profile, argv):
-                    table.setdefault(label, {})[n] = None
-                    continue
-                best = min(run_once(config, profile, argv) for _ in range(args.repeat))
-                table.setdefault(label, {})[n] = best
-                print(f"{n:>10,}  {label}: {best:.3f} s", file=sys.stderr)
+        heads = {n: head(dsn, f"esctl_costs_{n}") for n in sizes}
+        labels = [label for label, _ in commands(0)]
+        for index, label in enumerate(labels):
+            if args.only and args.only not in label:
+                continue
+            for _ in range(args.repeat):  # sizes interleaved: both see the same machine load
+                for n in sizes:
+                    argv = commands(heads[n])[index][1]
+                    if not supported(config, f"n{n}", argv):
+                        table.setdefault(label, {})[n] = None
+                        continue
+                    took = run_once(config, f"n{n}", argv)
+                    best = table.setdefault(label, {}).get(n)
+                    table[label][n] = took if best is None else min(best, took)
+            figures = ", ".join(f"{n:,}: {table[label][n] or 0:.3f} s" for n in sizes)
+            print(f"{label}: {figures}", file=sys.stderr)
+        if not args.only or "scrape" in args.only:
+            for n in sizes:
+                for label, seconds in scrape_times(dsn, f"esctl_costs_{n}").items():
+                    table.setdefault(label, {})[n] = seconds
     report(table, sizes)
     if args.json:
         Path(args.json).write_text(json.dumps(table, indent=2))
