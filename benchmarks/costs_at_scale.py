@@ -34,6 +34,9 @@ from psycopg import sql
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 ESCTL = [sys.executable, "-m", "esctl"]
+# Byte-code cached as a user's installation has it: without .pyc files every start compiles esctl.
+CHILD_ENV = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+CHILD_ENV["NO_COLOR"] = "1"
 CHUNK = 100_000
 PER_STREAM = 20
 
@@ -84,7 +87,7 @@ def esctl(config: Path, profile: str, *args: str, check: bool = True) -> float:
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         cwd=config.parent,
-        env={**os.environ, "NO_COLOR": "1"},
+        env=CHILD_ENV,
         check=False,
     )
     took = time.perf_counter() - began

@@ -13,12 +13,13 @@ import psycopg
 import pytest
 
 from tests.support.data import write_config
+from tests.support.figures import record
 from tests.support.processes import run_cli, run_process
 from tests.support.stores import Target, pg_schema
 from tests.test_tail_postgres import TailProcess, run_writers
 
 pytestmark = [pytest.mark.postgres, pytest.mark.reliability]
-EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
 
 
 @pytest.fixture
@@ -121,6 +122,14 @@ def test_tail_loses_nothing_through_pgbouncer(
     assert "pooler: pgbouncer" in err and "polled" in err
     lost = set(written) - set(tail.ids)
     duplicated = len(tail.ids) - len(set(tail.ids))
+    record(
+        "tail --checkpoint through PgBouncer (transaction pooling) [postgresql]",
+        writers=8,
+        events=len(written),
+        delivered=len(tail.ids),
+        lost=len(lost),
+        duplicated=duplicated,
+    )
     assert (len(lost), duplicated) == (0, 0), (len(lost), duplicated)
     listed = json.loads(run_process("checkpoints", "list", "-o", "json", env=env).stdout)
     assert [(c["subscription_id"], c["lag"]) for c in listed] == [("pooled", 0)]
