@@ -187,6 +187,14 @@ def commands(head_position: int) -> list[tuple[str, list[str]]]:
             "read --all --from-position <head-1000> --limit 100",
             ["read", "--all", "--from-position", near, "--limit", "100", "-o", "jsonl"],
         ),
+        (
+            "read --all --category Invoice --limit 100",
+            ["read", "--all", "--category", "Invoice", "--limit", "100", "-o", "jsonl"],
+        ),
+        (
+            "read --all --category Nope --limit 100 (no such events)",
+            ["read", "--all", "--category", "Nope", "--limit", "100", "-o", "jsonl"],
+        ),
         ("streams list", ["streams", "list"]),
         (
             "streams list --category Order --after X",
