@@ -206,7 +206,6 @@ def commands(head_position: int) -> list[tuple[str, list[str]]]:
         ("checkpoints list", ["checkpoints", "list"]),
         ("checkpoints list --exact", ["checkpoints", "list", "--exact"]),
         ("metrics", ["metrics"]),
-        ("metrics --exact", ["metrics", "--exact"]),
         (
             "tail --all --from-position <head-1000> --max 1",
             ["tail", "--all", "--from-position", near, "--max", "1", "-o", "jsonl"],
