@@ -15,19 +15,11 @@ DEFAULT_STORE = "sqlite:///events.db"
 DEFAULT_SCHEMA = "public"
 DEFAULT_CONNECT_TIMEOUT = 10
 PROFILE_KEYS = {
-    "store",
-    "read_store",
-    "schema",
-    "read_only",
-    "statement_timeout",
-    "connect_timeout",
-    "password_env",
-    "reducers",
-    "tz",
-    "layout",
-    "trace_keys",
-    "tables",
+    *("store", "read_store", "schema", "read_only", "statement_timeout", "connect_timeout"),
+    *("password_env", "reducers", "tz", "layout", "trace_keys", "tables", "pooler"),
 }
+# `pooler:` what sits between esctl and PostgreSQL; without it a pooler is detected at connect.
+POOLERS = ("pgbouncer", "none")
 # The table layouts esctl knows (SPEC "Other event stores"); `auto` detects the one a store holds.
 LAYOUTS = ("auto", "esctl", "message-db", "emmett", "eventsourcing")
 TOP_LEVEL_KEYS = {"default_profile", "profiles"}
@@ -51,6 +43,7 @@ class Settings:
     # `tables:` (eventsourcing layout): the events table, the tracking tables (empty: all).
     events_table: str | None = None
     tracking_tables: tuple[str, ...] = ()
+    pooler: str | None = None  # one of POOLERS, or None: detect a transaction pooler
     include_deleted: bool = False  # `--include-deleted` (never from a profile)
     include_archived: bool = False  # `--include-archived` (emmett layout; never from a profile)
     profile: str | None = None
@@ -150,6 +143,8 @@ def _check_profile(path: Path, name: str, profile: Any) -> None:
             f"config file {path}: profile {name!r} has an unknown key {sorted(unknown)[0]!r}",
             hint=f"profile keys are: {', '.join(sorted(PROFILE_KEYS))}",
         )
+    if profile.get("pooler", "none") not in POOLERS:
+        raise ConfigError(f"config file {path}: profile {name!r}: pooler must be pgbouncer or none")
     for key in ("store", "read_store", "schema", "password_env", "tz"):
         if key in profile and not isinstance(profile[key], str):
             raise ConfigError(f"config file {path}: profile {name!r}: {key} must be a string")
@@ -340,6 +335,7 @@ def resolve_settings(
         trace_keys=_trace_keys(chosen.get("trace_keys")),
         events_table=(chosen.get("tables") or {}).get("events"),
         tracking_tables=tuple((chosen.get("tables") or {}).get("tracking") or ()),
+        pooler=chosen.get("pooler"),
         profile=name,
         config_path=path,
         sources=sources,

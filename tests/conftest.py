@@ -134,3 +134,16 @@ def message_db_url(pg_server_url: str) -> Iterator[str]:
     url = message_db.install(pg_server_url)
     yield url
     message_db.drop(pg_server_url, url)
+
+
+@pytest.fixture(scope="session")
+def pgbouncer_url(pg_server_url: str) -> Iterator[str]:
+    """A PgBouncer in transaction pooling mode in front of the session's server
+    (tests/support/pgbouncer.py; installed with apt-get when missing)."""
+    from tests.support.pgbouncer import start_pgbouncer
+
+    work = Path(tempfile.mkdtemp(prefix="esctl-test-pgbouncer-"))
+    bouncer = start_pgbouncer(pg_server_url, work)
+    yield bouncer.url
+    bouncer.stop()
+    shutil.rmtree(work, ignore_errors=True)

@@ -82,6 +82,20 @@ def test_unknown_profile_key_is_rejected(tmp_path: Path) -> None:
     assert "'stroe'" in error.value.message
 
 
+def test_pooler_is_pgbouncer_none_or_detected(tmp_path: Path) -> None:
+    profiles = {"a": {"pooler": "pgbouncer"}, "b": {"pooler": "none"}, "c": {}}
+    config = write_config(tmp_path / "c.yaml", profiles)
+    poolers = [
+        resolve_settings(config=str(config), profile=name, env={}, cwd=tmp_path).pooler
+        for name in "abc"
+    ]
+    assert poolers == ["pgbouncer", "none", None]  # None: detected when esctl connects
+    bad = write_config(tmp_path / "bad.yaml", {"d": {"pooler": "pgpool"}})
+    with pytest.raises(ConfigError) as error:
+        resolve_settings(config=str(bad), profile="d", env={}, cwd=tmp_path)
+    assert "pooler must be pgbouncer or none" in error.value.message
+
+
 @pytest.mark.parametrize(
     ("value", "millis"), [(500, 500), ("500ms", 500), ("30s", 30_000), ("2min", 120_000)]
 )

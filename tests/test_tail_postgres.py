@@ -62,9 +62,15 @@ def seed_insert(conn: psycopg.Connection[Any], schema: str, stream: str, version
 
 
 def run_writers(
-    target: Target, threads: int, transactions: int, per_transaction: int, tag: str
+    target: Target,
+    threads: int,
+    transactions: int,
+    per_transaction: int,
+    tag: str,
+    **connect: Any,
 ) -> list[str]:
-    """`threads` writers, each its own stream, sleeping at random inside each transaction."""
+    """`threads` writers, each its own stream, sleeping at random inside each transaction
+    (`connect`: psycopg.connect's options, e.g. prepare_threshold=None behind a pooler)."""
     written: list[str] = []
     lock = threading.Lock()
     errors: list[BaseException] = []
@@ -74,7 +80,7 @@ def run_writers(
         stream = f"W{tag}-{index}"
         version = 0
         try:
-            with psycopg.connect(target.url) as conn:
+            with psycopg.connect(target.url, **connect) as conn:
                 for _ in range(transactions):
                     ids = []
                     with conn.transaction():

@@ -39,6 +39,7 @@ class DoctorReport:
     # PostgreSQL: the GIN indexes on event_data/metadata that serve `--where` equality.
     json_indexes: list[dict[str, Any]] = field(default_factory=list)
     protected: bool | None = None  # `init --protect`'s triggers on events (None: not esctl's)
+    pooler: str | None = None  # a transaction pooler in front: "pgbouncer" (configured), "detected"
 
     @property
     def schema_ok(self) -> bool:
@@ -79,6 +80,7 @@ class DoctorReport:
             "path": self.path,
             "schema_checked": self.checked,
             "protected": self.protected,
+            "pooler": self.pooler,
             "schema_version": self.schema_version,
             "expected_schema_version": self.expected_schema_version,
             "missing": self.missing,
@@ -162,5 +164,11 @@ def diagnose(store: Store, read_store: Store | None = None) -> DoctorReport:
             report.protected = is_protected(store)
         except EsctlError as error:
             found.notes.append(f"protection: {error.message}")
+    report.pooler = store.pooler
+    if store.pooler:
+        report.notes.append(
+            f"a transaction pooler is in front of the store ({store.pooler}): esctl uses no "
+            "prepared statements, session settings or session locks; tail polls instead of LISTEN"
+        )
     report.notes = [*found.notes, *report.notes]
     return report

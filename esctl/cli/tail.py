@@ -20,6 +20,11 @@ from esctl.timeparse import parse_duration, parse_time_arg
 from esctl.types import RecordedEvent
 from esctl.words import plural
 
+_POOLER_NOTE = (
+    "Note: a transaction pooler sits in front of the store (pooler: {how}); LISTEN does not "
+    "work through it, so new events are polled for every {every:g}s."
+)
+
 TAIL_EXAMPLES = examples(
     "esctl tail --all",
     "esctl tail Order-5f1c",
@@ -180,6 +185,8 @@ def tail(
             with stop_on_signals(follower):
                 # Said once the handlers are in place: a signal from here on is a clean stop.
                 out.note(f"Following {what} after {where} (Ctrl-C to stop).")
+                if store.pooler:
+                    out.note(_POOLER_NOTE.format(how=store.pooler, every=follower.poll_interval))
                 delivered = follower.run(
                     _emitter(out), max_events=max_events, idle_timeout=idle_timeout
                 )

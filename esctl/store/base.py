@@ -131,6 +131,7 @@ class Store(ABC):
     """A connection to one event store, PostgreSQL or SQLite."""
 
     backend: Backend
+    pooler: str | None = None  # a transaction pooler in front: "pgbouncer" or "detected"
 
     def __init__(self, location: StoreLocation, settings: Settings, *, write: bool) -> None:
         self.location = location

@@ -139,8 +139,11 @@ class PostgresAdmin(PostgresConnections):
         # A second `init` must not mistake the first one's index (valid only once built) for a
         # broken one, so index builds take a session-level lock. It is polled, not waited for:
         # CREATE INDEX CONCURRENTLY waits for every open transaction, a blocked lock call included.
+        # Through a transaction pooler a session lock would stay behind on a pooled server
+        # session: there, wait until no other index build on `events` is in progress instead.
+        pooled = self.pooler is not None
         with translate_errors(self):
-            while not self._try_lock(conn, lock_key[0]):
+            while not (self._no_other_build(conn) if pooled else self._try_lock(conn, lock_key[0])):
                 time.sleep(0.2)
         try:
             for name in CONCURRENT_INDEXES:
@@ -157,9 +160,20 @@ class PostgresAdmin(PostgresConnections):
                     conn.execute(self._index_sql(name))
                 built.append(name)
         finally:
-            with translate_errors(self):
-                conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", lock_key)
+            if not pooled:
+                with translate_errors(self):
+                    conn.execute("SELECT pg_advisory_unlock(hashtext(%s))", lock_key)
         return built
+
+    def _no_other_build(self, conn: Connection[Row]) -> bool:
+        row = conn.execute(
+            "SELECT count(*) AS n FROM pg_catalog.pg_stat_progress_create_index p "
+            "JOIN pg_catalog.pg_class c ON c.oid = p.relid "
+            "JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = %s AND c.relname = 'events' AND p.pid <> pg_backend_pid()",
+            [self.settings.schema],
+        ).fetchone()
+        return not (row and row["n"])
 
     @staticmethod
     def _try_lock(conn: Connection[Row], key: str) -> bool:

@@ -103,6 +103,9 @@ class PostgresConnections(Store):
             "protect_function": sql.Identifier(schema, "esctl_protect_events"),
         }
         self._composed: dict[str, sql.Composed] = {}
+        # A transaction pooler (PgBouncer in transaction mode) between esctl and the server: each
+        # transaction may run on another server session, so esctl keeps no state in a session.
+        self.pooler: str | None = "pgbouncer" if settings.pooler == "pgbouncer" else None
 
     def compose(self, query: str) -> sql.Composed:
         """The SQL template with its `{table}` names filled in as quoted identifiers."""
@@ -122,6 +125,8 @@ class PostgresConnections(Store):
             "row_factory": dict_row,
             "connect_timeout": self.settings.connect_timeout,
         }
+        if self.pooler:  # a prepared statement lives in one server session
+            kwargs["prepare_threshold"] = None
         try:
             given = conninfo_to_dict(self.location.target)
         except psycopg.ProgrammingError as exc:  # libpq could not parse the URL or conninfo
@@ -153,12 +158,21 @@ class PostgresConnections(Store):
                 raise _scrubbed(self, error) from None
             # Times no datetime holds (infinite, BC, after 9999) are read as esctl.values.OddTime.
             conn.adapters.register_loader("timestamptz", _TimestamptzLoader)
-            if self.settings.statement_timeout_ms is not None:
+            if self.settings.pooler is None and self.pooler is None:
+                self._detect_pooler(conn)
+            if self.settings.statement_timeout_ms is not None and not self.pooler:
                 conn.execute(
                     "SELECT set_config('statement_timeout', %s, false)",
                     [f"{self.settings.statement_timeout_ms}ms"],
                 )
         return conn
+
+    def _detect_pooler(self, conn: Connection[Row]) -> None:
+        """A pooler answers the startup with its own process id, not the server's."""
+        row = conn.execute("SELECT pg_backend_pid() AS pid").fetchone()
+        if row is not None and int(row["pid"]) != conn.info.backend_pid:
+            self.pooler = "detected"
+            conn.prepare_threshold = None
 
     def _connection(self) -> Connection[Row]:
         if self._conn is None or self._conn.closed:
@@ -170,6 +184,11 @@ class PostgresConnections(Store):
         conn = self._connection()
         conn.read_only = read_only
         with translate_errors(self), conn.transaction():
+            if self.pooler and self.settings.statement_timeout_ms is not None:
+                conn.execute(  # per transaction: a session setting would stay on the server
+                    "SELECT set_config('statement_timeout', %s, true)",
+                    [f"{self.settings.statement_timeout_ms}ms"],
+                )
             yield PostgresSession(self, conn)
 
     def reading(self) -> Any:

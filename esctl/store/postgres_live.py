@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 from psycopg import sql
 
 from esctl.store.base import EVENT_COLUMNS, Row, Session
+from esctl.store.esctl_layout.filters import PG_CATEGORY_SQL
 from esctl.store.postgres_connection import PostgresConnections
 from esctl.store.postgres_errors import translate_errors
 from esctl.types import Cursor, LiveBatch
@@ -102,7 +103,7 @@ class PostgresLive(PostgresConnections):
         if self._on_standby is None:
             with self.reading() as session:
                 self._on_standby = bool(session.fetchval("SELECT pg_is_in_recovery()"))
-        if self._on_standby:  # NOTIFY does not reach a standby: poll
+        if self._on_standby or self.pooler:  # NOTIFY reaches no standby, LISTEN no pooler: poll
             time.sleep(timeout)
             return
         with translate_errors(self):
@@ -125,11 +126,7 @@ class PostgresLive(PostgresConnections):
             self._listen_conn = None
 
     def category_sql(self) -> str:
-        # esctl.values.category_of: up to the first `-` that does not start the id.
-        return (
-            "CASE WHEN strpos(substr(stream_id, 2), '-') > 0 "
-            "THEN substr(stream_id, 1, strpos(substr(stream_id, 2), '-')) ELSE stream_id END"
-        )
+        return PG_CATEGORY_SQL  # esctl.values.category_of, as idx_events_category indexes it
 
     def estimated_counts(self) -> dict[str, int | None] | None:
         with self.reading() as session:

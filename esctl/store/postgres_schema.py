@@ -4,6 +4,7 @@ quoted identifiers by `PostgresStore.compose`."""
 
 from __future__ import annotations
 
+from esctl.store.esctl_layout.filters import PG_CATEGORY_SQL
 from esctl.store.esctl_layout.tables import expected_columns, expected_indexes, migrations
 
 _NOTIFY = [
@@ -39,6 +40,9 @@ MIGRATIONS = migrations(
 CONCURRENT_INDEXES = {
     "idx_events_transaction_id": "CREATE INDEX CONCURRENTLY IF NOT EXISTS {index} "
     "ON {events} (transaction_id, global_position)",
+    # `read --all --category C`: without it, a rare category is a scan of the whole log.
+    "idx_events_category": "CREATE INDEX CONCURRENTLY IF NOT EXISTS {index} "
+    f"ON {{events}} (({PG_CATEGORY_SQL}), global_position)",
 }
 
 EXPECTED_COLUMNS = expected_columns("postgresql")
