@@ -260,6 +260,7 @@ def _register() -> None:
     from esctl.cli import sandbox as sandbox_cli
     from esctl.cli import schema as schema_cli
     from esctl.cli import snapshots as snapshots_cli
+    from esctl.cli import stream_archive as stream_archive_cli
     from esctl.cli import stream_delete as stream_delete_cli
     from esctl.cli import stream_state as stream_state_cli
     from esctl.cli import streams as streams_cli
@@ -290,6 +291,9 @@ def _register() -> None:
     )
     streams_cli.streams_app.command("undelete", epilog=stream_delete_cli.UNDELETE_EXAMPLES)(
         stream_delete_cli.undelete
+    )
+    streams_cli.streams_app.command("archive", epilog=stream_archive_cli.ARCHIVE_EXAMPLES)(
+        stream_archive_cli.archive
     )
     streams_cli.streams_app.command("truncate", epilog=stream_delete_cli.TRUNCATE_EXAMPLES)(
         stream_delete_cli.truncate
