@@ -18,7 +18,7 @@ import json
 import os
 import zlib
 from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -155,11 +155,12 @@ def write_partial(path: Path, chunks: Iterable[bytes]) -> Written:
     contents = Contents()
     with partial.open("wb") as raw:
         hashing = _Hashing(raw)
-        sink: IO[bytes] = (
+        packer = (
             gzip.GzipFile(filename="", mode="wb", fileobj=hashing, compresslevel=6, mtime=0)
             if is_gzip(path)
-            else hashing  # type: ignore[assignment]
+            else None
         )
+        sink: Any = packer or hashing
         rest = b""
         for chunk in chunks:
             sink.write(chunk)
@@ -171,8 +172,8 @@ def write_partial(path: Path, chunks: Iterable[bytes]) -> Written:
         if rest:  # chunks end with a newline: this never happens, but count it honestly
             sink.write(b"\n")
             contents.add_line(rest)
-        if sink is not hashing:
-            sink.close()
+        if packer is not None:
+            packer.close()
         raw.flush()
         os.fsync(raw.fileno())
     return Written(partial, hashing.digest.hexdigest(), hashing.size, contents)
@@ -182,7 +183,7 @@ def read_lines(path: Path) -> Iterator[bytes]:
     """The JSON lines of an archive (gunzipped for `.gz`); a corrupt file is an EsctlError."""
     try:
         with path.open("rb") as raw:
-            stream: IO[bytes] = gzip.GzipFile(fileobj=raw, mode="rb") if is_gzip(path) else raw
+            stream: Any = gzip.GzipFile(fileobj=raw, mode="rb") if is_gzip(path) else raw
             for line in stream:
                 line = line.rstrip(b"\n")
                 if line:
@@ -251,7 +252,5 @@ def read_manifest(path: Path) -> dict[str, Any] | None:
 
 
 def discard(written: Written) -> None:
-    try:
+    with suppress(FileNotFoundError):
         written.partial.unlink()
-    except FileNotFoundError:
-        pass
