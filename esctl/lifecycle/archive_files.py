@@ -82,12 +82,13 @@ class Contents:
         self.json_bytes += len(line) + 1
 
     def to_dict(self) -> dict[str, Any]:
-        positions = [(r.first_position, r.last_position) for r in self.streams.values() if r.events]
+        firsts = [r.first_position for r in self.streams.values() if r.first_position is not None]
+        lasts = [r.last_position for r in self.streams.values() if r.last_position is not None]
         return {
             "events": self.events,
             "json_bytes": self.json_bytes,
-            "first_position": min((p[0] for p in positions), default=None),
-            "last_position": max((p[1] for p in positions), default=None),
+            "first_position": min(firsts) if firsts else None,
+            "last_position": max(lasts) if lasts else None,
             "streams": [
                 {"stream_id": stream_id, **vars(r)} for stream_id, r in sorted(self.streams.items())
             ],
