@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from esctl.errors import ConfigError, EsctlError
+from esctl.retention import LIFECYCLE_KEYS, LifecycleSettings, lifecycle_settings
+from esctl.timeparse import parse_duration_ms, parse_seconds
 
 DEFAULT_STORE = "sqlite:///events.db"
 DEFAULT_SCHEMA = "public"
@@ -27,7 +29,7 @@ PROFILE_KEYS = {
     "layout",
     "trace_keys",
     "tables",
-}
+} | LIFECYCLE_KEYS
 # The table layouts esctl knows (SPEC "Other event stores"); `auto` detects the one a store holds.
 LAYOUTS = ("auto", "esctl", "message-db", "emmett", "eventsourcing")
 TOP_LEVEL_KEYS = {"default_profile", "profiles"}
@@ -52,6 +54,9 @@ class Settings:
     events_table: str | None = None
     tracking_tables: tuple[str, ...] = ()
     include_deleted: bool = False  # `--include-deleted` (never from a profile)
+    lifecycle: LifecycleSettings = field(
+        default_factory=LifecycleSettings
+    )  # retention:, archive_dir:
     profile: str | None = None
     config_path: Path | None = None
     sources: Mapping[str, str] = field(default_factory=dict)
@@ -160,6 +165,7 @@ def _check_profile(path: Path, name: str, profile: Any) -> None:
 
         resolve_zone(profile["tz"], what=f"config file {path}: profile {name!r}: tz")
     _check_trace_keys(path, name, profile.get("trace_keys"))
+    lifecycle_settings(profile, f"config file {path}: profile {name!r}")
     _check_tables(path, name, profile.get("tables"))
     reducers = profile.get("reducers", {})
     if not isinstance(reducers, dict) or not all(
@@ -191,27 +197,6 @@ def config_file_warning(path: Path, data: Mapping[str, Any]) -> str | None:
                     f"users can read it (mode {mode & 0o777:o}); run `chmod 600 {path}`"
                 )
     return None
-
-
-def parse_duration_ms(value: Any, what: str) -> int:
-    """`500`, `"500ms"`, `"30s"`, `"2min"`, `"1h"` -> milliseconds (a bare number is milliseconds,
-    as in PostgreSQL's own settings)."""
-    from esctl.timeparse import parse_duration
-
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise ConfigError(f"{what} must be a duration such as 30s or 500ms, not {value!r}")
-    if isinstance(value, int | float):
-        return int(value)
-    return round(parse_duration(value, what, bare_unit="ms", error=ConfigError) * 1000)
-
-
-def parse_seconds(value: Any, what: str) -> int:
-    """A whole number of seconds (at least 1) from `10` or a duration string such as `"5s"`."""
-    millis = parse_duration_ms(value, what) if isinstance(value, str) else None
-    seconds = millis / 1000 if millis is not None else value
-    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds <= 0:
-        raise ConfigError(f"{what} must be a positive number of seconds, not {value!r}")
-    return max(1, round(seconds))
 
 
 def _check_tables(path: Path, name: str, tables: Any) -> None:
@@ -340,6 +325,7 @@ def resolve_settings(
         trace_keys=_trace_keys(chosen.get("trace_keys")),
         events_table=(chosen.get("tables") or {}).get("events"),
         tracking_tables=tuple((chosen.get("tables") or {}).get("tracking") or ()),
+        lifecycle=lifecycle_settings(chosen, f"config file {path}: profile {name!r}"),
         profile=name,
         config_path=path,
         sources=sources,
