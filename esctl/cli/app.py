@@ -257,6 +257,7 @@ def _register() -> None:
     from esctl.cli import horizon as horizon_cli
     from esctl.cli import metrics as metrics_cli
     from esctl.cli import read as read_cli
+    from esctl.cli import retention as retention_cli
     from esctl.cli import sandbox as sandbox_cli
     from esctl.cli import schema as schema_cli
     from esctl.cli import snapshots as snapshots_cli
@@ -310,6 +311,7 @@ def _register() -> None:
     command("horizon", rich_help_panel=PANEL_OPERATE, epilog=horizon_cli.HORIZON_EXAMPLES)(
         horizon_cli.horizon
     )
+    app.add_typer(retention_cli.app, name="retention", rich_help_panel=PANEL_OPERATE)
     command("audit", rich_help_panel=PANEL_OPERATE, epilog=audit_cli.AUDIT_EXAMPLES)(
         audit_cli.audit
     )

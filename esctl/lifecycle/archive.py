@@ -52,6 +52,7 @@ class ArchiveRequest:
             "before": time_json(s.before) if s.before is not None else None,
             "before_as_given": self.before_as_given,
             "keep_last": s.keep_last,
+            "max_position": s.max_position,
             "include_deleted": include_deleted,
         }
 
@@ -124,18 +125,21 @@ def admin_of(tx: Session, operation: str) -> ArchiveAdmin:
     return admin
 
 
-def _facts(row: dict[str, Any], checkpoints: tuple[str, ...]) -> StreamFacts:
+def facts_of(row: dict[str, Any], positions: list[tuple[str, int]]) -> StreamFacts:
+    """A stream of a selection (an ArchiveAdmin.facts row), with the checkpoints (name,
+    position) that still had its events pending."""
+    last = row["last_position"]
     return StreamFacts(
         stream_id=str(row["stream_id"]),
         events=row["events"],
         first_version=row["first_version"],
         last_version=row["last_version"],
         first_position=row["first_position"],
-        last_position=row["last_position"],
+        last_position=last,
         bytes=row["bytes"],
         snapshot_version=row["snapshot_version"],
         deleted_at=None,
-        checkpoints=checkpoints,
+        checkpoints=tuple(n for n, p in positions if last is not None and p < int(last)),
     )
 
 
@@ -155,11 +159,7 @@ def plan_archive(store: Store, request: ArchiveRequest) -> ArchivePlan:
             if stream_id not in found and not tx.log.stream_exists(stream_id):
                 raise stream_not_found(tx, stream_id)
         positions = [(c.name, c.position) for c in transaction.checkpoints(tx).all()]
-    planned = []
-    for row in rows:
-        last = row["last_position"]
-        pending = tuple(n for n, p in positions if last is not None and p < int(last))
-        planned.append(_facts(row, pending))
+    planned = [facts_of(row, positions) for row in rows]
     affected = tuple(dict.fromkeys(n for s in planned for n in s.checkpoints))
     existing = _existing_archive(store, request)
     notes = []
@@ -209,6 +209,7 @@ def _manifest(
 ) -> dict[str, Any]:
     return {
         "format": files.FORMAT,
+        "operation": request.operation,
         "file": request.path.name,
         "compression": "gzip" if files.is_gzip(request.path) else None,
         "sha256": written.sha256,

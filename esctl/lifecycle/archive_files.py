@@ -72,6 +72,7 @@ class Contents:
     streams: dict[str, StreamRange] = field(default_factory=dict)
     events: int = 0
     json_bytes: int = 0  # uncompressed
+    last_event: tuple[int, str] | None = None  # the last line's (position, event id)
 
     def add_line(self, line: bytes) -> None:
         event = json.loads(line)
@@ -80,6 +81,7 @@ class Contents:
         )
         self.events += 1
         self.json_bytes += len(line) + 1
+        self.last_event = (int(event["global_position"]), str(event["event_id"]))
 
     def to_dict(self) -> dict[str, Any]:
         firsts = [r.first_position for r in self.streams.values() if r.first_position is not None]
@@ -89,6 +91,7 @@ class Contents:
             "json_bytes": self.json_bytes,
             "first_position": min(firsts) if firsts else None,
             "last_position": max(lasts) if lasts else None,
+            "last_event_id": self.last_event[1] if self.last_event else None,
             "streams": [
                 {"stream_id": stream_id, **vars(r)} for stream_id, r in sorted(self.streams.items())
             ],
@@ -220,7 +223,7 @@ def problems(path: Path, manifest: dict[str, Any]) -> list[str]:
         found.append(f"its events cannot be read ({error})")
         return found
     counted = contents.to_dict()
-    for key in ("events", "first_position", "last_position", "streams"):
+    for key in ("events", "first_position", "last_position", "last_event_id", "streams"):
         if counted[key] != manifest.get(key):
             found.append(f"its {key} differ from the manifest's")
     return found

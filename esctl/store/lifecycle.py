@@ -122,6 +122,7 @@ class Selection:
     category: str | None = None
     before: datetime | None = None
     keep_last: int | None = None
+    max_position: int | None = None  # none above this global position (what a plan saw)
 
 
 class ArchiveAdmin(Protocol):
@@ -137,6 +138,14 @@ class ArchiveAdmin(Protocol):
     ) -> Iterator[bytes]:
         """The selected events in position order as JSON lines (`read -o jsonl`'s bytes), in
         chunks of whole lines, read in one snapshot."""
+        ...
+
+    def stored(self, events: Sequence[tuple[int, str]]) -> int:
+        """How many of these (global position, event id) pairs are still stored."""
+        ...
+
+    def delete_selected(self, selection: Selection, limit: int) -> int:
+        """Delete up to `limit` of the selected events, lowest positions first; how many."""
         ...
 
     def delete_exactly(self, events: Sequence[tuple[int, str]]) -> int:

@@ -49,6 +49,9 @@ class EsctlArchiveAdmin:
             params.append(selection.keep_last)
         if old:
             parts.append("(" + " OR ".join(old) + ")")
+        if selection.max_position is not None:
+            parts.append("global_position <= %s")
+            params.append(selection.max_position)
         return " AND ".join(parts) or "1 = 1", params
 
     def facts(self, selection: Selection) -> list[Row]:
@@ -91,12 +94,28 @@ class EsctlArchiveAdmin:
             chunk.append("")
             yield "\n".join(chunk).encode()
 
+    @staticmethod
+    def _exactly(events: Sequence[tuple[int, str]]) -> tuple[str, list[Any]]:
+        marks = ", ".join(["%s"] * len(events))
+        where = "global_position IN (" + marks + ") AND id IN (" + marks + ")"
+        return where, [p for p, _ in events] + [i for _, i in events]
+
+    def stored(self, events: Sequence[tuple[int, str]]) -> int:
+        if not events:
+            return 0
+        where, params = self._exactly(events)
+        return int(self.session.fetchval("SELECT count(*) FROM {events} WHERE " + where, params))  # noqa: S608
+
+    def delete_selected(self, selection: Selection, limit: int) -> int:
+        where, params = self._where(selection)
+        return self.session.execute(
+            "DELETE FROM {events} WHERE global_position IN (SELECT global_position "  # noqa: S608
+            f"FROM {{events}} WHERE {where} ORDER BY global_position LIMIT %s)",
+            [*params, limit],
+        )
+
     def delete_exactly(self, events: Sequence[tuple[int, str]]) -> int:
         if not events:
             return 0
-        marks = ", ".join(["%s"] * len(events))
-        return self.session.execute(
-            "DELETE FROM {events} WHERE global_position IN (" + marks + ") "  # noqa: S608
-            "AND id IN (" + marks + ")",
-            [p for p, _ in events] + [i for _, i in events],
-        )
+        where, params = self._exactly(events)
+        return self.session.execute("DELETE FROM {events} WHERE " + where, params)  # noqa: S608
