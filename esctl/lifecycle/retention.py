@@ -81,6 +81,7 @@ class RetentionPlan:
     archive_dir: Path | None
     unfinished: tuple[Path, ...] = ()  # archives of a killed run, finished first by apply
     executed: bool = False
+    finished_deleted: int = 0  # events of the unfinished archives deleted by apply
 
     @property
     def events(self) -> int:
@@ -93,7 +94,7 @@ class RetentionPlan:
             "at": time_json(self.at),
             "archive_dir": str(self.archive_dir) if self.archive_dir else None,
             "events": self.events,
-            "events_deleted": sum(c.deleted for c in self.categories),
+            "events_deleted": self.finished_deleted + sum(c.deleted for c in self.categories),
             "unfinished_archives": [str(p) for p in self.unfinished],
             "categories": [c.to_dict() for c in self.categories],
         }
@@ -171,10 +172,13 @@ def apply_retention(
 ) -> RetentionPlan:
     """Finish the unfinished archives, then archive (with `archive_dir:`) and remove each
     category's planned events; every step audited."""
-    for archive in plan.unfinished:
-        _finish(store, archive, actor, batch_size, progress)
+    finished = sum(_finish(store, a, actor, batch_size, progress) for a in plan.unfinished)
     if plan.unfinished:  # their events were in the plan too: plan again without them
-        plan = replace(plan_retention(store, now=plan.at), unfinished=plan.unfinished)
+        plan = replace(
+            plan_retention(store, now=plan.at),
+            unfinished=plan.unfinished,
+            finished_deleted=finished,
+        )
     if plan.archive_dir is not None:
         with files.directory_lock(plan.archive_dir):
             for stale in plan.archive_dir.glob("*.partial"):  # a killed writer's (the lock is ours)
@@ -192,7 +196,7 @@ def apply_retention(
 
 def _finish(
     store: Store, archive: Path, actor: Actor | None, batch_size: int, progress: Progress | None
-) -> None:
+) -> int:
     manifest = files.read_manifest(archive)
     assert manifest is not None
     problems = files.problems(archive, manifest)
@@ -214,7 +218,7 @@ def _finish(
             manifest_sha256=manifest["sha256"],
         )
     assert audit_id is not None
-    delete_archived(store, request, audit_id, counts, batch_size, progress)
+    return delete_archived(store, request, audit_id, counts, batch_size, progress)
 
 
 def _archive(
