@@ -28,7 +28,6 @@ from esctl.lifecycle.streams import BATCH_SIZE, StreamFacts, changing_events
 from esctl.lifecycle.visibility import stream_not_found
 from esctl.store.base import Session, Store
 from esctl.store.lifecycle import ArchiveAdmin, Selection, archive_admin
-from esctl.urls import redact
 from esctl.values import time_json
 
 Progress = Callable[[str, int], None]  # (phase, events) for "archiving" and "deleting"
@@ -216,7 +215,7 @@ def _manifest(
         "bytes": written.size,
         **written.contents.to_dict(),
         "selection": request.selection_dict(store.settings.include_deleted),
-        "store": redact(store.settings.store),
+        "store": store.display_url,
         "schema": store.settings.schema,
         "created_at": time_json(created),
         "esctl_version": __version__,
