@@ -109,7 +109,7 @@ def archive(
     plan = plan_archive(store, request)
     out = app_state.out
     if execute:
-        total = plan.events or plan.counts()["events"]
+        total = plan.events
         with out.progress("events") as bars:
             plan = execute_archive(
                 store,

@@ -46,7 +46,7 @@ class ArchiveRequest:
     def selection_dict(self, include_deleted: bool) -> dict[str, Any]:
         s = self.selection
         return {
-            "streams": list(s.stream_ids),
+            "streams": sorted(s.stream_ids),
             "category": s.category,
             "before": time_json(s.before) if s.before is not None else None,
             "before_as_given": self.before_as_given,
@@ -234,19 +234,25 @@ def write_archive(
     with files.directory_lock(path.parent):
         if path.exists():
             raise UsageError(f"refusing to overwrite {path}: it appeared while this ran")
-        with store.reading() as tx:
-            chunks = admin_of(tx, request.operation).json_lines(request.selection, warn)
-            written = files.write_partial(path, _counted(chunks, progress))
-        manifest = _manifest(store, request, written, datetime.now(UTC))
-        problems = files.problems(written.partial, manifest)
-        if problems:
-            files.discard(written)
+        try:
+            with store.reading() as tx:
+                chunks = admin_of(tx, request.operation).json_lines(request.selection, warn)
+                written = files.write_partial(path, _counted(chunks, progress))
+            manifest = _manifest(store, request, written, datetime.now(UTC))
+            problems = files.problems(written.partial, manifest)
+            if problems:
+                files.discard(written)
+                raise EsctlError(
+                    f"the archive read back differs from what was written: "
+                    f"{'; '.join(problems)}; nothing was deleted",
+                    hint="check the disk; the events are still in the store",
+                )
+            files.publish(path, written, manifest)
+        except OSError as error:  # a full disk, a read-only directory: nothing was deleted
+            files.partial_path(path).unlink(missing_ok=True)
             raise EsctlError(
-                f"the archive read back differs from what was written: {'; '.join(problems)}; "
-                "nothing was deleted",
-                hint="check the disk; the events are still in the store",
-            )
-        files.publish(path, written, manifest)
+                f"cannot write the archive {path}: {error.strerror or error}; nothing was deleted"
+            ) from None
     return manifest
 
 

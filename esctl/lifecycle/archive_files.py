@@ -128,7 +128,12 @@ def _sync_dir(directory: Path) -> None:
 @contextmanager
 def directory_lock(directory: Path) -> Iterator[None]:
     """Hold the directory's lock: one esctl archive writer at a time in it (exit 3 if busy)."""
-    fd = os.open(directory, os.O_RDONLY)
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError as error:
+        raise EsctlError(
+            f"cannot open the archive directory {directory}: {error.strerror}"
+        ) from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
