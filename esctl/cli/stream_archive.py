@@ -16,6 +16,7 @@ from esctl.cli.stream_delete import PLAN_COLUMNS, _stream_rows
 from esctl.render import Listing
 from esctl.words import plural
 
+TABLE_STREAMS = 100  # a plan's table shows this many streams (json, all of them)
 ARCHIVE_EXAMPLES = examples(
     "esctl streams archive Order-1001 --to order-1001.jsonl",
     "esctl streams archive --category Order --before 90d --to orders-2026-q1.jsonl.gz",
@@ -34,7 +35,15 @@ def report(app_state: Any, plan: Any, what: str) -> None:
     else:
         then = " and delete them" if request.delete else ""
         title = f"Would archive {plural(plan.events, 'event')} of {what} to {request.path}{then}"
-    out.result(plan.to_dict(), view=Listing(_stream_rows(plan.streams), PLAN_COLUMNS, title=title))
+    shown = plan.streams[:TABLE_STREAMS]
+    more = len(plan.streams) - len(shown)
+    legend = (
+        f"The first {len(shown)} of {len(plan.streams)} streams; -o json lists them all."
+        if more
+        else None
+    )
+    view = Listing(_stream_rows(shown), PLAN_COLUMNS, title=title, legend=legend)
+    out.result(plan.to_dict(), view=view)
     for note in plan.notes:
         out.note(f"Note: {note}.")
     if plan.executed and plan.audit_id is not None:

@@ -94,11 +94,17 @@ class EsctlArchiveAdmin:
             chunk.append("")
             yield "\n".join(chunk).encode()
 
-    @staticmethod
-    def _exactly(events: Sequence[tuple[int, str]]) -> tuple[str, list[Any]]:
+    def _exactly(self, events: Sequence[tuple[int, str]]) -> tuple[str, list[Any]]:
+        positions, ids = [p for p, _ in events], [i for _, i in events]
+        if self.session.backend == "postgresql":
+            # Two array parameters: PostgreSQL hashes a constant array (an IN list of
+            # parameters is searched linearly for each row: quadratic in the batch size).
+            where = "global_position = ANY(CAST(%s AS bigint[])) AND id = ANY(CAST(%s AS uuid[]))"
+            return where, [positions, ids]
+        # SQLite: `+id` keeps the id list off the id index (it would search every position with
+        # every id); the positions are looked up by rowid, and each row's id checked in the list.
         marks = ", ".join(["%s"] * len(events))
-        where = "global_position IN (" + marks + ") AND id IN (" + marks + ")"
-        return where, [p for p, _ in events] + [i for _, i in events]
+        return "global_position IN (" + marks + ") AND +id IN (" + marks + ")", positions + ids
 
     def stored(self, events: Sequence[tuple[int, str]]) -> int:
         if not events:
