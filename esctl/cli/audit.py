@@ -49,8 +49,8 @@ def audit(
 ) -> None:
     """The audit trail: every executed change esctl made, newest first.
 
-    One row per `checkpoints set|delete --execute`, `streams delete|undelete --execute` and
-    `init --protect|--unprotect`: when, the database and OS user, the host, the command line
+    One row per `checkpoints set|delete --execute`, `streams delete|undelete|truncate|archive
+    --execute`, `retention apply --execute` and `init --protect|--unprotect`: when, the database and OS user, the host, the command line
     (passwords redacted), the operation, its target and counts. Written in the transaction of
     the change, so a change that rolled back left no row.
     """
