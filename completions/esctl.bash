@@ -7,7 +7,7 @@
 # options that take a value. Global options are accepted after the command name too.
 _esctl_spec() {
     case "$1" in
-        '') subs='init doctor sandbox config append read tail trace stats events streams horizon audit top checkpoints snapshots metrics bench'; opts='--profile -p --store -s --config -c --output -o --tz --layout --no-color --quiet -q --verbose -v --primary --include-archived --version --help -h'; vopts='--profile -p --store -s --config -c --output -o --tz --layout' ;;
+        '') subs='init doctor sandbox config append read tail trace stats events streams horizon audit top checkpoints snapshots metrics retention bench'; opts='--profile -p --store -s --config -c --output -o --tz --layout --no-color --quiet -q --verbose -v --primary --include-archived --version --help -h'; vopts='--profile -p --store -s --config -c --output -o --tz --layout' ;;
         'init') subs=''; opts='--dry-run --protect --unprotect'; vopts='' ;;
         'doctor') subs=''; opts=''; vopts='' ;;
         'sandbox') subs=''; opts='--port --data-dir --keep --no-init --seed --shell --env --detach -d'; vopts='--port --data-dir --seed' ;;
@@ -24,12 +24,13 @@ _esctl_spec() {
         'events') subs='show redact'; opts=''; vopts='' ;;
         'events show') subs=''; opts='--include-deleted'; vopts='' ;;
         'events redact') subs=''; opts='--path --execute'; vopts='--path' ;;
-        'streams') subs='list show state delete undelete truncate'; opts=''; vopts='' ;;
+        'streams') subs='list show state delete undelete archive truncate'; opts=''; vopts='' ;;
         'streams list') subs=''; opts='--category --after --limit -n --sort --reverse --exact --include-deleted'; vopts='--category --after --limit -n --sort' ;;
         'streams show') subs=''; opts='--include-deleted'; vopts='' ;;
         'streams state') subs=''; opts='--at-version --at --reducer -r --changes --no-snapshot'; vopts='--at-version --at --reducer -r' ;;
         'streams delete') subs=''; opts='--hard --batch-size --execute'; vopts='--batch-size' ;;
         'streams undelete') subs=''; opts='--execute'; vopts='' ;;
+        'streams archive') subs=''; opts='--to --category --before --delete --batch-size --include-deleted --execute'; vopts='--to --category --before --batch-size' ;;
         'streams truncate') subs=''; opts='--before-version --force --batch-size --execute'; vopts='--before-version --batch-size' ;;
         'horizon') subs=''; opts='--last'; vopts='--last' ;;
         'audit') subs=''; opts='--since --limit -n'; vopts='--since --limit -n' ;;
@@ -46,6 +47,9 @@ _esctl_spec() {
         'snapshots verify') subs=''; opts='--stream-type --all --reducer -r --limit -n --include-deleted'; vopts='--stream-type --reducer -r --limit -n' ;;
         'metrics') subs='serve'; opts='--openmetrics --timeout --lag-threshold --stall-after'; vopts='--timeout --lag-threshold --stall-after' ;;
         'metrics serve') subs=''; opts='--listen'; vopts='--listen' ;;
+        'retention') subs='plan apply'; opts=''; vopts='' ;;
+        'retention plan') subs=''; opts=''; vopts='' ;;
+        'retention apply') subs=''; opts='--batch-size --execute'; vopts='--batch-size' ;;
         'bench') subs=''; opts='--events --streams --batch-size --writers --payload-bytes --rate --warmup --duration --keep --seed --compare'; vopts='--events --streams --batch-size --writers --payload-bytes --rate --warmup --duration --seed --compare' ;;
         *) subs=''; opts=''; vopts='' ;;
     esac
@@ -94,6 +98,10 @@ _esctl_option_value() {
         'streams state:--at') COMPREPLY=() ;;
         'streams state:--reducer'|'streams state:-r') COMPREPLY=() ;;
         'streams delete:--batch-size') COMPREPLY=() ;;
+        'streams archive:--to') COMPREPLY=() ;;
+        'streams archive:--category') COMPREPLY=() ;;
+        'streams archive:--before') COMPREPLY=() ;;
+        'streams archive:--batch-size') COMPREPLY=() ;;
         'streams truncate:--before-version') COMPREPLY=() ;;
         'streams truncate:--batch-size') COMPREPLY=() ;;
         'horizon:--last') COMPREPLY=() ;;
@@ -128,6 +136,7 @@ _esctl_option_value() {
         'metrics:--lag-threshold') COMPREPLY=() ;;
         'metrics:--stall-after') COMPREPLY=() ;;
         'metrics serve:--listen') COMPREPLY=() ;;
+        'retention apply:--batch-size') COMPREPLY=() ;;
         'bench:--events') COMPREPLY=() ;;
         'bench:--streams') COMPREPLY=() ;;
         'bench:--batch-size') COMPREPLY=() ;;
@@ -157,6 +166,7 @@ _esctl_argument() {
         'streams state:0') _esctl_dynamic ;;
         'streams delete:'*) _esctl_dynamic ;;
         'streams undelete:'*) _esctl_dynamic ;;
+        'streams archive:'*) _esctl_dynamic ;;
         'streams truncate:0') _esctl_dynamic ;;
         'checkpoints show:0') _esctl_dynamic ;;
         'checkpoints set:'*) _esctl_dynamic ;;

@@ -10,6 +10,8 @@ from pathlib import Path
 from typing import Any
 
 from esctl.errors import ConfigError, EsctlError
+from esctl.retention import LIFECYCLE_KEYS, LifecycleSettings, lifecycle_settings
+from esctl.timeparse import parse_duration_ms, parse_seconds
 
 DEFAULT_STORE = "sqlite:///events.db"
 DEFAULT_SCHEMA = "public"
@@ -17,7 +19,7 @@ DEFAULT_CONNECT_TIMEOUT = 10
 PROFILE_KEYS = {
     *("store", "read_store", "schema", "read_only", "statement_timeout", "connect_timeout"),
     *("password_env", "reducers", "tz", "layout", "trace_keys", "tables", "pooler"),
-}
+} | LIFECYCLE_KEYS
 # `pooler:` what sits between esctl and PostgreSQL; without it a pooler is detected at connect.
 POOLERS = ("pgbouncer", "none")
 # The table layouts esctl knows (SPEC "Other event stores"); `auto` detects the one a store holds.
@@ -46,6 +48,9 @@ class Settings:
     pooler: str | None = None  # one of POOLERS, or None: detect a transaction pooler
     include_deleted: bool = False  # `--include-deleted` (never from a profile)
     include_archived: bool = False  # `--include-archived` (emmett layout; never from a profile)
+    lifecycle: LifecycleSettings = field(
+        default_factory=LifecycleSettings
+    )  # retention:, archive_dir:
     profile: str | None = None
     config_path: Path | None = None
     sources: Mapping[str, str] = field(default_factory=dict)
@@ -155,6 +160,7 @@ def _check_profile(path: Path, name: str, profile: Any) -> None:
 
         resolve_zone(profile["tz"], what=f"config file {path}: profile {name!r}: tz")
     _check_trace_keys(path, name, profile.get("trace_keys"))
+    lifecycle_settings(profile, f"config file {path}: profile {name!r}")
     _check_tables(path, name, profile.get("tables"))
     reducers = profile.get("reducers", {})
     if not isinstance(reducers, dict) or not all(
@@ -186,27 +192,6 @@ def config_file_warning(path: Path, data: Mapping[str, Any]) -> str | None:
                     f"users can read it (mode {mode & 0o777:o}); run `chmod 600 {path}`"
                 )
     return None
-
-
-def parse_duration_ms(value: Any, what: str) -> int:
-    """`500`, `"500ms"`, `"30s"`, `"2min"`, `"1h"` -> milliseconds (a bare number is milliseconds,
-    as in PostgreSQL's own settings)."""
-    from esctl.timeparse import parse_duration
-
-    if isinstance(value, bool) or not isinstance(value, int | float | str):
-        raise ConfigError(f"{what} must be a duration such as 30s or 500ms, not {value!r}")
-    if isinstance(value, int | float):
-        return int(value)
-    return round(parse_duration(value, what, bare_unit="ms", error=ConfigError) * 1000)
-
-
-def parse_seconds(value: Any, what: str) -> int:
-    """A whole number of seconds (at least 1) from `10` or a duration string such as `"5s"`."""
-    millis = parse_duration_ms(value, what) if isinstance(value, str) else None
-    seconds = millis / 1000 if millis is not None else value
-    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds <= 0:
-        raise ConfigError(f"{what} must be a positive number of seconds, not {value!r}")
-    return max(1, round(seconds))
 
 
 def _check_tables(path: Path, name: str, tables: Any) -> None:
@@ -336,6 +321,7 @@ def resolve_settings(
         events_table=(chosen.get("tables") or {}).get("events"),
         tracking_tables=tuple((chosen.get("tables") or {}).get("tracking") or ()),
         pooler=chosen.get("pooler"),
+        lifecycle=lifecycle_settings(chosen, f"config file {path}: profile {name!r}"),
         profile=name,
         config_path=path,
         sources=sources,

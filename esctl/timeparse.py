@@ -9,8 +9,9 @@ from __future__ import annotations
 import math
 import re
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from esctl.errors import UsageError
+from esctl.errors import ConfigError, UsageError
 
 _NUMBER = r"\d+(?:\.\d+)?"
 # Longer units first, so `10min` is not `10m` followed by `in`.
@@ -82,3 +83,22 @@ def parse_time_arg(text: str, option: str, *, now: datetime | None = None) -> da
             "or a duration ago (15m, 2h, 7d, 1h30m)",
         ) from None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def parse_duration_ms(value: Any, what: str) -> int:
+    """`500`, `"500ms"`, `"30s"`, `"2min"`, `"1h"` -> milliseconds (a bare number is milliseconds,
+    as in PostgreSQL's own settings)."""
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        raise ConfigError(f"{what} must be a duration such as 30s or 500ms, not {value!r}")
+    if isinstance(value, int | float):
+        return int(value)
+    return round(parse_duration(value, what, bare_unit="ms", error=ConfigError) * 1000)
+
+
+def parse_seconds(value: Any, what: str) -> int:
+    """A whole number of seconds (at least 1) from `10` or a duration string such as `"5s"`."""
+    millis = parse_duration_ms(value, what) if isinstance(value, str) else None
+    seconds = millis / 1000 if millis is not None else value
+    if isinstance(seconds, bool) or not isinstance(seconds, int | float) or seconds <= 0:
+        raise ConfigError(f"{what} must be a positive number of seconds, not {value!r}")
+    return max(1, round(seconds))

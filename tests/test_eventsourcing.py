@@ -165,6 +165,7 @@ def test_checkpoints_list_the_followers_tracking_and_its_lag_in_events(
         ["checkpoints", "set", "counters/Bank", "--to-start"],
         ["checkpoints", "set", "--all", "--to-start", "--export", "plan.json"],
         ["checkpoints", "delete", "counters/Bank", "--execute"],
+        ["streams", "archive", "--category", "Bank", "--to", "bank.jsonl", "--delete"],
         ["tail", "--checkpoint", "counters/Bank", "--max", "1"],
         ["init"],
     ],

@@ -2,6 +2,8 @@
 
 Input is `.json` (one object or an array), `.jsonl`/`.ndjson` (one object a line), or `-` (standard
 input: an array if it starts with `[`, else JSON lines). Other names are sniffed like standard input.
+A name ending in `.gz` (an archive of `streams archive`) is gunzipped as it is read: `.json.gz` is
+a document, any other `.gz` JSON lines.
 Standard input (and a FIFO or pipe) is copied to a temporary spool file while it is read, so a
 second pass (the careful path of `esctl.append.writing`, or `--commit-every`) can read it again
 without holding it in memory. Decoding the bytes into JSON values is `esctl.append.decoding`.
@@ -51,6 +53,38 @@ class _Tee(io.RawIOBase):
         return len(data)
 
 
+class _Gunzip(io.RawIOBase):
+    """A gzip file's bytes; a corrupt or cut file is invalid input naming the file."""
+
+    def __init__(self, label: str, raw: IO[bytes]) -> None:
+        import gzip
+
+        super().__init__()
+        self.label, self.raw = label, raw
+        self.gzip = gzip.GzipFile(fileobj=raw, mode="rb")
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        import zlib
+
+        try:
+            data = self.gzip.read(len(buffer))
+        except (OSError, EOFError, zlib.error) as error:
+            raise InvalidInput(
+                f"cannot read {self.label}: not a whole gzip file ({error})"
+            ) from None
+        buffer[: len(data)] = data
+        return len(data)
+
+    def close(self) -> None:
+        if not self.closed:
+            self.gzip.close()
+            self.raw.close()
+        super().close()
+
+
 @dataclass
 class InputSource:
     """One input file, or standard input (read live the first time, from its spool after)."""
@@ -60,6 +94,7 @@ class InputSource:
     kind: str  # "lines", "document" or "sniff"
     live: _Tee | None = field(default=None, repr=False)
     read_once: bool = False
+    compressed: bool = False  # gzip: read through `_Gunzip`, progress in compressed bytes
     _handle: IO[bytes] | None = field(default=None, repr=False)
 
     @property
@@ -75,6 +110,8 @@ class InputSource:
             if not self.live.complete:
                 raise AssertionError("standard input was not read to its end before a second pass")
         self._handle = self.path.open("rb")
+        if self.compressed:
+            return io.BufferedReader(_Gunzip(self.label, self._handle), CHUNK)
         return self._handle
 
     def position(self) -> int:
@@ -136,10 +173,13 @@ def open_sources(
                 sources.append(_stdin_source(stdin or sys.stdin.buffer, spool()))
                 continue
             path = Path(name)
-            suffix = path.suffix.lower()
+            compressed = path.suffix.lower() == ".gz"
+            suffix = (path.with_suffix("") if compressed else path).suffix.lower()
             kind = {".json": "document", ".jsonl": "lines", ".ndjson": "lines"}.get(suffix, "sniff")
+            if compressed and kind == "sniff":
+                kind = "lines"
             if path.is_file():
-                sources.append(InputSource(name, path, kind))
+                sources.append(InputSource(name, path, kind, compressed=compressed))
                 continue
             if not path.exists() or path.is_dir():
                 why = "is a directory" if path.is_dir() else "no such file"

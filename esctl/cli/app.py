@@ -266,9 +266,11 @@ def _register() -> None:
     from esctl.cli import metrics as metrics_cli
     from esctl.cli import read as read_cli
     from esctl.cli import redact as redact_cli
+    from esctl.cli import retention as retention_cli
     from esctl.cli import sandbox as sandbox_cli
     from esctl.cli import schema as schema_cli
     from esctl.cli import snapshots as snapshots_cli
+    from esctl.cli import stream_archive as stream_archive_cli
     from esctl.cli import stream_delete as stream_delete_cli
     from esctl.cli import stream_state as stream_state_cli
     from esctl.cli import streams as streams_cli
@@ -301,6 +303,9 @@ def _register() -> None:
     streams_cli.streams_app.command("undelete", epilog=stream_delete_cli.UNDELETE_EXAMPLES)(
         stream_delete_cli.undelete
     )
+    streams_cli.streams_app.command("archive", epilog=stream_archive_cli.ARCHIVE_EXAMPLES)(
+        stream_archive_cli.archive
+    )
     streams_cli.streams_app.command("truncate", epilog=stream_delete_cli.TRUNCATE_EXAMPLES)(
         stream_delete_cli.truncate
     )
@@ -316,6 +321,7 @@ def _register() -> None:
     command("horizon", rich_help_panel=PANEL_OPERATE, epilog=horizon_cli.HORIZON_EXAMPLES)(
         horizon_cli.horizon
     )
+    app.add_typer(retention_cli.app, name="retention", rich_help_panel=PANEL_OPERATE)
     command("audit", rich_help_panel=PANEL_OPERATE, epilog=audit_cli.AUDIT_EXAMPLES)(
         audit_cli.audit
     )

@@ -49,11 +49,11 @@ def audit(
 ) -> None:
     """The audit trail: every executed change esctl made, newest first.
 
-    One row per `checkpoints set|delete --execute`, `streams delete|undelete|truncate
+    One row per `checkpoints set|delete --execute`, `streams delete|undelete|truncate|archive
     --execute`, `events redact --execute` (with a sha256 of each removed value, never the
-    value) and `init --protect|--unprotect`: when, the database and OS user, the host, the
-    command line (passwords redacted), the operation, its target and counts. Written in the
-    transaction of the change, so a change that rolled back left no row.
+    value), `retention apply --execute` and `init --protect|--unprotect`: when, the database
+    and OS user, the host, the command line (passwords redacted), the operation, its target and
+    counts. Written in the transaction of the change, so a change that rolled back left no row.
     """
     from esctl.lifecycle.audit import list_audit
     from esctl.timeparse import parse_time_arg

@@ -5,7 +5,7 @@ returns None there: esctl never alters another product's schema)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
@@ -157,3 +157,55 @@ def event_redactor(tx: Session) -> EventRedactor | None:
     from esctl.store.esctl_layout.redaction import EsctlEventRedactor
 
     return EsctlEventRedactor(tx)
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The events an archive or a retention rule takes: of `stream_ids` or of `category`, those
+    created before `before`, or (`keep_last`) all but each stream's newest `keep_last` (either
+    rule takes an event when both are given; neither: every event of the streams)."""
+
+    stream_ids: tuple[str, ...] = ()
+    category: str | None = None
+    before: datetime | None = None
+    keep_last: int | None = None
+    max_position: int | None = None  # none above this global position (what a plan saw)
+
+
+class ArchiveAdmin(Protocol):
+    """What `streams archive` and `retention` read and remove (esctl_layout/archive.py)."""
+
+    def facts(self, selection: Selection) -> list[Row]:
+        """Per stream of the selection, in stream order: stream_id, events, first/last version,
+        first/last position, bytes, snapshot_version."""
+        ...
+
+    def json_lines(
+        self, selection: Selection, warn: Callable[[str], None] | None = None
+    ) -> Iterator[bytes]:
+        """The selected events in position order as JSON lines (`read -o jsonl`'s bytes), in
+        chunks of whole lines, read in one snapshot."""
+        ...
+
+    def stored(self, events: Sequence[tuple[int, str]]) -> int:
+        """How many of these (global position, event id) pairs are still stored."""
+        ...
+
+    def delete_selected(self, selection: Selection, limit: int) -> int:
+        """Delete up to `limit` of the selected events, lowest positions first; how many."""
+        ...
+
+    def delete_exactly(self, events: Sequence[tuple[int, str]]) -> int:
+        """Delete the events of these (global position, event id) pairs that are still stored;
+        how many."""
+        ...
+
+
+def archive_admin(tx: Session) -> ArchiveAdmin | None:
+    """Archive reads and deletes on the store behind `tx`, or None when its layout has none."""
+    store = getattr(tx, "_store", None)
+    if store is None or store.layout.name != "esctl":
+        return None
+    from esctl.store.esctl_layout.archive import EsctlArchiveAdmin
+
+    return EsctlArchiveAdmin(tx, store)

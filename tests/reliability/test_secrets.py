@@ -51,6 +51,17 @@ def every_command(tmp_path: Path) -> list[list[str]]:
         ["streams", "delete", "Order-1"],
         ["streams", "undelete", "Order-1"],
         ["streams", "truncate", "Order-1", "--before-version", "1", "--force"],
+        # executed: the manifest it prints (-o json) and writes names the store
+        [
+            "streams",
+            "archive",
+            "Order-1",
+            "--to",
+            str(tmp_path / f"a-{uuid.uuid4().hex[:6]}.jsonl.gz"),
+            "--execute",
+        ],
+        ["retention", "plan"],  # refused: the profiles have no retention: rules
+        ["retention", "apply", "--execute"],
         ["stats"],
         ["stats", "--by-size"],
         ["stats", "--watch", "--interval", "0.1", "--max-frames", "1"],
@@ -131,6 +142,9 @@ EXPECTED: dict[str, tuple[set[int], tuple[str, ...]]] = {
     "streams delete": ({0}, ("Order-1",)),
     "streams undelete": ({4}, ()),
     "streams truncate": ({0}, ("Order-1",)),
+    "streams archive": ({0}, ("Order-1",)),
+    "retention plan": ({2}, ()),
+    "retention apply": ({2}, ()),
     "streams state": ({0}, ('"n": 1', "n  1")),  # JSON, or the narrow table's row
     "stats": ({0}, ("head_position",)),
     "trace": ({4}, ()),
