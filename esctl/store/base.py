@@ -282,10 +282,13 @@ class Store(ABC):
         `executemany` on SQLite). A row's `created_at` of None means now. A unique violation
         (event id, or stream and version) raises Conflict; the caller diagnoses it."""
 
+    def append_mark(self, session: Session) -> int:
+        """Before appending, the `since` of `appended_positions`: the head this transaction sees."""
+        return int(session.fetchval("SELECT coalesce(max(global_position), 0) FROM {events}"))
+
     @abstractmethod
     def appended_positions(self, session: Session, since: int) -> dict[str, tuple[int, int]]:
-        """First and last global position, per stream, of the events this transaction appended;
-        `since` is the highest position this transaction saw before appending."""
+        """First and last global position, per stream, of the rows this transaction appended."""
 
     # --- the server (behind store.admin) ---------------------------------------------------------
 
