@@ -278,9 +278,8 @@ class Store(ABC):
 
     @abstractmethod
     def insert_events(self, session: Session, rows: Iterable[EventRow]) -> None:
-        """Insert new events, versions assigned, as fast as the backend allows (COPY on PostgreSQL,
-        `executemany` on SQLite). A row's `created_at` of None means now. A unique violation
-        (event id, or stream and version) raises Conflict; the caller diagnoses it."""
+        """Insert new events, versions assigned, in bulk (COPY, or `executemany` on SQLite); a
+        `created_at` of None is now; a unique violation raises Conflict (the caller diagnoses)."""
 
     def append_mark(self, session: Session) -> int:
         """Before appending, the `since` of `appended_positions`: the head this transaction sees."""
