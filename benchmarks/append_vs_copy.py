@@ -202,6 +202,7 @@ def main() -> None:
     parser.add_argument("--bench-events", type=int, default=20_000)
     parser.add_argument("--skip-bench", action="store_true")
     parser.add_argument("--skip-sqlite", action="store_true")
+    parser.add_argument("--sqlite-rounds", type=int, help="default: --rounds")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     tools = [Esctl("esctl", None)]
@@ -269,7 +270,7 @@ def main() -> None:
             size = max(sizes)
             key = "SQLite append of the largest size, events/s"
             per_tool: dict[str, list[float]] = {tool.label: [] for tool in tools}
-            for round_ in range(args.rounds):
+            for round_ in range(args.sqlite_rounds or args.rounds):
                 for tool in tools if round_ % 2 == 0 else tools[::-1]:
                     db = work / f"bench-{uuid.uuid4().hex[:6]}.db"
                     with open_store(
