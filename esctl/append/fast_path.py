@@ -30,7 +30,7 @@ class FastPath(AppendState):
     def fast_stream(self, log: EventWrites, events: Iterator[NewEvent]) -> None:
         """The fast path over a stream of events: rows written while they arrive; the bulk write
         pauses only to read the versions of streams not seen yet."""
-        since = log.head()
+        since = log.append_mark()
         pending: list[NewEvent] = []
         size = FIRST_LOOKAHEAD
         take(events, pending, size)
@@ -71,7 +71,7 @@ class FastPath(AppendState):
 
     def fast_unit(self, log: EventWrites, unit: int, events: Iterable[NewEvent]) -> None:
         """One `--commit-every` unit: the streams that first appear in it are read up front."""
-        since = log.head()
+        since = log.append_mark()
         new = [sid for sid, plan in self.summary.streams.items() if plan.first_unit == unit]
         self._start_streams(log, new)
         log.append(self._fast_rows(events))

@@ -29,7 +29,7 @@ class CarefulPath(AppendState):
     """Writing (or, for a dry run, only deciding) a unit with stored event ids looked up first."""
 
     def careful_unit(self, log: EventWrites, events: Iterable[NewEvent], *, write: bool) -> None:
-        since = log.head()
+        since = log.append_mark()
         looked_up: set[str] = set()
         for batch in _batched(events, CAREFUL_BATCH):
             stored = log.stored_by_id([e.event_id for e in batch if e.has_id])

@@ -96,6 +96,10 @@ class EventWrites(Protocol):
         """The highest global position this transaction sees (0 for an empty store)."""
         ...
 
+    def append_mark(self) -> int:
+        """Taken before appending: the `since` of `appended_positions` (may cost no query)."""
+        ...
+
     def stream_versions(self, stream_ids: Sequence[str]) -> dict[str, int]:
         """The current version of each stream that exists (a stream without events is absent)."""
         ...
@@ -111,7 +115,7 @@ class EventWrites(Protocol):
 
     def appended_positions(self, since: int) -> dict[str, tuple[int, int]]:
         """First and last global position, per stream, of the events this transaction appended;
-        `since` is `head()` before appending."""
+        `since` is `append_mark()` before appending."""
         ...
 
 

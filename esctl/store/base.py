@@ -279,14 +279,16 @@ class Store(ABC):
 
     @abstractmethod
     def insert_events(self, session: Session, rows: Iterable[EventRow]) -> None:
-        """Insert new events, versions assigned, as fast as the backend allows (COPY on PostgreSQL,
-        `executemany` on SQLite). A row's `created_at` of None means now. A unique violation
-        (event id, or stream and version) raises Conflict; the caller diagnoses it."""
+        """Insert new events, versions assigned, in bulk (COPY, or `executemany` on SQLite); a
+        `created_at` of None is now; a unique violation raises Conflict (the caller diagnoses)."""
+
+    def append_mark(self, session: Session) -> int:
+        """Before appending, the `since` of `appended_positions`: the head this transaction sees."""
+        return int(session.fetchval("SELECT coalesce(max(global_position), 0) FROM {events}"))
 
     @abstractmethod
     def appended_positions(self, session: Session, since: int) -> dict[str, tuple[int, int]]:
-        """First and last global position, per stream, of the events this transaction appended;
-        `since` is the highest position this transaction saw before appending."""
+        """First and last global position, per stream, of the rows this transaction appended."""
 
     # --- the server (behind store.admin) ---------------------------------------------------------
 

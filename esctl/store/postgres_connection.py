@@ -14,19 +14,20 @@ from typing import TYPE_CHECKING, Any
 import psycopg
 from psycopg import sql
 from psycopg.conninfo import conninfo_to_dict
+from psycopg.pq import TransactionStatus
 from psycopg.rows import dict_row
 from psycopg.types.datetime import TimestamptzLoader
 from psycopg.types.json import Jsonb
 
 from esctl.config import Settings, check_identifier
-from esctl.errors import ConfigError
+from esctl.errors import ConfigError, EsctlError
 from esctl.store.base import Row, Store, TransactionPorts
 from esctl.store.esctl_layout.tables import placeholders
 from esctl.store.postgres_errors import _first_line, _scrubbed, translate_errors
 from esctl.urls import StoreLocation
 
 if TYPE_CHECKING:
-    from psycopg import Connection
+    from psycopg import Connection, Cursor
 
 
 class PostgresSession(TransactionPorts):
@@ -35,28 +36,51 @@ class PostgresSession(TransactionPorts):
     backend = "postgresql"
     _cursor_ids = itertools.count(1)
 
-    def __init__(self, store: PostgresConnections, conn: Connection[Row]) -> None:
+    def __init__(
+        self, store: PostgresConnections, conn: Connection[Row], begin: bytes | None = None
+    ) -> None:
         self._store = store
         self._conn = conn
+        # A write transaction's BEGIN is not sent on its own: it goes with the first statement,
+        # in one pipeline (one round trip instead of two).
+        self._begin = begin
 
     def sql(self, query: str) -> sql.Composed:
         return self._store.compose(query)
 
+    def _run(self, query: str, params: Sequence[Any]) -> Cursor[Row]:
+        conn = self._conn
+        if self._begin is None:
+            return conn.execute(self.sql(query), params or None)
+        begin, self._begin = self._begin, None
+        with conn.pipeline():
+            conn.execute(begin)
+            cursor = conn.execute(self.sql(query), params or None)
+        return cursor
+
+    def _send_begin(self) -> None:
+        """The pending BEGIN, alone (before COPY, a server-side cursor or the raw connection)."""
+        if self._begin is not None:
+            begin, self._begin = self._begin, None
+            with translate_errors(self._store):
+                self._conn.execute(begin)
+
     def execute(self, query: str, params: Sequence[Any] = ()) -> int:
         with translate_errors(self._store):
-            return self._conn.execute(self.sql(query), params or None).rowcount
+            return self._run(query, params).rowcount
 
     def executemany(self, query: str, params: Sequence[Sequence[Any]]) -> None:
+        self._send_begin()
         with translate_errors(self._store), self._conn.cursor() as cursor:
             cursor.executemany(self.sql(query), params)
 
     def fetchall(self, query: str, params: Sequence[Any] = ()) -> list[Row]:
         with translate_errors(self._store):
-            return self._conn.execute(self.sql(query), params or None).fetchall()
+            return self._run(query, params).fetchall()
 
     def fetchone(self, query: str, params: Sequence[Any] = ()) -> Row | None:
         with translate_errors(self._store):
-            return self._conn.execute(self.sql(query), params or None).fetchone()
+            return self._run(query, params).fetchone()
 
     def fetchval(self, query: str, params: Sequence[Any] = ()) -> Any:
         row = self.fetchone(query, params)
@@ -65,6 +89,7 @@ class PostgresSession(TransactionPorts):
     def stream(
         self, query: str, params: Sequence[Any] = (), batch_size: int = 2000
     ) -> Iterator[Row]:
+        self._send_begin()
         name = f"esctl_cursor_{next(self._cursor_ids)}"
         with translate_errors(self._store), self._conn.cursor(name=name) as cursor:
             cursor.itersize = batch_size
@@ -79,7 +104,9 @@ class PostgresSession(TransactionPorts):
 
     @property
     def connection(self) -> Connection[Row]:
-        """The psycopg connection, for backend-specific primitives (COPY, LISTEN)."""
+        """The psycopg connection, for backend-specific primitives (COPY, LISTEN), inside the
+        session's transaction."""
+        self._send_begin()
         return self._conn
 
 
@@ -196,7 +223,27 @@ class PostgresConnections(Store):
 
     def writing(self) -> Any:
         self.check_writable()
-        return self._transaction(read_only=False)
+        return self._write_transaction()
+
+    @contextmanager
+    def _write_transaction(self) -> Iterator[PostgresSession]:
+        """A read-write transaction whose BEGIN travels with its first statement; COMMIT at the
+        end, ROLLBACK on any exception (a Ctrl-C included), nothing at all if nothing was sent."""
+        conn = self._connection()
+        conn.read_only = False
+        session = PostgresSession(self, conn, begin=b"BEGIN READ WRITE")
+        with translate_errors(self):
+            try:
+                yield session
+            except BaseException:
+                _roll_back(conn)
+                raise
+            status = conn.info.transaction_status
+            if status == TransactionStatus.INERROR:  # a statement failed and was swallowed
+                _roll_back(conn)
+                raise EsctlError("the transaction failed and was rolled back; nothing was written")
+            if status != TransactionStatus.IDLE:
+                conn.execute(b"COMMIT")
 
     def close(self) -> None:
         if self._conn is not None:
@@ -219,6 +266,17 @@ class PostgresConnections(Store):
             return self.display_url
         info = self._conn.info
         return f"{info.host}:{info.port}"
+
+
+def _roll_back(conn: Connection[Row]) -> None:
+    """ROLLBACK after a failure; a connection that broke meanwhile is closed instead (the
+    server rolls back a transaction whose connection went away)."""
+    if conn.closed or conn.info.transaction_status == TransactionStatus.IDLE:
+        return
+    try:
+        conn.execute(b"ROLLBACK")
+    except Exception:  # the original failure is the one to report
+        conn.close()
 
 
 class _TimestamptzLoader(TimestamptzLoader):

@@ -15,6 +15,8 @@ from esctl.store.base import EventRow, Session
 from esctl.store.postgres_connection import PostgresConnections, PostgresSession
 from esctl.store.postgres_errors import translate_errors
 
+BLOCK_ROWS = 64
+
 
 class PostgresCopy(PostgresConnections):
     # --- append primitives (issue 3) ---------------------------------------------------------
@@ -37,7 +39,8 @@ class PostgresCopy(PostgresConnections):
         # backslashes need doubling; names get the full COPY escaping. Rows are sent in blocks
         # while they are produced, so the server works while Python parses the next ones.
         conn = cast(PostgresSession, session).connection
-        now = self._copy_time(session.fetchval("SELECT now()"))
+        # `now` in COPY's text is the transaction's start time, now() itself: no query for it.
+        now = "now"
         text, bs, bs2 = self._copy_text, "\\", "\\\\"
         # One C encoder for all rows: JSONEncoder.encode would build a new one per call.
         encode = json.encoder.c_make_encoder(  # type: ignore[attr-defined]
@@ -52,6 +55,8 @@ class PostgresCopy(PostgresConnections):
             "version, created_at) FROM STDIN"
         )
         with translate_errors(self), conn.cursor() as cursor, cursor.copy(query) as copy:
+            # Blocks of BLOCK_ROWS rows: large enough that a write costs little per row, small
+            # enough that the server starts on a 200-event batch before it is all formatted.
             block: list[str] = []
             for event_id, stream_id, stream_type, event_type, data, meta, version, at in rows:
                 names = f"{stream_id}\t{stream_type}\t{event_type}"
@@ -63,11 +68,14 @@ class PostgresCopy(PostgresConnections):
                     f"{event_id}\t{names}\t{data.replace(bs, bs2)}\t{meta.replace(bs, bs2)}\t"
                     f"{version}\t{self._copy_time(at) if at else now}\n"
                 )
-                if len(block) >= 500:
+                if len(block) >= BLOCK_ROWS:
                     copy.write("".join(block))
                     block.clear()
             if block:
                 copy.write("".join(block))
+
+    def append_mark(self, session: Session) -> int:
+        return 0  # appended_positions finds this transaction's rows by transaction_id
 
     def appended_positions(self, session: Session, since: int) -> dict[str, tuple[int, int]]:
         # Rows this transaction wrote carry its id in transaction_id (the column's default).

@@ -36,43 +36,37 @@ class EsctlEventWrites:
         return store
 
     def head(self) -> int:
-        """The highest global position this transaction sees (0 for an empty store): taken before
-        appending, it is the `since` of `appended_positions`."""
+        """The highest global position this transaction sees (0 for an empty store)."""
         return int(self.session.fetchval("SELECT coalesce(max(global_position), 0) FROM {events}"))
 
+    def append_mark(self) -> int:
+        """The `since` of `appended_positions`, taken before appending: the head on SQLite; 0 on
+        PostgreSQL, whose rows carry their transaction's id (no query, no round trip)."""
+        return self._engine.append_mark(self.session)
+
     def stream_versions(self, stream_ids: Sequence[str]) -> dict[str, int]:
-        """The highest stored version of each stream that has events (absent: no events)."""
+        """The highest stored version of each stream that has events (absent: no events); a
+        soft-deleted stream among them is a conflict (exit 3). One statement per chunk: the
+        versions and the tombstones are asked together (one round trip)."""
         found: dict[str, int] = {}
         for start in range(0, len(stream_ids), LOOKUP_CHUNK):
             part = stream_ids[start : start + LOOKUP_CHUNK]
-            self._refuse_deleted(part)
             # One max() per stream, which both engines answer from the end of the
             # (stream_id, version) index; `max … GROUP BY` would read every event of the streams.
             values = ", ".join(["(%s)"] * len(part))
             rows = self.session.fetchall(
                 "SELECT v.column1 AS stream_id, (SELECT max(version) FROM {events} "  # noqa: S608 - placeholders only
-                f"WHERE stream_id = v.column1) AS version FROM (VALUES {values}) AS v",
+                "WHERE stream_id = v.column1) AS version, EXISTS (SELECT 1 FROM {tombstones} t "
+                f"WHERE t.stream_id = v.column1) AS deleted FROM (VALUES {values}) AS v",
                 part,
             )
+            deleted = sorted(r["stream_id"] for r in rows if r["deleted"])
+            if deleted:
+                raise _deleted(deleted[0])
             found.update(
                 (r["stream_id"], int(r["version"])) for r in rows if r["version"] is not None
             )
         return found
-
-    def _refuse_deleted(self, stream_ids: Sequence[str]) -> None:
-        """An append to a soft-deleted stream is a conflict (exit 3) until it is undeleted."""
-        marks = ", ".join(["%s"] * len(stream_ids))
-        row = self.session.fetchone(
-            "SELECT stream_id FROM {tombstones} WHERE stream_id IN (" + marks + ") "  # noqa: S608
-            "ORDER BY stream_id LIMIT 1",
-            list(stream_ids),
-        )
-        if row is not None:
-            raise ConcurrencyError(
-                f"stream {row['stream_id']!r} is deleted (`esctl streams delete`): "
-                "appending to it is refused; nothing was written",
-                hint=f"`esctl streams undelete {row['stream_id']} --execute` restores it first",
-            )
 
     def stored_by_id(self, event_ids: Sequence[str]) -> dict[str, RecordedEvent]:
         """The stored events among `event_ids`, by id (ids not stored are absent)."""
@@ -99,5 +93,14 @@ class EsctlEventWrites:
 
     def appended_positions(self, since: int) -> dict[str, tuple[int, int]]:
         """First and last global position, per stream, of the events this transaction appended;
-        `since` is `head()` taken before appending."""
+        `since` is `append_mark()` taken before appending."""
         return self._engine.appended_positions(self.session, since)
+
+
+def _deleted(stream_id: str) -> ConcurrencyError:
+    """An append to a soft-deleted stream is a conflict (exit 3) until it is undeleted."""
+    return ConcurrencyError(
+        f"stream {stream_id!r} is deleted (`esctl streams delete`): "
+        "appending to it is refused; nothing was written",
+        hint=f"`esctl streams undelete {stream_id} --execute` restores it first",
+    )

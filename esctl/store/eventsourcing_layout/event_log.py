@@ -265,6 +265,9 @@ class EventsourcingEventLog:
     def head(self) -> int:
         return int(self.session.fetchval(f"SELECT max(notification_id) FROM {self.table}") or 0)  # noqa: S608
 
+    def append_mark(self) -> int:
+        raise refuse_writes()
+
     def stream_versions(self, stream_ids: Sequence[str]) -> dict[str, int]:
         raise refuse_writes()
 

@@ -42,6 +42,9 @@ class MessageDbWrites:
             )
         )
 
+    def append_mark(self) -> int:
+        return self.head()
+
     def stream_versions(self, stream_ids: Sequence[str]) -> dict[str, int]:
         """The pipeline's version (messages in the stream: Message DB's last position + 1)."""
         found: dict[str, int] = {}
