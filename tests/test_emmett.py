@@ -139,6 +139,11 @@ def test_streams_and_stats(seeded: Seeded) -> None:
     )
     counts = {(c["category"], c["event_type"]): c["events"] for c in stats["counts"]}
     assert counts[(f"{seeded.prefix}cart", "ProductItemAdded")] == 6
+    by_stream = _json(seeded.url, "stats", "--by", "stream-type")
+    assert by_stream["by"] == "stream-type"
+    assert {(c["stream_id"], c["event_type"]): c["events"] for c in by_stream["counts"]}[
+        (f"{seeded.prefix}cart-1", "ProductItemAdded")
+    ] == 2
 
 
 def test_checkpoints_report_the_processors_lag(seeded: Seeded) -> None:
