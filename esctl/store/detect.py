@@ -17,6 +17,7 @@ from esctl.errors import UsageError
 if TYPE_CHECKING:
     from esctl.store.base import Store
     from esctl.store.layout import Layout
+    from esctl.types import Row
 
 
 def _esctl(store: Store) -> Layout:
@@ -62,20 +63,22 @@ CATALOG = (
 )
 
 
-def _detect_postgres(store: Store) -> tuple[Layout, str] | None:
+def _catalog(store: Store) -> Row | None:
+    """Which products' tables the store holds (one query), or None when it cannot be asked."""
     from esctl.errors import EsctlError
 
+    schema = store.settings.schema
     try:
         with store.reading() as session:
-            schema = store.settings.schema
-            found = session.fetchone(
+            return session.fetchone(
                 CATALOG,
                 [f'"{schema}".events', f'"{schema}".emt_messages', f'"{schema}".emt_processors'],
             )
     except EsctlError:
         return None  # unreachable or unreadable: the command says so
-    if found is None or found["esctl"]:
-        return None
+
+
+def _detect_postgres(store: Store, found: Row) -> tuple[Layout, str] | None:
     if found["messages"]:
         functions = "with" if found["write_message"] else "without"
         return _message_db(store), (
@@ -92,19 +95,14 @@ def _detect_postgres(store: Store) -> tuple[Layout, str] | None:
 
 
 def _detect_eventsourcing(store: Store) -> tuple[Layout, str] | None:
-    """The eventsourcing library's stored-events tables in the configured schema, when esctl's
-    own `events` table is not there (one catalog query; unreachable: None, the command says so)."""
+    """The eventsourcing library's stored-events tables in the configured schema (asked only
+    when esctl's own `events` table is not there; unreachable: None, the command says so)."""
     from esctl.errors import EsctlError
     from esctl.store.eventsourcing_layout.tables import events_tables
 
     schema = store.settings.schema
     try:
         with store.reading() as session:
-            if (
-                session.fetchval("SELECT to_regclass(CAST(%s AS text))", [f'"{schema}".events'])
-                is not None
-            ):
-                return None
             found = events_tables(session, schema)
     except EsctlError:
         return None
@@ -128,7 +126,11 @@ def detect_layout(store: Store, requested: str = "auto") -> tuple[Layout, str]:
             )
         return build(store), f"layout {requested} as configured"
     if store.backend == "postgresql":
-        detected = _detect_postgres(store) or _detect_eventsourcing(store)
-        if detected is not None:
-            return detected
+        # One catalog query for a store of esctl's own layout (the common case): the others'
+        # tables are looked for only when esctl's `events` table is not there.
+        found = _catalog(store)
+        if found is not None and not found["esctl"]:
+            detected = _detect_postgres(store, found) or _detect_eventsourcing(store)
+            if detected is not None:
+                return detected
     return _esctl(store), "auto: esctl's own (no other layout's tables found)"
