@@ -94,19 +94,27 @@ def wait_for_copy(node_url: str, app_name: str, timeout: float = 60) -> None:
     raise TimeoutError("the append never reached its COPY")
 
 
-def test_append_through_a_crash_failover_is_all_or_nothing_then_exactly_once(
-    ha: Cluster, target: Target, tmp_path: Path
-) -> None:
-    events = [
-        {
-            "stream_id": f"Bulk-{n % 1000}",
-            "event_type": "Loaded",
-            "event_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"bulk-{n}")),
-            "data": {"n": n, "pad": "x" * 120},
-        }
-        for n in range(BULK)
-    ]
-    bulk = write_jsonl(tmp_path / "bulk.jsonl", events)
+def bulk_file(path: Path, tag: str) -> Path:
+    return write_jsonl(
+        path,
+        [
+            {
+                "stream_id": f"{tag}-{n % 1000}",
+                "event_type": "Loaded",
+                "event_id": str(uuid.uuid5(uuid.NAMESPACE_URL, f"{tag}-{n}")),
+                "data": {"n": n, "pad": "x" * 120},
+            }
+            for n in range(BULK)
+        ],
+    )
+
+
+def append_through(
+    ha: Cluster, target: Target, tmp_path: Path, tag: str, fault: str
+) -> dict[str, Any]:
+    """`esctl append` of BULK events, the primary lost mid-COPY (`crash` or `switchover`): exit 5
+    and nothing or everything on the new primary; then the re-run lands it exactly once."""
+    bulk = bulk_file(tmp_path / f"{tag}.jsonl", tag)
     app_name = unique_app_name()
     env = {**os.environ, **profile_env(target, tmp_path, app_name=app_name)}
     old = ha.leader()
@@ -118,30 +126,41 @@ def test_append_through_a_crash_failover_is_all_or_nothing_then_exactly_once(
         env=env,
     )
     wait_for_copy(old.url, app_name)
-    ha.crash(old)
-    crashed_at = time.monotonic()
+    lost_at = time.monotonic()
+    if fault == "crash":
+        ha.crash(old)
+    else:
+        ha.switchover()
     _, stderr = child.communicate(timeout=180)
     assert child.returncode == 5, stderr
     assert "Traceback" not in stderr
-    count, distinct = primary_count(target)
-    failover_seconds = time.monotonic() - crashed_at
+    mine = f"stream_id LIKE '{tag}-%'"
+    count, distinct = primary_count(target, mine)
+    seconds = time.monotonic() - lost_at
     assert count in (0, BULK), f"half-written: {count} of {BULK} events on the new primary"
     assert distinct == count
-
-    ha.restart(old)  # strict synchronous mode: writes wait for a standby; the old node rejoins
+    if fault == "crash":
+        ha.restart(old)  # strict synchronous mode: writes wait for a standby; the node rejoins
     new = ha.leader(timeout=300)
     assert new is not old
     rerun = run_esctl("append", str(bulk), "-o", "json", env=env, timeout=300)
     assert rerun.returncode == 0, rerun.stderr
-    assert primary_count(target) == (BULK, BULK), "the re-run did not complete it exactly once"
-    record(
-        "crash failover during a 200k append (Patroni, sync replication)",
-        append_exit=child.returncode,
-        rows_after_crash=count,
-        seconds_to_new_primary=round(failover_seconds, 1),
-        rows_after_rerun=BULK,
-        duplicated=0,
-    )
+    assert primary_count(target, mine) == (BULK, BULK), "the re-run did not land it exactly once"
+    return {
+        "append_exit": child.returncode,
+        "rows_after_fault": count,
+        "seconds_to_new_primary": round(seconds, 1),
+        "rows_after_rerun": BULK,
+        "duplicated": 0,
+    }
+
+
+def test_append_through_a_crash_and_a_switchover_is_all_or_nothing_then_exactly_once(
+    ha: Cluster, target: Target, tmp_path: Path
+) -> None:
+    for fault in ("crash", "switchover"):
+        figures = append_through(ha, target, tmp_path, f"Bulk{fault}", fault)
+        record(f"{fault} during a 200k append (Patroni, sync replication)", **figures)
 
 
 class Writers:
