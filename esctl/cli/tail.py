@@ -181,7 +181,10 @@ def tail(
                 # Said once the handlers are in place: a signal from here on is a clean stop.
                 out.note(f"Following {what} after {where} (Ctrl-C to stop).")
                 delivered = follower.run(
-                    _emitter(out), max_events=max_events, idle_timeout=idle_timeout
+                    _emitter(out),
+                    max_events=max_events,
+                    idle_timeout=idle_timeout,
+                    emit_lines=out.live_lines(),
                 )
         except BrokenPipeError:
             if owner is None:
