@@ -278,12 +278,14 @@ class Follower:
         """How many events to ask for next: a full batch of lines says the tail is behind the
         head, so the next one is larger (about CATCH_UP_BYTES, at most CATCH_UP_BATCH events,
         never past the next save); otherwise `batch_size`."""
-        if not (full and lines and isinstance(batch, LiveLines) and batch.events):
-            return self.batch_size
-        per_event = max(1, len(batch.data) // batch.events)
-        limit = max(self.batch_size, min(CATCH_UP_BATCH, CATCH_UP_BYTES // per_event))
+        limit = self.batch_size
+        if full and lines and isinstance(batch, LiveLines) and batch.events:
+            per_event = max(1, len(batch.data) // batch.events)
+            limit = max(limit, min(CATCH_UP_BATCH, CATCH_UP_BYTES // per_event))
         if self.owner is not None:
-            limit = min(limit, max(1, SAVE_EVERY - (self.delivered - self._saved_delivered)))
+            room = SAVE_EVERY - (self.delivered - self._saved_delivered)
+            # (No room: the last saves failed and are retried; batches stay at `batch_size`.)
+            limit = min(limit, room if room > 0 else self.batch_size)
         return limit
 
     def _save(self, *, due: bool = True, final: bool = False) -> None:
