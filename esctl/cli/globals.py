@@ -18,6 +18,10 @@ GLOBAL_VALUE_OPTIONS = {
     "--layout",
 }
 SHORT_VALUE = {"-p", "-s", "-c", "-o"}
+
+# The command this process runs, as `esctl.cli.app.main` found it on the command line (None: not
+# known, or every command is needed: help, completion, an import by a test or a script).
+running_command: str | None = None
 GLOBAL_FLAGS = {"--no-color", "--quiet", "-q", "--verbose", "-v", "--primary"}
 
 
