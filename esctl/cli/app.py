@@ -53,6 +53,8 @@ def _command_name(args: list[str]) -> str | None:
 
 
 def __getattr__(name: str) -> Any:
+    if name.startswith("__"):  # `from esctl.cli.app import main` asks for `__path__`
+        raise AttributeError(name)
     from esctl.cli import root
 
     return getattr(root, name)

@@ -165,7 +165,8 @@ class Follower:
                     last_event = time.monotonic()
                     pending_wait = PENDING_RECHECK
                 full = got >= limit
-                self._save(due=not full)
+                ended = max_events is not None and self.delivered >= max_events
+                self._save(due=not full or ended)
                 self._heartbeat()
                 limit = self._next_limit(batch, full, emit_lines is not None)
                 if full:
@@ -288,7 +289,7 @@ class Follower:
             limit = min(limit, room if room > 0 else self.batch_size)
         return limit
 
-    def _save(self, *, due: bool = True, final: bool = False) -> None:
+    def _save(self, *, due: bool = True, final: bool = False, retry: bool = False) -> None:
         """Save the cursor: when `due` (a batch that reached the head), at the end, and while
         catching up every SAVE_EVERY events or SAVE_INTERVAL seconds."""
         if self.owner is None or self._moved or self.cursor == self.owner.stored:
@@ -308,9 +309,11 @@ class Follower:
             self._moved = True
             raise
         except StoreUnavailable as error:
-            if final:
+            if final and retry:
                 raise
             self.warn(f"could not save checkpoint {self.owner.name!r} yet: {error.message}")
+            if final:  # the failed connection is gone: once more on a new one, then give up
+                self._save(final=True, retry=True)
 
     def _heartbeat(self) -> None:
         if self.owner is None or self._moved:
