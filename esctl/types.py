@@ -5,6 +5,7 @@ these types, so no lower module ever needs a higher one."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
@@ -187,6 +188,25 @@ class LiveBatch(NamedTuple):
     scanned_to: Cursor
     # Commits exist that the horizon does not release yet (an older transaction is still open).
     pending: bool
+
+
+class LiveLines(NamedTuple):
+    """A live batch the store rendered as JSON lines (see `esctl.ports.Live.lines`): the bytes
+    `tail -o jsonl` writes for its events, with the cursor after each line."""
+
+    # Whole lines, each ending in a newline: the UTF-8 of `esctl.read.events.event_json_line`.
+    data: bytes
+    events: int  # how many lines (events) `data` holds
+    # The cursor just past the line at an index (from 0): where a checkpoint may move once that
+    # line has been written whole.
+    cursor_after: Callable[[int], Cursor]
+    scanned_to: Cursor
+    pending: bool
+
+    @property
+    def last(self) -> Cursor:
+        """The cursor past the batch's last line (`scanned_to` when it has none)."""
+        return self.cursor_after(self.events - 1) if self.events else self.scanned_to
 
 
 # --- schema and servers ------------------------------------------------------------------------

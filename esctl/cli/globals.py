@@ -18,15 +18,11 @@ GLOBAL_VALUE_OPTIONS = {
     "--layout",
 }
 SHORT_VALUE = {"-p", "-s", "-c", "-o"}
-GLOBAL_FLAGS = {
-    "--no-color",
-    "--quiet",
-    "-q",
-    "--verbose",
-    "-v",
-    "--primary",
-    "--include-archived",
-}
+
+# The command this process runs, as `esctl.cli.app.main` found it on the command line (None: not
+# known, or every command is needed: help, completion, an import by a test or a script).
+running_command: str | None = None
+GLOBAL_FLAGS = {"--no-color", "--quiet", "-q", "--verbose", "-v", "--primary", "--include-archived"}
 
 
 def hoist_global_options(args: list[str]) -> list[str]:

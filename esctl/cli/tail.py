@@ -95,13 +95,15 @@ def tail(
     No event is skipped, and none is repeated within a run, even with concurrent writers; Ctrl-C
     or SIGTERM ends it cleanly (exit 0). With --checkpoint, tail resumes where that subscription stopped
     (--from-start/--from-position/--since apply only when it does not exist yet; the first run
-    creates it at once) and saves its place after each batch of up to 500 events is written out
-    whole. A failed write (full disk, closed stdout) is exit 1 and the checkpoint stays before
-    the event that was not written. Delivery is at least once: after a crash (SIGKILL, power
-    loss) the events written since the last save, at most 500, are delivered again. A running
-    tail holds a lease on its checkpoint: a second tail on it is refused (exit 3), and if the
-    checkpoint is moved under it (checkpoints set --force) it stops with exit 3.
-    Output is flushed per event; -o json is written as JSON lines.
+    creates it at once) and saves its place once the events before it are written out whole:
+    after each batch at the head (up to 500 events), every 10,000 events or second while it
+    catches up. A failed write (full disk, closed stdout) is exit 1 and the checkpoint stays
+    before the event that was not written. Delivery is at least once: after a crash (SIGKILL,
+    power loss) the events written since the last save are delivered again (at most 500 at the
+    head, 10,000 behind it). A running tail holds a lease on its checkpoint: a second tail on it
+    is refused (exit 3), and if the checkpoint is moved under it (checkpoints set --force) it
+    stops with exit 3. Output is written and flushed batch by batch (a table, CSV and --format
+    event by event); -o json is written as JSON lines.
     """
     from esctl.conditions import parse_conditions
     from esctl.ports import EventFilter
@@ -188,7 +190,10 @@ def tail(
                 if store.pooler:
                     out.note(_POOLER_NOTE.format(how=store.pooler, every=follower.poll_interval))
                 delivered = follower.run(
-                    _emitter(out), max_events=max_events, idle_timeout=idle_timeout
+                    _emitter(out),
+                    max_events=max_events,
+                    idle_timeout=idle_timeout,
+                    emit_lines=out.live_lines(),
                 )
         except BrokenPipeError:
             if owner is None:

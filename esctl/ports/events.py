@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Protocol
 from esctl.capabilities import Capabilities as Capabilities
 from esctl.capabilities import require as require
 from esctl.conditions import Condition, WherePlan
-from esctl.types import Cursor, LiveBatch, NewEventRow, RecordedEvent, Row
+from esctl.types import Cursor, LiveBatch, LiveLines, NewEventRow, RecordedEvent, Row
 from esctl.types import SchemaReport as SchemaReport
 from esctl.values import category_of
 
@@ -229,6 +229,13 @@ class Live(Protocol):
     def batch(self, after: Cursor, where: EventFilter, limit: int) -> LiveBatch:
         """Up to `limit` matching events committed after `after`, in commit order, only events no
         concurrent transaction can still precede (rows as `RecordedEvent.from_row` takes them)."""
+        ...
+
+    def lines(self, after: Cursor, where: EventFilter, limit: int) -> LiveLines | None:
+        """`batch`, rendered by the store as JSON lines (byte for byte what esctl renders), with
+        the same cursor and horizon; None when the layout leaves rendering to the caller, or for
+        a batch it cannot render as it is (a row that needs a warning): the caller reads that
+        batch with `batch` instead."""
         ...
 
     def wait_for_change(self, timeout: float) -> None:

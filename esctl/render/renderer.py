@@ -327,6 +327,12 @@ class Renderer:
         each row as `line(row, zone)`; CSV writes its header at once."""
         return self._format.live(columns, line)
 
+    def live_lines(self) -> Callable[[bytes], None] | None:
+        """For `tail`: a writer of events the store rendered as JSON lines (whole and flushed,
+        like `live`, or raising with `written_bytes`: see `esctl.render.sink`), where the
+        format writes events as exactly those lines (json, jsonl); None elsewhere."""
+        return self._format.live_lines()
+
     def ready_line(self, details: Row, text: str) -> None:
         """What a background service prints once it is ready (`sandbox`): `text` (a URL, shell
         exports), or the details as one JSON line. Messages written before go out first, so a

@@ -18,6 +18,9 @@ class OutputFailed(EsctlError):
     """stdout could not take the output (exit 1)."""
 
     exit_code = 1
+    # How many bytes of the data given to `write_bytes_whole` went out before it failed (a
+    # BrokenPipeError it raises carries the same attribute).
+    written_bytes = 0
 
 
 def write_whole(stream: IO[str] | None, text: str) -> None:
@@ -46,6 +49,46 @@ def write_whole(stream: IO[str] | None, text: str) -> None:
         discard(stream)
         reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
         raise OutputFailed(f"cannot write output: {reason}") from None
+
+
+def write_bytes_whole(stream: IO[str] | None, data: bytes) -> None:
+    """`write_whole` for text already encoded as UTF-8 (JSON lines a store rendered): the
+    exception raised on a failure has `written_bytes`, how many of `data` were written."""
+    if stream is None:
+        raise OutputFailed("cannot write output: standard output is closed")
+    written = 0
+    try:
+        fd = _descriptor(stream)
+        if fd is None:
+            stream.write(data.decode())
+            stream.flush()
+            return
+        stream.flush()
+        view = memoryview(data)
+        while written < len(data):
+            written += os.write(fd, view[written:])
+    except BrokenPipeError as error:
+        discard(stream)
+        error.written_bytes = written  # type: ignore[attr-defined]
+        raise
+    except (OSError, ValueError) as error:
+        discard(stream)
+        reason = error.strerror if isinstance(error, OSError) and error.strerror else str(error)
+        failed = OutputFailed(f"cannot write output: {reason}")
+        failed.written_bytes = written
+        raise failed from None
+
+
+def is_utf8(stream: IO[str] | None) -> bool:
+    """Whether text written to `stream` goes out as UTF-8 (so UTF-8 bytes can be written for it)."""
+    import codecs
+
+    if stream is None:
+        return False
+    try:
+        return codecs.lookup(_encoding(stream)).name == "utf-8"
+    except LookupError:
+        return False
 
 
 def _descriptor(stream: IO[str]) -> int | None:

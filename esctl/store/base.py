@@ -40,6 +40,7 @@ from esctl.types import (
     SCHEMA_VERSION,
     Cursor,
     LiveBatch,
+    LiveLines,
     Migration,
     NewEventRow,
     NodeStatus,
@@ -328,6 +329,14 @@ class Store(ABC):
         row with `EVENT_COLUMNS` plus `transaction_id`; only events no concurrent
         transaction can still precede."""
 
+    def live_lines(
+        self, after: Cursor, where: str, params: Sequence[Any], limit: int
+    ) -> LiveLines | None:
+        """`live_batch` rendered by the server as JSON lines (the bytes of
+        `esctl.read.events.event_json_line`), or None: the backend leaves rendering to
+        `esctl.read.follow`, or a row of this batch needs a warning (read it with `live_batch`)."""
+        return None
+
     @abstractmethod
     def wait_for_events(self, timeout: float) -> None:
         """Block until new events may be there (NOTIFY on PostgreSQL) or `timeout` seconds pass."""
@@ -363,20 +372,6 @@ class Store(ABC):
         return []
 
     @abstractmethod
-    def event_json_lines(
-        self,
-        where: str,
-        params: Sequence[Any],
-        limit: int | None,
-        *,
-        warn: Callable[[str], None] | None = None,
-    ) -> Iterator[bytes] | None:
-        """The events matching `where` in position order as JSON lines rendered by the server
-        (UTF-8 chunks of whole lines, the bytes of `esctl.read.events.event_json_line`), or None when
-        the backend leaves that to `esctl.read.events`. `warn` names each row that cannot go back
-        through `esctl append` unchanged."""
-
-    @abstractmethod
     def session_json_lines(
         self,
         session: Session,
@@ -386,7 +381,11 @@ class Store(ABC):
         *,
         warn: Callable[[str], None] | None = None,
     ) -> Iterator[bytes] | None:
-        """`event_json_lines` inside the caller's transaction."""
+        """The events matching `where` in position order as JSON lines rendered by the server,
+        inside the caller's transaction (UTF-8 chunks of whole lines, the bytes of
+        `esctl.read.events.event_json_line`), or None when the backend leaves that to
+        `esctl.read.events`. `warn` names each row that cannot go back through `esctl append`
+        unchanged."""
 
     # --- the raw-COPY ceiling of `esctl bench` ---------------------------------------------------
 

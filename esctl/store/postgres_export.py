@@ -53,22 +53,6 @@ class PostgresExport(PostgresConnections):
         f" || ', \"created_at\": ' || {TIME_JSON_SQL} || chr(125)"
     )
 
-    def event_json_lines(
-        self,
-        where: str,
-        params: Sequence[Any],
-        limit: int | None,
-        *,
-        warn: Callable[[str], None] | None = None,
-    ) -> Iterator[bytes] | None:
-        """Chunks of whole lines (about 64 KiB each), in a read-only transaction of their own."""
-
-        def lines() -> Iterator[bytes]:
-            with self.reading() as session:
-                yield from self._copy_lines(session, where, params, limit, warn)
-
-        return lines()
-
     def session_json_lines(
         self,
         session: Session,

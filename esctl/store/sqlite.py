@@ -122,16 +122,6 @@ class SQLiteStore(SQLiteAdmin):
     def byte_length_sql(self, column: str) -> str:
         return f"coalesce(length(CAST({column} AS BLOB)), 0)"
 
-    def event_json_lines(
-        self,
-        where: str,
-        params: Sequence[Any],
-        limit: int | None,
-        *,
-        warn: Callable[[str], None] | None = None,
-    ) -> Iterator[bytes] | None:
-        return None  # esctl.read.events renders the lines
-
     def session_json_lines(
         self,
         session: Session,
@@ -141,7 +131,7 @@ class SQLiteStore(SQLiteAdmin):
         *,
         warn: Callable[[str], None] | None = None,
     ) -> Iterator[bytes] | None:
-        return None
+        return None  # esctl.read.events renders the lines
 
     # --- checkpoint primitives (checkpoints issue) --------------------------------------------
 

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from esctl.read.follow import SAVE_EVERY
 from tests.support.data import all_events, write_jsonl
 from tests.support.figures import record
 from tests.support.processes import esctl_command, profile_env, run_cli
@@ -126,7 +127,8 @@ def test_sigkill_of_a_checkpointed_tail_resumes_at_least_once(
     written = [e["event_id"] for e in events]
 
     first = TailProcess(env, "--all", "--from-start", "--checkpoint", "crashy")
-    first.wait_for(lambda got: len(got) >= 1500)
+    # Killed after its first save while catching up (every SAVE_EVERY events), mid-batch.
+    first.wait_for(lambda got: len(got) >= SAVE_EVERY + 1500)
     first.stop(signal.SIGKILL)
     assert len(first.ids) < TAIL_EVENTS, "the tail finished before it could be killed"
     shown = run_cli("checkpoints", "show", "crashy", "-o", "json")

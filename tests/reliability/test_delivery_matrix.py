@@ -3,8 +3,8 @@
 Each cell drives real `esctl tail` processes (a concurrent writer where it makes sense), then a
 final `tail --checkpoint … --idle-timeout` drains what is left; over every run's whole output:
 lost = 0, and duplicates at most the documented at-least-once window (the events written since
-the last save: at most one batch, `BATCH_SIZE`) where a crash allows any, else 0. The figures are
-printed under "reliability figures" as `delivery matrix: FAULT [BACKEND]`."""
+the last save: at most `SAVE_EVERY`, one batch at the head) where a crash allows any, else 0.
+The figures are printed under "reliability figures" as `delivery matrix: FAULT [BACKEND]`."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ import pytest
 
 from esctl.admin.init import init_store
 from esctl.checkpoints import load_stored
-from esctl.read.follow import BATCH_SIZE
+from esctl.read.follow import SAVE_EVERY
 from tests.support.figures import record
 from tests.support.processes import esctl_command, profile_env, run_esctl
 from tests.support.stores import Target, terminate_backends, unique_app_name
@@ -35,7 +35,7 @@ from tests.test_tail_postgres import TailProcess
 
 pytestmark = pytest.mark.reliability
 
-WINDOW = BATCH_SIZE  # what a crash may re-deliver (documented in `tail --help`)
+WINDOW = SAVE_EVERY  # what a crash may re-deliver (documented in `tail --help`)
 
 
 # --- helpers -----------------------------------------------------------------------------------

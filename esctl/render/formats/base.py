@@ -61,6 +61,12 @@ class Format:
         delivered); whatever a format writes before its first row is written now."""
         raise NotImplementedError
 
+    def live_lines(self) -> Callable[[bytes], None] | None:
+        """A writer of live events already rendered as JSON lines (UTF-8, whole lines), each
+        call written whole and flushed like `live`'s rows; None when this format writes events
+        otherwise (then `live` writes them one by one)."""
+        return None
+
     def ready_text(self, details: Row, text: str) -> str:
         """The ready line of a background service (`sandbox`): `text` for a shell or a person."""
         return text

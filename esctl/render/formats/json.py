@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from esctl.encoding import dumps
 from esctl.render.formats.base import Format, LineOf, Row, started
-from esctl.render.sink import write_whole
+from esctl.render.sink import is_utf8, write_bytes_whole, write_whole
 from esctl.words import plural
 
 if TYPE_CHECKING:
@@ -46,6 +46,12 @@ class JsonFormat(Format):
     def live(self, columns: Sequence[Column], line: LineOf) -> Callable[[Row], None]:
         stdout = self.out.stdout
         return lambda row: write_whole(stdout, dumps(row) + "\n")
+
+    def live_lines(self) -> Callable[[bytes], None] | None:
+        stdout = self.out.stdout
+        if not is_utf8(stdout):  # `live` encodes as stdout does; these bytes are UTF-8
+            return None
+        return lambda data: write_bytes_whole(stdout, data)
 
     def ready_text(self, details: Row, text: str) -> str:
         return dumps(details) + "\n"

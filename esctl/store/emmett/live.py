@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 
 from esctl.ports import EventFilter
 from esctl.store.emmett.messages import COLUMNS, MESSAGES, base_condition, filter_sql
-from esctl.types import Cursor, LiveBatch
+from esctl.types import Cursor, LiveBatch, LiveLines
 
 if TYPE_CHECKING:
     from esctl.store.base import Store
@@ -53,6 +53,9 @@ class EmmettLive:
         # past what did not match too.
         scanned = max(after, Cursor(horizon - 1, END)) if len(rows) < limit else after
         return LiveBatch(rows, scanned, pending)
+
+    def lines(self, after: Cursor, where: EventFilter, limit: int) -> LiveLines | None:
+        return None  # rows are rendered by the caller (esctl.read.follow)
 
     def wait_for_change(self, timeout: float) -> None:
         time.sleep(min(timeout, 0.2))

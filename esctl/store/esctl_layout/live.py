@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING
 
 from esctl.ports import EventFilter
 from esctl.store.esctl_layout.filters import filter_sql
-from esctl.types import Cursor, LiveBatch
+from esctl.types import Cursor, LiveBatch, LiveLines
 
 if TYPE_CHECKING:
     from esctl.store.base import Store
@@ -27,6 +27,11 @@ class EsctlLive:
         hide = not self.store.settings.include_deleted
         condition, params = filter_sql(where, self.store.backend, hide_deleted=hide)
         return self.store.live_batch(after, condition, params, limit)
+
+    def lines(self, after: Cursor, where: EventFilter, limit: int) -> LiveLines | None:
+        hide = not self.store.settings.include_deleted
+        condition, params = filter_sql(where, self.store.backend, hide_deleted=hide)
+        return self.store.live_lines(after, condition, params, limit)
 
     def wait_for_change(self, timeout: float) -> None:
         self.store.wait_for_events(timeout)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from esctl.ports import EventFilter
 from esctl.store.eventsourcing_layout.decode import COLUMNS, event_row
-from esctl.types import Cursor, LiveBatch
+from esctl.types import Cursor, LiveBatch, LiveLines
 
 if TYPE_CHECKING:
     from esctl.store.base import Store
@@ -45,6 +45,9 @@ class EventsourcingLive:
 
         kept = [r for r in converted if where.matches(RecordedEvent.from_row(r))]
         return LiveBatch(kept, scanned, False)
+
+    def lines(self, after: Cursor, where: EventFilter, limit: int) -> LiveLines | None:
+        return None  # rows are rendered by the caller (esctl.read.follow)
 
     def wait_for_change(self, timeout: float) -> None:
         time.sleep(min(timeout, 0.2))

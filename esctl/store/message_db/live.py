@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING
 from esctl.ports import EventFilter
 from esctl.store.message_db.messages import COLUMNS, filter_sql
 from esctl.store.message_db.order import NOT_POSITIONS, ORDERED
-from esctl.types import Cursor, LiveBatch
+from esctl.types import Cursor, LiveBatch, LiveLines
 
 if TYPE_CHECKING:
     from esctl.store.base import Store
@@ -100,6 +100,9 @@ class MessageDbLive:
         else:
             self.drained_to = None
         return LiveBatch(rows, scanned, pending)
+
+    def lines(self, after: Cursor, where: EventFilter, limit: int) -> LiveLines | None:
+        return None  # rows are rendered by the caller (esctl.read.follow)
 
     def wait_for_change(self, timeout: float) -> None:
         time.sleep(min(timeout, 0.2))
