@@ -53,9 +53,18 @@ class PostgresSession(TransactionPorts):
         if self._begin is None:
             return conn.execute(self.sql(query), params or None)
         begin, self._begin = self._begin, None
-        with conn.pipeline():
-            conn.execute(begin)
-            cursor = conn.execute(self.sql(query), params or None)
+        try:
+            with conn.pipeline():
+                conn.execute(begin)
+                cursor = conn.execute(self.sql(query), params or None)
+        except psycopg.Error as error:
+            # A signal (Ctrl-C, SIGTERM: KeyboardInterrupt) inside the pipeline makes leaving it
+            # fail ("cannot exit pipeline mode while busy"): the signal is what happened, and it
+            # must keep its exit code (130/143), not become "store unavailable" (exit 5).
+            interrupted = error.__context__
+            if isinstance(interrupted, BaseException) and not isinstance(interrupted, Exception):
+                raise interrupted from None
+            raise
         return cursor
 
     def _send_begin(self) -> None:

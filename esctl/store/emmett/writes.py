@@ -65,6 +65,9 @@ class EmmettWrites:
         query = "SELECT coalesce(max(global_position), 0) FROM " + MESSAGES + " WHERE " + self.base  # noqa: S608 - fixed fragments
         return int(self.session.fetchval(query))
 
+    def append_mark(self) -> int:
+        return self.head()
+
     def stream_versions(self, stream_ids: Sequence[str]) -> dict[str, int]:
         """Each existing stream's position in `emt_streams` (Emmett's default partition)."""
         found: dict[str, int] = {}
