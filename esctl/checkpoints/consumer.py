@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from esctl.checkpoints import leases, transaction
 from esctl.checkpoints.names import check_subscription_name, find
@@ -49,20 +49,30 @@ def create_cursor(store: Store, name: str, cursor: Cursor) -> bool:
         return transaction.checkpoints(tx).create_if_absent(name, cursor)
 
 
-def save_owned(tx: Session, name: str, cursor: Cursor, stored: Cursor) -> None:
+def save_owned(
+    tx: Session, name: str, cursor: Cursor, stored: Cursor, uncertain: Sequence[Cursor] = ()
+) -> None:
     """The consumer's save, in the transaction `tx`: a compare-and-set against the pair it last
-    saved (`stored`). A checkpoint moved or deleted under it raises ConcurrencyError (exit 3);
-    nothing is written."""
+    saved (`stored`), or against one of its own saves whose commit it never heard back about
+    (`uncertain`: the connection died during COMMIT, so it may have landed). A checkpoint moved or
+    deleted under it raises ConcurrencyError (exit 3); nothing is written."""
     checkpoints = transaction.checkpoints(tx)
-    if not checkpoints.compare_and_set(name, stored, cursor):
-        raise moved_under(checkpoints, name, stored)
+    for expected in (stored, *uncertain):
+        if checkpoints.compare_and_set(name, expected, cursor):
+            return
+    raise moved_under(checkpoints, name, stored)
 
 
-def check_unmoved(tx: Session, name: str, stored: Cursor) -> None:
-    """ConcurrencyError (exit 3) if the checkpoint no longer holds `stored`."""
+def check_unmoved(
+    tx: Session, name: str, stored: Cursor, uncertain: Sequence[Cursor] = ()
+) -> Cursor:
+    """The value the checkpoint holds, `stored` or one of the `uncertain` saves; ConcurrencyError
+    (exit 3) if it holds neither."""
     checkpoints = transaction.checkpoints(tx)
-    if not checkpoints.holds(name, stored):
-        raise moved_under(checkpoints, name, stored)
+    for expected in (stored, *uncertain):
+        if checkpoints.holds(name, expected):
+            return expected
+    raise moved_under(checkpoints, name, stored)
 
 
 def moved_under(checkpoints: Checkpoints, name: str, stored: Cursor) -> ConcurrencyError:
@@ -83,6 +93,10 @@ class CheckpointOwner:
         self.lease = lease
         self.name = lease.subscription_id
         self.stored = stored
+        # Saves whose COMMIT lost its connection: each may have landed, and is ours either way
+        # (the lease keeps other consumers off), so the next compare-and-set accepts them too
+        # instead of taking our own save for an operator's move.
+        self.uncertain: list[Cursor] = []
         self._renewed = time.monotonic()
 
     @classmethod
@@ -109,10 +123,15 @@ class CheckpointOwner:
 
     def save(self, cursor: Cursor) -> None:
         """Save `cursor` (compare-and-set), renewing the lease in the same transaction."""
-        with self.store.writing() as tx:
-            leases.renew(tx, self.lease)
-            save_owned(tx, self.name, cursor, self.stored)
+        try:
+            with self.store.writing() as tx:
+                leases.renew(tx, self.lease)
+                save_owned(tx, self.name, cursor, self.stored, self.uncertain)
+        except StoreUnavailable:
+            self.uncertain.append(cursor)
+            raise
         self.stored = cursor
+        self.uncertain.clear()
         self._renewed = time.monotonic()
 
     def heartbeat(self) -> None:
@@ -121,7 +140,10 @@ class CheckpointOwner:
             return
         with self.store.writing() as tx:
             leases.renew(tx, self.lease)
-            check_unmoved(tx, self.name, self.stored)
+            held = check_unmoved(tx, self.name, self.stored, self.uncertain)
+        if held != self.stored:  # one of the uncertain saves did land
+            self.stored = held
+            self.uncertain.clear()
         self._renewed = time.monotonic()
 
     def close(self) -> None:

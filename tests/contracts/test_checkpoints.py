@@ -174,6 +174,21 @@ def test_a_consumer_save_over_a_moved_checkpoint_is_exit_3(store: Store) -> None
     assert "now at position 7" in raised.value.message
 
 
+def test_a_consumer_save_whose_commit_went_unanswered_is_taken_as_its_own(store: Store) -> None:
+    """Found by the Patroni failover test: a save's COMMIT landed but its connection died before
+    the answer; the next save must not take that value for an operator's move."""
+    with store.writing() as tx:
+        checkpoints(tx).save("owned", Cursor(0, 1))
+        checkpoints(tx).save("owned", Cursor(0, 5))  # the unanswered save of Cursor(0, 5) landed
+    with store.writing() as tx:
+        save_owned(tx, "owned", Cursor(0, 9), Cursor(0, 1), uncertain=[Cursor(0, 4), Cursor(0, 5)])
+    with store.reading() as tx:
+        found = checkpoints(tx).get("owned")
+    assert found is not None and found.position == 9
+    with pytest.raises(ConcurrencyError), store.writing() as tx:  # a real move is still one
+        save_owned(tx, "owned", Cursor(0, 10), Cursor(0, 1), uncertain=[Cursor(0, 5)])
+
+
 def test_updated_at_moves_with_every_write(store: Store) -> None:
     written_by_another_program(store, "c", 1)
     with store.writing() as tx:
