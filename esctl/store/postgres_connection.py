@@ -6,6 +6,7 @@ never pay for it."""
 from __future__ import annotations
 
 import itertools
+import logging
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -28,6 +29,12 @@ from esctl.urls import StoreLocation
 
 if TYPE_CHECKING:
     from psycopg import Connection, Cursor
+
+
+# psycopg logs a lost connection while leaving a pipeline ("error ignored terminating
+# <psycopg.Pipeline [BAD]>") through Python's last-resort handler, onto esctl's stderr ahead of
+# esctl's own one-line error; the error itself reaches esctl as an exception and is reported.
+logging.getLogger("psycopg").addHandler(logging.NullHandler())
 
 
 class PostgresSession(TransactionPorts):
