@@ -86,6 +86,33 @@ def test_a_rerun_appends_nothing_and_positions_are_the_stored_ones(
     assert {r["version"] for r in after[EVENTS:]} == {41, 42}
 
 
+def test_positions_are_looked_up_by_version_across_units_and_lookup_chunks(
+    store: Store, tmp_path: Path
+) -> None:
+    # 700 streams (three SQLite lookups of 300), half of them with stored events before, written
+    # in --commit-every units that split streams: each stream's first and last position must be
+    # those of its first and last event of this append, not of an earlier one or an earlier unit.
+    before = _events(count=350, streams=350, prefix="Chunk")
+    _append(store, write_jsonl(tmp_path / "before.jsonl", before))
+    stored = {str(r["id"]) for r in _rows(store)}
+    events = _events(count=700 * 3, streams=700, prefix="Chunk")
+    for commit_every in (None, 1000):
+        path = write_jsonl(tmp_path / f"more-{commit_every}.jsonl", events)
+        result = _append(store, path, commit_every=commit_every)
+        assert result.appended == len(events)
+        rows = [r for r in _rows(store) if str(r["id"]) not in stored]
+        stored.update(str(r["id"]) for r in rows)
+        assert len(result.streams) == 700
+        for stream in result.streams:
+            mine = [r for r in rows if r["stream_id"] == stream.stream_id]
+            assert len(mine) == 3
+            assert (stream.first_position, stream.last_position) == (
+                mine[0]["global_position"],
+                mine[-1]["global_position"],
+            ), stream.stream_id
+        events = _events(count=700 * 3, streams=700, prefix="Chunk")
+
+
 def test_a_wrong_expected_version_or_a_deleted_stream_is_exit_3_and_writes_nothing(
     target: Target, store: Store, tmp_path: Path
 ) -> None:

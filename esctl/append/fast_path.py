@@ -39,8 +39,7 @@ class FastPath(AppendState):
             ready, pending = pending, []
             log.append(self._stream_rows(ready, events, pending, size))
             size = min(size * 2, MAX_LOOKAHEAD)
-        for sid, (first, last) in log.appended_positions(since).items():
-            self._state(sid).positions(first, last)
+        self._record_positions(log, since)
 
     def _look_up(self, log: EventWrites, events: list[NewEvent]) -> None:
         """Read (and check) the stored version of the streams this unit has not seen yet."""
@@ -75,7 +74,18 @@ class FastPath(AppendState):
         new = [sid for sid, plan in self.summary.streams.items() if plan.first_unit == unit]
         self._start_streams(log, new)
         log.append(self._fast_rows(events))
-        for sid, (first, last) in log.appended_positions(since).items():
+        self._record_positions(log, since)
+
+    def _record_positions(self, log: EventWrites, since: int) -> None:
+        """The positions this unit's events got, looked up by the versions it assigned."""
+        versions = {
+            sid: (state.read_version + 1, state.current)
+            for sid, state in self.unit.items()
+            if state.read_version is not None
+            and state.current is not None
+            and state.current > state.read_version
+        }
+        for sid, (first, last) in log.appended_positions(since, versions).items():
             self._state(sid).positions(first, last)
 
     def _fast_rows(

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
@@ -113,9 +113,14 @@ class EventWrites(Protocol):
         now); a unique violation raises Conflict (exit 3)."""
         ...
 
-    def appended_positions(self, since: int) -> dict[str, tuple[int, int]]:
+    def appended_positions(
+        self, since: int, versions: Mapping[str, tuple[int, int]] | None = None
+    ) -> dict[str, tuple[int, int]]:
         """First and last global position, per stream, of the events this transaction appended;
-        `since` is `append_mark()` before appending."""
+        `since` is `append_mark()` before appending. `versions`, when the caller knows them: the
+        first and last version each stream got in this transaction (a layout may then look the
+        positions up by stream and version, two index probes a stream, instead of reading every
+        row the transaction wrote)."""
         ...
 
 

@@ -19,7 +19,7 @@ engine exposes a primitive below, for the layouts' adapters.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from functools import cached_property
@@ -288,8 +288,11 @@ class Store(ABC):
         return int(session.fetchval("SELECT coalesce(max(global_position), 0) FROM {events}"))
 
     @abstractmethod
-    def appended_positions(self, session: Session, since: int) -> dict[str, tuple[int, int]]:
-        """First and last global position, per stream, of the rows this transaction appended."""
+    def appended_positions(
+        self, session: Session, since: int, versions: Mapping[str, tuple[int, int]] | None = None
+    ) -> dict[str, tuple[int, int]]:
+        """First and last global position, per stream, of the rows this transaction appended;
+        with `versions` (each stream's first and last version appended), by those rows alone."""
 
     # --- the server (behind store.admin) ---------------------------------------------------------
 

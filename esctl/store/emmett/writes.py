@@ -15,7 +15,7 @@ path then reports it as a duplicate, as on esctl's own tables)."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from esctl.errors import Conflict
@@ -132,7 +132,9 @@ class EmmettWrites:
         if int(result["next_stream_position"]) != run[-1].version:
             raise Conflict(f"stream {stream_id!r}: Emmett's positions differ from esctl's versions")
 
-    def appended_positions(self, since: int) -> dict[str, tuple[int, int]]:
+    def appended_positions(
+        self, since: int, versions: Mapping[str, tuple[int, int]] | None = None
+    ) -> dict[str, tuple[int, int]]:
         rows = self.session.fetchall(
             "SELECT stream_id, min(global_position) AS first, max(global_position) AS last "
             "FROM {schema}.emt_messages WHERE global_position > %s "

@@ -9,7 +9,7 @@ within every engine's limits.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING
 
 from esctl.errors import ConcurrencyError
@@ -91,10 +91,12 @@ class EsctlEventWrites:
         it."""
         self._engine.insert_events(self.session, rows)
 
-    def appended_positions(self, since: int) -> dict[str, tuple[int, int]]:
+    def appended_positions(
+        self, since: int, versions: Mapping[str, tuple[int, int]] | None = None
+    ) -> dict[str, tuple[int, int]]:
         """First and last global position, per stream, of the events this transaction appended;
         `since` is `append_mark()` taken before appending."""
-        return self._engine.appended_positions(self.session, since)
+        return self._engine.appended_positions(self.session, since, versions)
 
 
 def _deleted(stream_id: str) -> ConcurrencyError:

@@ -8,7 +8,7 @@ times are tested in Python on the decoded state (the table has no JSON or time c
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
@@ -277,7 +277,9 @@ class EventsourcingEventLog:
     def append(self, rows: Iterable[NewEventRow]) -> None:
         raise refuse_writes()
 
-    def appended_positions(self, since: int) -> dict[str, tuple[int, int]]:
+    def appended_positions(
+        self, since: int, versions: Mapping[str, tuple[int, int]] | None = None
+    ) -> dict[str, tuple[int, int]]:
         raise refuse_writes()
 
 

@@ -13,7 +13,7 @@ refuses it if anything else was written in between. The command line shows Messa
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from esctl.errors import Conflict
@@ -102,7 +102,9 @@ class MessageDbWrites:
                 raise Conflict(f"Message DB refused a write: {message}") from error
             raise
 
-    def appended_positions(self, since: int) -> dict[str, tuple[int, int]]:
+    def appended_positions(
+        self, since: int, versions: Mapping[str, tuple[int, int]] | None = None
+    ) -> dict[str, tuple[int, int]]:
         rows = self.session.fetchall(
             "SELECT stream_name, min(global_position) AS first, max(global_position) AS last "
             "FROM message_store.messages WHERE global_position > %s "
