@@ -52,6 +52,8 @@ __all__ = ["EVENT_COLUMNS", "SCHEMA_VERSION", "EventRow", "Migration", "NodeStat
 __all__ += ["SchemaReport", "Session", "Store"]
 
 EventRow = NewEventRow
+Ranges = dict[str, tuple[int, int]]  # per stream: first and last of one append
+Versions = Mapping[str, tuple[int, int]] | None
 
 
 class Session(Protocol):
@@ -280,19 +282,14 @@ class Store(ABC):
 
     @abstractmethod
     def insert_events(self, session: Session, rows: Iterable[EventRow]) -> None:
-        """Insert new events, versions assigned, in bulk (COPY, or `executemany` on SQLite); a
-        `created_at` of None is now; a unique violation raises Conflict (the caller diagnoses)."""
+        """Insert events in bulk (versions assigned; created_at None is now); duplicates: Conflict."""
 
-    def append_mark(self, session: Session) -> int:
-        """Before appending, the `since` of `appended_positions`: the head this transaction sees."""
+    def append_mark(self, session: Session) -> int:  # the head this transaction sees
         return int(session.fetchval("SELECT coalesce(max(global_position), 0) FROM {events}"))
 
     @abstractmethod
-    def appended_positions(
-        self, session: Session, since: int, versions: Mapping[str, tuple[int, int]] | None = None
-    ) -> dict[str, tuple[int, int]]:
-        """First and last global position, per stream, of the rows this transaction appended;
-        with `versions` (each stream's first and last version appended), by those rows alone."""
+    def appended_positions(self, session: Session, since: int, versions: Versions = None) -> Ranges:
+        """Each stream's first and last position this transaction appended (found by `versions`)."""
 
     # --- the server (behind store.admin) ---------------------------------------------------------
 
