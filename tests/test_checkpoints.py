@@ -138,6 +138,22 @@ def test_every_status(store: Store) -> None:
     assert states[1].age_seconds is not None and states[1].age_seconds > 3000
 
 
+def test_the_store_clock_is_not_behind_an_event_it_just_stamped(store: Store) -> None:
+    """Lag time is the store's clock minus the oldest pending event's stamp: a clock with whole
+    seconds (SQLite's CURRENT_TIMESTAMP) would put an event written this second in the future and
+    call its wait 0 (a flaky metrics test showed it)."""
+    from esctl.checkpoints import transaction
+    from esctl.types import START, utc_time
+
+    seed(store, 3, transactions=False)
+    subscriber_saves(store, "projection", 0)
+    with store.reading() as tx:
+        now = transaction.checkpoints(tx).now()
+        stamps = [e.created_at for e in transaction.log(tx).events_after(START, 3)]
+    assert all(utc_time(stamp) <= now for stamp in stamps), (now, stamps)
+    assert by_name(store)["projection"].lag_seconds > 0
+
+
 def test_a_stalled_checkpoint_over_the_threshold_matches_both(store: Store) -> None:
     from esctl.checkpoints import matching
 

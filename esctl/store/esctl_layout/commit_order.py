@@ -12,7 +12,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, cast
 
 from esctl.store.esctl_layout.filters import HIDDEN
-from esctl.store.esctl_layout.tables import EVENT_COLUMNS
+from esctl.store.esctl_layout.tables import EVENT_COLUMNS, SQLITE_NOW
 from esctl.types import START, Cursor, RecordedEvent, Row, StoredCheckpoint, utc_time
 
 if TYPE_CHECKING:
@@ -26,8 +26,11 @@ def engine_of(session: Session) -> Store:
 
 
 def store_now(session: Session) -> datetime:
-    """The store's clock."""
-    return utc_time(session.fetchval("SELECT CURRENT_TIMESTAMP"))
+    """The store's clock, to the precision events are stamped with (SQLite's CURRENT_TIMESTAMP
+    has whole seconds: an event stamped within the current second would look not yet due)."""
+    if session.backend == "postgresql":
+        return utc_time(session.fetchval("SELECT CURRENT_TIMESTAMP"))
+    return utc_time(session.fetchval("SELECT " + SQLITE_NOW))
 
 
 def _visible(session: Session) -> str:
