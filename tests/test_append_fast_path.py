@@ -200,3 +200,55 @@ def test_sigkill_mid_append_leaves_nothing_and_a_rerun_appends_exactly_once(
     assert third.returncode == 0, third.stderr
     assert "Appended 0 events" in third.stderr and "already stored" in third.stderr
     assert len(all_events(target)) == len(events)
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("identity", ["BIGSERIAL", "BIGINT GENERATED ALWAYS AS IDENTITY"])
+def test_a_small_unit_reports_the_positions_it_was_given_and_a_foreign_column_takes_defaults(
+    pg_target: Target, tmp_path: Path, identity: str
+) -> None:
+    # A unit of up to SMALL_UNIT (1000) rows takes its positions from the column's sequence
+    # before the COPY, so no lookup follows it; 1001 rows are looked up after it. Positions other
+    # writers took in between must not shift what is reported, and a column that refuses chosen
+    # values (GENERATED ALWAYS) keeps its defaults.
+    import psycopg
+
+    seed = (Path(__file__).parent / "seed_schema.sql").read_text()
+    seed = seed.replace("global_position BIGSERIAL", f"global_position {identity}")
+    with psycopg.connect(pg_target.url, autocommit=True) as conn:
+        conn.execute(f'CREATE SCHEMA "{pg_target.schema}"')
+        conn.execute(f'SET search_path TO "{pg_target.schema}"')
+        conn.execute(seed)  # type: ignore[call-overload]
+    from esctl.admin.init import init_store
+
+    with pg_target.open() as store:
+        init_store(store)
+    other = psycopg.connect(pg_target.url, autocommit=True)
+    other.execute(f'SET search_path TO "{pg_target.schema}"')
+
+    def foreign_row(n: int) -> None:
+        other.execute(
+            "INSERT INTO events (stream_id, stream_type, event_type, event_data, version) "
+            "VALUES (%s, 'Other', 'Noted', '{}', 1)",
+            [f"Other-{n}-{uuid.uuid4().hex[:6]}"],
+        )
+
+    results = []
+    with pg_target.open() as store:
+        for n, count in enumerate((1, 200, 1000, 1001)):
+            foreign_row(n)
+            events = _events(count=count, streams=STREAMS, prefix=f"Small{n}")
+            results.append(_append(store, write_jsonl(tmp_path / f"s{n}.jsonl", events)))
+            foreign_row(n + 100)
+        rows = _rows(store)
+    other.close()
+    for result in results:
+        for stream in result.streams:
+            mine = [r for r in rows if r["stream_id"] == stream.stream_id]
+            assert [r["version"] for r in mine] == list(range(1, len(mine) + 1))
+            assert (stream.first_position, stream.last_position) == (
+                mine[0]["global_position"],
+                mine[-1]["global_position"],
+            ), stream.stream_id
+    positions = [r["global_position"] for r in rows]
+    assert len(set(positions)) == len(positions) == 1 + 200 + 1000 + 1001 + 8

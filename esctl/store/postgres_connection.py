@@ -51,6 +51,9 @@ class PostgresSession(TransactionPorts):
         # A write transaction's BEGIN is not sent on its own: it goes with the first statement,
         # in one pipeline (one round trip instead of two).
         self._begin = begin
+        # First and last position per stream of this transaction's appends, when every append
+        # chose its positions itself (small units: no lookup after the COPY); else None.
+        self.appended: dict[str, tuple[int, int]] | None = {}
 
     def sql(self, query: str) -> sql.Composed:
         return self._store.compose(query)

@@ -3,9 +3,10 @@ rows are produced), the positions a transaction appended, and the raw-COPY ceili
 
 from __future__ import annotations
 
+import itertools
 import json
 import json.encoder
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -16,6 +17,19 @@ from esctl.store.postgres_connection import PostgresConnections, PostgresSession
 from esctl.store.postgres_errors import translate_errors
 
 BLOCK_ROWS = 64
+# A unit of at most this many rows takes its positions from the sequence before the COPY (one
+# query) and sends them with the rows, so no lookup after the COPY is needed to report them.
+SMALL_UNIT = 1000
+# The global_position sequence, when inserting chosen values is what the column default does
+# (BIGSERIAL or an identity BY DEFAULT): else no rows, and the rows take the default.
+_RESERVE_POSITIONS = (
+    "SELECT nextval(q.s) AS position "
+    "FROM (SELECT CAST(pg_get_serial_sequence(%s, 'global_position') AS regclass) AS s) q "
+    "CROSS JOIN generate_series(1, %s) "
+    "WHERE q.s IS NOT NULL AND NOT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute a "
+    "WHERE a.attrelid = CAST(%s AS regclass) AND a.attname = 'global_position' "
+    "AND a.attidentity = 'a')"
+)
 
 
 class PostgresCopy(PostgresConnections):
@@ -38,7 +52,6 @@ class PostgresCopy(PostgresConnections):
         # Text COPY, formatted here: JSON text never holds raw tabs or newlines, so only
         # backslashes need doubling; names get the full COPY escaping. Rows are sent in blocks
         # while they are produced, so the server works while Python parses the next ones.
-        conn = cast(PostgresSession, session).connection
         # `now` in COPY's text is the transaction's start time, now() itself: no query for it.
         now = "now"
         text, bs, bs2 = self._copy_text, "\\", "\\\\"
@@ -50,15 +63,29 @@ class PostgresCopy(PostgresConnections):
         def dumps(value: dict[str, Any]) -> str:
             return "".join(encode(value, 0)) if value else "{}"
 
+        pg = cast(PostgresSession, session)
+        rows = iter(rows)
+        head = list(itertools.islice(rows, SMALL_UNIT + 1))
+        positions = self._reserve_positions(pg, head) if len(head) <= SMALL_UNIT else []
+        if positions:
+            columns, rows = "version, global_position, created_at", iter(head)
+            _record(pg, head, positions)
+            chosen: Iterator[str] = iter(positions)
+        else:
+            columns, rows = "version, created_at", itertools.chain(head, rows)
+            pg.appended = None  # this append's positions are looked up after the COPY
+            chosen = itertools.repeat("")
         query = self.compose(
             "COPY {events} (id, stream_id, stream_type, event_type, event_data, metadata, "
-            "version, created_at) FROM STDIN"
+            f"{columns}) FROM STDIN"
         )
+        conn = pg.connection  # the pending BEGIN goes now if no statement took it
         with translate_errors(self), conn.cursor() as cursor, cursor.copy(query) as copy:
             # Blocks of BLOCK_ROWS rows: large enough that a write costs little per row, small
             # enough that the server starts on a 200-event batch before it is all formatted.
             block: list[str] = []
-            for event_id, stream_id, stream_type, event_type, data, meta, version, at in rows:
+            for row, position in zip(rows, chosen, strict=False):  # chosen may be endless
+                event_id, stream_id, stream_type, event_type, data, meta, version, at = row
                 names = f"{stream_id}\t{stream_type}\t{event_type}"
                 if "\\" in names or "\n" in names or "\r" in names or names.count("\t") != 2:
                     names = f"{text(stream_id)}\t{text(stream_type)}\t{text(event_type)}"
@@ -66,7 +93,7 @@ class PostgresCopy(PostgresConnections):
                 meta = meta if isinstance(meta, str) else dumps(meta)
                 block.append(
                     f"{event_id}\t{names}\t{data.replace(bs, bs2)}\t{meta.replace(bs, bs2)}\t"
-                    f"{version}\t{self._copy_time(at) if at else now}\n"
+                    f"{version}\t{position}{self._copy_time(at) if at else now}\n"
                 )
                 if len(block) >= BLOCK_ROWS:
                     copy.write("".join(block))
@@ -74,12 +101,26 @@ class PostgresCopy(PostgresConnections):
             if block:
                 copy.write("".join(block))
 
+    def _reserve_positions(self, session: PostgresSession, rows: list[EventRow]) -> list[str]:
+        """Positions for `rows` from the column's own sequence, ascending, each followed by a tab
+        (the COPY column); none when the column cannot take chosen values."""
+        if not rows:
+            return []
+        table = '"' + self.settings.schema.replace('"', '""') + '".events'
+        found = session.fetchall(_RESERVE_POSITIONS, [table, len(rows), table])
+        return [f"{p}\t" for p in sorted(int(r["position"]) for r in found)]
+
     def append_mark(self, session: Session) -> int:
         return 0  # appended_positions finds this transaction's rows by transaction_id
 
     def appended_positions(
         self, session: Session, since: int, versions: Mapping[str, tuple[int, int]] | None = None
     ) -> dict[str, tuple[int, int]]:
+        known = cast(PostgresSession, session).appended
+        if known is not None:  # every append of this transaction chose its positions
+            return (
+                dict(known) if versions is None else {s: known[s] for s in versions if s in known}
+            )
         # Rows this transaction wrote carry its id in transaction_id (the column's default).
         if versions is not None:
             # Two probes of (stream_id, version) a stream: the whole-transaction GROUP BY below
@@ -142,3 +183,14 @@ class PostgresCopy(PostgresConnections):
             with cursor.copy(query) as copy:
                 copy.write(copy_text)
             return int(cursor.rowcount)
+
+
+def _record(session: PostgresSession, rows: list[EventRow], positions: list[str]) -> None:
+    """Note the first and last position per stream of rows about to be sent with `positions`."""
+    known = session.appended
+    if known is None:
+        return
+    for row, text in zip(rows, positions, strict=True):
+        position = int(text[:-1])
+        first = known.get(row[1], (position, position))[0]
+        known[row[1]] = (first, position)
