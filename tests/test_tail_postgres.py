@@ -115,9 +115,11 @@ def tail_config(target: Target, tmp_path: Path, app_name: str | None = None) -> 
 
 
 class TailProcess:
-    """`esctl tail … -o jsonl` in a subprocess, its lines collected by a thread."""
+    """`esctl tail … -o jsonl` in a subprocess, its lines collected by a thread. With
+    `hold_after`, the thread stops reading after that many lines until `stop`: the pipe fills and
+    the tail blocks on its next write, so a signal finds it mid-stream however fast it runs."""
 
-    def __init__(self, env: dict[str, str], *args: str) -> None:
+    def __init__(self, env: dict[str, str], *args: str, hold_after: int | None = None) -> None:
         self.process = subprocess.Popen(
             [sys.executable, "-m", "esctl", "tail", "-o", "jsonl", *args],
             stdout=subprocess.PIPE,
@@ -129,6 +131,8 @@ class TailProcess:
         first = self.process.stderr.readline()
         assert first.startswith("Following"), first
         self.lines: list[dict[str, Any]] = []
+        self._hold_after = hold_after
+        self._released = threading.Event()
         self._reader = threading.Thread(target=self._read, daemon=True)
         self._reader.start()
 
@@ -137,6 +141,8 @@ class TailProcess:
         for line in self.process.stdout:
             if line.endswith("\n"):
                 self.lines.append(json.loads(line))
+            if self._hold_after is not None and len(self.lines) >= self._hold_after:
+                self._released.wait()
 
     @property
     def ids(self) -> list[str]:
@@ -159,6 +165,7 @@ class TailProcess:
     def stop(self, sig: int = signal.SIGTERM) -> tuple[int, str]:
         self.process.send_signal(sig)
         self.process.wait(timeout=30)
+        self._released.set()  # what the tail wrote before the signal is still in the pipe
         self._reader.join(timeout=10)
         assert self.process.stderr is not None
         return self.process.returncode, self.process.stderr.read()

@@ -118,9 +118,10 @@ class PostgresCopy(PostgresConnections):
     ) -> dict[str, tuple[int, int]]:
         known = cast(PostgresSession, session).appended
         if known is not None:  # every append of this transaction chose its positions
-            return (
-                dict(known) if versions is None else {s: known[s] for s in versions if s in known}
-            )
+            chosen = known if versions is None else {s: known[s] for s in versions if s in known}
+            after = {s: span for s, span in chosen.items() if span[0] > since}
+            if all(span[1] <= since for s, span in chosen.items() if s not in after):
+                return after  # no stream has positions on both sides of `since`
         # Rows this transaction wrote carry its id in transaction_id (the column's default).
         if versions is not None:
             # Two probes of (stream_id, version) a stream: the whole-transaction GROUP BY below

@@ -179,8 +179,11 @@ def test_appended_positions_cover_only_this_transactions_rows(store: Store) -> N
         log.append([_row("Order-1", 2), _row("Order-3", 1), _row("Order-1", 3)])
         positions = log.appended_positions(since)
         assert log.appended_positions(log.head()) == {}
+        first, last = positions["Order-1"]
+        middle = positions["Order-3"][0]
+        # `since` between a stream's rows: only the rows after it count.
+        assert log.appended_positions(first) == {"Order-1": (last, last), "Order-3": (middle,) * 2}
     assert set(positions) == {"Order-1", "Order-3"}
-    first, last = positions["Order-1"]
     assert since < first < last
     assert positions["Order-3"][0] == positions["Order-3"][1]
     assert first < positions["Order-3"][0] < last  # input order is position order

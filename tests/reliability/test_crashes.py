@@ -126,8 +126,11 @@ def test_sigkill_of_a_checkpointed_tail_resumes_at_least_once(
     assert run_cli("append", str(write_jsonl(tmp_path / "t.jsonl", events))).exit_code == 0
     written = [e["event_id"] for e in events]
 
-    first = TailProcess(env, "--all", "--from-start", "--checkpoint", "crashy")
-    # Killed after its first save while catching up (every SAVE_EVERY events), mid-batch.
+    # Killed after its first save while catching up (every SAVE_EVERY events), mid-batch: the
+    # reader stops there, so the tail is blocked on a full pipe when the signal comes.
+    first = TailProcess(
+        env, "--all", "--from-start", "--checkpoint", "crashy", hold_after=SAVE_EVERY + 1500
+    )
     first.wait_for(lambda got: len(got) >= SAVE_EVERY + 1500)
     first.stop(signal.SIGKILL)
     assert len(first.ids) < TAIL_EVENTS, "the tail finished before it could be killed"
