@@ -66,9 +66,11 @@ class AppendState:
         state = self.unit.get(stream_id)
         if state is None:
             committed = self.results.get(stream_id)
-            if committed is None:
-                committed = StreamResult(stream_id, self.summary.streams[stream_id].stream_type)
-            state = self.unit[stream_id] = replace(committed)
+            if committed is None:  # the stream's first unit (a one-unit append: every stream)
+                state = StreamResult(stream_id, self.summary.streams[stream_id].stream_type)
+            else:
+                state = replace(committed)
+            self.unit[stream_id] = state
             state.read_version = state.current  # what earlier units left, until read again
         return state
 

@@ -91,20 +91,21 @@ class Validator:
         """The valid events, in input order, until the first problem (`finish` reads the rest)."""
         check, stream, progress = self._check, self.stream, self.progress
         summary, add_key, encode = self.summary, self._keys.append, ENCODE
-        streams = summary.streams
+        streams, unit_size = summary.streams, self.unit_size
         for item in self._items:
             # The common case inlined (this loop runs once per event): an event of the common
-            # shape, in a stream seen before without versions. Anything else goes to _check.
+            # shape, in a new stream or one seen before without versions (or with the next
+            # version). Anything else goes to _check.
             where, value, suspicious, text = item
+            event = None
             if type(value) is dict and not suspicious and value.keys() <= COMMON_FIELDS:
                 event = common_event(value, where, stream, text)
                 if event is not None:
                     plan = streams.get(event.stream_id)
                     version = event.version
                     last = plan.last_input_version if plan is not None else None
-                    if (
-                        plan is not None
-                        and plan.stream_type == event.stream_type
+                    if plan is None or (
+                        plan.stream_type == event.stream_type
                         and (
                             (version is None and last is None)
                             or (version is not None and last is not None and version == last + 1)
@@ -119,6 +120,10 @@ class Validator:
                         else:
                             if progress is not None:
                                 progress(1)
+                            if plan is None:  # as _plan starts a stream
+                                unit = summary.events // unit_size if unit_size else 0
+                                plan = StreamPlan(event.stream_type, first_unit=unit)
+                                streams[event.stream_id] = plan
                             plan.count += 1
                             if version is not None:
                                 plan.last_input_version = version
@@ -129,7 +134,7 @@ class Validator:
                                 summary.without_id += 1
                             yield event
                             continue
-            event = check(item)
+            event = check(item, event)  # a stream's first event, say: not built twice
             if event is None:
                 return
             yield event
@@ -153,7 +158,8 @@ class Validator:
             )
         return self.summary
 
-    def _check(self, item: Item) -> NewEvent | None:
+    def _check(self, item: Item, built: NewEvent | None = None) -> NewEvent | None:
+        """Check one item in full (`built`: what `common_event` already made of it)."""
         where, value, suspicious, text = item
         if self.progress is not None:
             self.progress(1)
@@ -163,8 +169,13 @@ class Validator:
             problems += value.messages
         else:
             try:
-                event = None
-                if type(value) is dict and not suspicious and value.keys() <= COMMON_FIELDS:
+                event = built
+                if (
+                    event is None
+                    and type(value) is dict
+                    and not suspicious
+                    and value.keys() <= COMMON_FIELDS
+                ):
                     event = common_event(value, where, self.stream, text)
                 if event is None:
                     if text is not None:  # from the fast decoder: only the strict one decides

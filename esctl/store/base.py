@@ -50,7 +50,6 @@ from esctl.types import (
 
 __all__ = ["EVENT_COLUMNS", "SCHEMA_VERSION", "EventRow", "Migration", "NodeStatus", "Row"]
 __all__ += ["SchemaReport", "Session", "Store"]
-
 EventRow = NewEventRow
 Ranges = dict[str, tuple[int, int]]  # per stream: first and last of one append
 Versions = Mapping[str, tuple[int, int]] | None
@@ -287,6 +286,9 @@ class Store(ABC):
     def append_mark(self, session: Session) -> int:  # the head this transaction sees
         return int(session.fetchval("SELECT coalesce(max(global_position), 0) FROM {events}"))
 
+    def text_rows(self, values: Sequence[str]) -> tuple[str, list[Any]]:  # FROM item v(column1)
+        return "(VALUES " + ", ".join(["(%s)"] * len(values)) + ") AS v", list(values)
+
     @abstractmethod
     def appended_positions(self, session: Session, since: int, versions: Versions = None) -> Ranges:
         """Each stream's first and last position this transaction appended (found by `versions`)."""
@@ -307,10 +309,9 @@ class Store(ABC):
         *,
         descending: bool = False,
     ) -> list[tuple[str, list[Any], str]]:
-        """The events after `after` and at or before `upto` (cursors as `(transaction_id,
-        global_position)`, None for no bound) in commit order, as slices to query one after the
-        other: each is a WHERE condition on {events}, its parameters and its ORDER BY, written so
-        the backend's indexes serve it."""
+        """The events after `after` and at or before `upto` (`(transaction_id, global_position)`,
+        None: no bound) in commit order, as slices queried one after the other: each a WHERE on
+        {events}, its parameters and its ORDER BY, so the backend's indexes serve it."""
 
     @abstractmethod
     def transaction_id_sql(self, value: int | None) -> tuple[str, Any]:
@@ -332,9 +333,8 @@ class Store(ABC):
     def live_lines(
         self, after: Cursor, where: str, params: Sequence[Any], limit: int
     ) -> LiveLines | None:
-        """`live_batch` rendered by the server as JSON lines (the bytes of
-        `esctl.read.events.event_json_line`), or None: the backend leaves rendering to
-        `esctl.read.follow`, or a row of this batch needs a warning (read it with `live_batch`)."""
+        """`live_batch` as JSON lines rendered by the server (`esctl.read.events.event_json_line`),
+        or None: rendering is left to `esctl.read.follow` (or a row needs a warning)."""
         return None
 
     @abstractmethod

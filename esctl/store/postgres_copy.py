@@ -6,7 +6,7 @@ from __future__ import annotations
 import itertools
 import json
 import json.encoder
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -109,6 +109,9 @@ class PostgresCopy(PostgresConnections):
         table = '"' + self.settings.schema.replace('"', '""') + '".events'
         found = session.fetchall(_RESERVE_POSITIONS, [table, len(rows), table])
         return [f"{p}\t" for p in sorted(int(r["position"]) for r in found)]
+
+    def text_rows(self, values: Sequence[str]) -> tuple[str, list[Any]]:
+        return "unnest(%s::text[]) AS v(column1)", [list(values)]
 
     def append_mark(self, session: Session) -> int:
         return 0  # appended_positions finds this transaction's rows by transaction_id

@@ -53,12 +53,14 @@ class EsctlEventWrites:
             part = stream_ids[start : start + LOOKUP_CHUNK]
             # One max() per stream, which both engines answer from the end of the
             # (stream_id, version) index; `max … GROUP BY` would read every event of the streams.
-            values = ", ".join(["(%s)"] * len(part))
+            # The ids as rows v(column1): one array parameter on PostgreSQL, so the statement
+            # text is the same for any count and the server prepares it once a session.
+            values, params = self._engine.text_rows(part)
             rows = self.session.fetchall(
                 "SELECT v.column1 AS stream_id, (SELECT max(version) FROM {events} "  # noqa: S608 - placeholders only
                 "WHERE stream_id = v.column1) AS version, EXISTS (SELECT 1 FROM {tombstones} t "
-                f"WHERE t.stream_id = v.column1) AS deleted FROM (VALUES {values}) AS v",
-                part,
+                f"WHERE t.stream_id = v.column1) AS deleted FROM {values}",
+                params,
             )
             deleted = sorted(r["stream_id"] for r in rows if r["deleted"])
             if deleted:
