@@ -4,7 +4,11 @@ from __future__ import annotations
 
 import io
 import json
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime
+from pathlib import Path
 
 from esctl.render import Column, Renderer
 
@@ -52,3 +56,60 @@ def test_an_empty_json_listing_is_an_empty_array() -> None:
     out = io.StringIO()
     Renderer("json", stdout=out, stderr=io.StringIO()).rows([], COLUMNS)
     assert json.loads(out.getvalue()) == []
+
+
+def test_messages_to_a_pipe_are_what_rich_writes_without_rich() -> None:
+    """Plain stderr (no colour, or not a terminal) skips rich: the same bytes, escapes included."""
+    said = ["Wrote\t2 events", "to Order-\x1b[31m1"]
+
+    def messages(renderer: Renderer) -> None:
+        renderer.message(said[0])
+        renderer.warning(said[1])
+        renderer.error("bad", problems=["  line 2: x"], hint="try --help")
+
+    plain = io.StringIO()
+    messages(Renderer("json", stdout=io.StringIO(), stderr=plain, color=False))
+    through_rich = io.StringIO()
+    renderer = Renderer("json", stdout=io.StringIO(), stderr=through_rich, color=False)
+    renderer.err_console  # noqa: B018 - a console in use: messages go through rich
+    messages(renderer)
+    assert plain.getvalue() == through_rich.getvalue()
+    assert plain.getvalue() == (
+        "Wrote\\x092 events\nWarning: to Order-\\x1b[31m1\nError: bad\n    line 2: x\n"
+        "Hint: try --help\n"
+    )
+    coloured = io.StringIO()
+    Renderer("json", stdout=io.StringIO(), stderr=coloured, terminal=True).warning("w")
+    assert "\x1b[" in coloured.getvalue()  # a terminal still gets rich's styles
+
+
+def test_a_json_read_with_a_note_does_not_import_rich(tmp_path: Path) -> None:
+    store = f"sqlite:///{tmp_path / 'e.db'}"
+    events = tmp_path / "e.jsonl"
+    events.write_text('{"stream_id": "Order-1", "event_type": "A", "data": {}}\n' * 3)
+    env = {**os.environ, "ESCTL_STORE": store, "NO_COLOR": ""}
+    env.pop("FORCE_COLOR", None)
+    for args in (["init"], ["append", str(events)]):
+        subprocess.run([sys.executable, "-m", "esctl", *args], env=env, check=True)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-X",
+            "importtime",
+            "-m",
+            "esctl",
+            "read",
+            "Order-1",
+            "--limit",
+            "1",
+            "-o",
+            "jsonl",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert len(done.stdout.splitlines()) == 1
+    assert "Showing the first 1 row" in done.stderr  # the note was written…
+    assert " rich" not in done.stderr  # …and rich never imported

@@ -9,10 +9,15 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import importlib.util
 import io
 import os
 import sys
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from importlib.machinery import ModuleSpec
+    from types import ModuleType
 
 EXIT_BROKEN_PIPE = 141
 
@@ -128,7 +133,32 @@ def _reader_gone(console: Any) -> None:
 
 def quiet_broken_pipes() -> None:
     """Every rich console of this process (the help screens' included) ends like a data write
-    when its reader goes away: quietly, exit 141."""
-    from rich.console import Console
+    when its reader goes away: quietly, exit 141. rich is patched when it is first imported, so
+    a command that prints no table (JSON output, an append) does not pay for importing it."""
+    console = sys.modules.get("rich.console")
+    if console is not None:
+        console.Console.on_broken_pipe = _reader_gone
+    elif not any(isinstance(finder, _RichConsolePatch) for finder in sys.meta_path):
+        sys.meta_path.insert(0, _RichConsolePatch())
 
-    Console.on_broken_pipe = _reader_gone  # type: ignore[method-assign,assignment]
+
+class _RichConsolePatch:
+    """A meta path finder (not subclassing importlib.abc's, which imports tempfile and random):
+    finds `rich.console` as the other finders do, and patches `Console` once it is loaded."""
+
+    def find_spec(self, name: str, path: Any, target: Any = None) -> ModuleSpec | None:
+        if name != "rich.console":
+            return None
+        sys.meta_path.remove(self)  # once: the other finders find the module itself
+        spec = importlib.util.find_spec(name)
+        loader = spec.loader if spec is not None else None
+        if loader is None or not hasattr(loader, "exec_module"):
+            return spec
+        load = loader.exec_module
+
+        def exec_module(module: ModuleType) -> None:
+            load(module)
+            module.Console.on_broken_pipe = _reader_gone
+
+        loader.exec_module = exec_module  # type: ignore[method-assign]
+        return spec

@@ -157,15 +157,32 @@ class Renderer:
     # and prints user values literally: no rich markup, control characters escaped.
 
     def _say(self, label: str | None, text: str, style: str | None, label_style: str) -> None:
+        flush_quietly(self.stdout)
+        if self._plain_stderr():  # what rich would write, without importing it (~17 ms)
+            safe = escape_controls(text, keep_newlines=True)
+            self.stderr.write(f"{label} {safe}\n" if label else f"{safe}\n")
+            self.stderr.flush()
+            return
         from rich.text import Text
 
-        flush_quietly(self.stdout)
         line = Text()
         if label:
             line.append(label, style=label_style)
             line.append(" ")
         line.append(escape_controls(text, keep_newlines=True), style=style or "")
         self.err_console.print(line, soft_wrap=True)
+
+    def _plain_stderr(self) -> bool:
+        """Messages go to stderr as plain text: no rich console is in use there, and rich would
+        not style them (no colour, or no terminal and no FORCE_COLOR)."""
+        if self._err_console is not None:
+            return False
+        if not self.color:
+            return True
+        import os
+
+        forced = os.environ.get("FORCE_COLOR") or os.environ.get("TTY_COMPATIBLE") == "1"
+        return self._terminal is not True and not forced and not _isatty(self.stderr)
 
     def message(self, text: str) -> None:
         """An informational line on stderr, silenced by --quiet."""
