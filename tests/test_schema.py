@@ -450,3 +450,49 @@ def test_doctor_by_a_role_without_usage_on_the_schema_fails_naming_it(
     assert result.stderr.startswith("Error: permission denied for schema"), result.stderr
     assert f"(role {role})" in result.stderr
     assert "not checked" in result.stdout and "all present" not in result.stdout
+
+
+def test_init_makes_again_the_tables_and_indexes_dropped_from_a_current_store(
+    use_target: Target,
+) -> None:
+    assert run_cli("init").exit_code == 0
+    assert (
+        run_cli(
+            "append", "-", input='{"stream_id": "Order-1", "event_type": "A", "data": {}}\n'
+        ).exit_code
+        == 0
+    )
+    with use_target.open() as store, store.writing() as tx:
+        tx.execute("DROP TABLE {snapshots}")
+        tx.execute("DROP TABLE {audit}")
+        schema = "{schema}." if use_target.backend == "postgresql" else ""
+        tx.execute(f"DROP INDEX {schema}idx_checkpoint_history_subscription")
+    assert run_cli("doctor").exit_code == 7
+    planned = run_cli("init", "--dry-run", "-o", "json")
+    assert planned.exit_code == 0, planned.stderr
+    statements = json.loads(planned.stdout)["statements"]
+    assert any("CREATE TABLE IF NOT EXISTS" in s and "snapshots" in s for s in statements)
+    assert run_cli("doctor").exit_code == 7, "--dry-run must not repair anything"
+    repaired = run_cli("init", "-o", "json")
+    assert repaired.exit_code == 0, repaired.stderr
+    done = json.loads(repaired.stdout)["repaired"]
+    assert {"created table snapshots", "created table esctl_audit"} <= set(done)
+    assert "created index idx_checkpoint_history_subscription" in done
+    doctor = run_cli("doctor", "-o", "json")
+    assert doctor.exit_code == 0, doctor.stdout
+    assert "nothing to do" in run_cli("init").stderr
+    events = run_cli("read", "Order-1", "-o", "jsonl").stdout.splitlines()
+    assert [json.loads(line)["version"] for line in events] == [1]  # the log was not touched
+
+
+def test_init_refuses_to_make_a_new_event_log_under_a_current_schema(use_target: Target) -> None:
+    assert run_cli("init").exit_code == 0
+    with use_target.open() as store, store.writing() as tx:
+        cascade = " CASCADE" if use_target.backend == "postgresql" else ""
+        tx.execute("DROP TABLE {events}" + cascade)
+    refused = run_cli("init")
+    assert refused.exit_code == 7
+    assert "table events is missing" in refused.stderr and "backup" in refused.stderr
+    with use_target.open() as store:
+        missing = store.inspect_schema().missing
+    assert any(m.startswith("table") and m.endswith("events") for m in missing), missing

@@ -46,6 +46,9 @@ def init(
     On PostgreSQL an existing store made from the seed template is upgraded in place, without
     rewriting or long-locking `events`. --protect / --unprotect turn the protection of events
     on or off (audited; `esctl doctor` shows it).
+
+    A current schema that lost a table or index (dropped by hand) gets it back; a lost `events`
+    table is refused (exit 7): a new, empty log would restart positions under consumers.
     """
     from esctl.admin.init import init_store
 

@@ -11,6 +11,7 @@ from psycopg import sql
 
 from esctl import __version__
 from esctl.store.base import Migration, NodeStatus, Row, SchemaReport
+from esctl.store.esctl_layout.tables import repair_statements
 from esctl.store.postgres_connection import PostgresConnections, PostgresSession
 from esctl.store.postgres_errors import LOCK_TIMEOUT, translate_errors
 from esctl.store.postgres_schema import (
@@ -19,6 +20,7 @@ from esctl.store.postgres_schema import (
     EXPECTED_INDEXES,
     MIGRATIONS,
 )
+from esctl.types import SCHEMA_VERSION
 
 if TYPE_CHECKING:
     from psycopg import Connection
@@ -100,11 +102,38 @@ class PostgresAdmin(PostgresConnections):
                     "VALUES (%s, %s, %s)",
                     [migration.version, migration.description, __version__],
                 )
-        return [f"built index {name}" for name in self.ensure_concurrent_indexes()]
+        repaired = [] if pending else self._repair_tables()
+        return repaired + [f"built index {name}" for name in self.ensure_concurrent_indexes()]
+
+    def _repair_tables(self) -> list[str]:
+        """Make again the tables and plain indexes a current schema misses (dropped by hand)."""
+        if self.schema_version() != SCHEMA_VERSION:
+            return []
+        with self.writing() as session:
+            session.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
+            session.execute(
+                "SELECT pg_advisory_xact_lock(hashtext(%s))", [f"esctl init {self.settings.schema}"]
+            )
+            repairs = self._repairs(session)
+            for _, statement in repairs:
+                session.execute(statement)
+        return [what for what, _ in repairs]
+
+    def _repairs(self, session: PostgresSession) -> list[tuple[str, str]]:
+        rows = session.fetchall(
+            "SELECT c.relname, c.relkind FROM pg_catalog.pg_class c JOIN pg_catalog.pg_namespace n "
+            "ON n.oid = c.relnamespace WHERE n.nspname = %s AND c.relkind IN ('r', 'p', 'i')",
+            [self.settings.schema],
+        )
+        tables = {r["relname"] for r in rows if r["relkind"] != "i"}
+        return repair_statements(
+            "postgresql", tables, {r["relname"] for r in rows if r["relkind"] == "i"}
+        )
 
     def repairs(self) -> list[str]:
         conn = self._connection()
-        statements = []
+        with self.reading() as session:
+            statements = [self.compose(s).as_string(conn) for _, s in self._repairs(session)]
         for name in CONCURRENT_INDEXES:
             state = self._index_state(name)
             if state:

@@ -10,8 +10,10 @@ from typing import Any
 from esctl import __version__
 from esctl.errors import StoreUnavailable
 from esctl.store.base import Migration, NodeStatus, SchemaReport
+from esctl.store.esctl_layout.tables import repair_statements
 from esctl.store.sqlite_connection import SQLiteConnections, SQLiteSession
 from esctl.store.sqlite_schema import EXPECTED_COLUMNS, EXPECTED_INDEXES, MIGRATIONS
+from esctl.types import SCHEMA_VERSION
 
 INTEGRITY_CHECK_BYTES = 256 * 1024 * 1024  # doctor's quick_check reads every page up to this
 
@@ -58,7 +60,22 @@ class SQLiteAdmin(SQLiteConnections):
                     "VALUES (%s, %s, %s)",
                     [migration.version, migration.description, __version__],
                 )
-        return []
+        if pending or self.schema_version() != SCHEMA_VERSION:
+            return []
+        with self.writing() as session:  # SQLite's write lock: a second init waits, then finds all
+            repairs = self._repairs(session)
+            for _, statement in repairs:
+                session.execute(statement)
+        return [what for what, _ in repairs]
+
+    def repairs(self) -> list[str]:
+        with self.reading() as session:
+            return [SQLiteSession.sql(statement) for _, statement in self._repairs(session)]
+
+    def _repairs(self, session: SQLiteSession) -> list[tuple[str, str]]:
+        """Tables and indexes a current schema misses (dropped by hand), to make again."""
+        rows = session.fetchall("SELECT name FROM sqlite_master WHERE type = 'index'")
+        return repair_statements("sqlite", self._table_names(session), {r["name"] for r in rows})
 
     def inspect_schema(self) -> SchemaReport:
         report = SchemaReport(schema_version=self.schema_version())

@@ -12,7 +12,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from esctl.types import Migration
+from esctl.errors import SchemaMissing
+from esctl.types import SCHEMA_VERSION, Migration
 
 Engine = Literal["postgresql", "sqlite"]
 
@@ -278,6 +279,35 @@ def create_table(table: Table, engine: Engine, *, version: int) -> str:
     lines += table.constraints
     body = ",\n    ".join(lines)
     return f"CREATE TABLE IF NOT EXISTS {table.reference(engine)} (\n    {body}\n)"
+
+
+def repair_statements(engine: Engine, tables: set[str], indexes: set[str]) -> list[tuple[str, str]]:
+    """What `init` runs on a store at the current schema version whose tables or plain indexes
+    are missing (dropped by hand): each as the current schema makes it, `IF NOT EXISTS` (a second
+    `init` at once is harmless), as (what is repaired, statement). `events` and `esctl_schema`
+    are never made again here: a new, empty event log would restart positions under consumers'
+    checkpoints (SchemaMissing instead). On PostgreSQL the plain indexes of `events` are left to
+    `doctor` to report: built in `init`'s transaction they would block every writer."""
+    if EVENTS.name not in tables:
+        raise SchemaMissing(
+            f"table {EVENTS.name} is missing from a store at schema version {SCHEMA_VERSION}: "
+            "init does not make a new, empty event log under existing checkpoints",
+            hint="restore the table from a backup (a new store: drop esctl_schema first)",
+        )
+    statements: list[tuple[str, str]] = []
+    for table in TABLES:
+        if table.name not in tables:
+            if table is ESCTL_SCHEMA:
+                continue
+            sql = create_table(table, engine, version=SCHEMA_VERSION)
+            statements.append((f"created table {table.name}", sql))
+        if engine == "postgresql" and table is EVENTS:
+            continue  # built in a transaction, an index would block writers for the whole build
+        for index in table.indexes:
+            if (engine == "postgresql" or index.sqlite) and index.name not in indexes:
+                sql = f"CREATE INDEX IF NOT EXISTS {index.name} ON {table.reference(engine)}"
+                statements.append((f"created index {index.name}", f"{sql}({index.columns})"))
+    return statements
 
 
 def _add_column(table: Table, column: Column, engine: Engine) -> list[str]:
