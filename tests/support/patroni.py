@@ -154,7 +154,10 @@ class Cluster:
             os.kill(pid, signal.SIGKILL)
 
     def restart(self, node: Node) -> None:
-        """Start a crashed node's Patroni again: it rejoins as a standby (pg_rewind if needed)."""
+        """Start a crashed node's Patroni again: it rejoins as a standby (pg_rewind if needed).
+        A node whose Patroni runs is left alone: a second one would outlive `stop`."""
+        if node.process is not None and node.process.poll() is None:
+            return
         node.process = _start_patroni(node, self.user)
 
     def wait_until_synchronous(self, timeout: float = 90) -> Node:
