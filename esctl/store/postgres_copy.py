@@ -32,6 +32,23 @@ _RESERVE_POSITIONS = (
 )
 
 
+# Where each stream's first and last event of this transaction landed, by the versions it
+# assigned (rows this transaction wrote carry its id in transaction_id, the column's default).
+# Scalar subqueries, not joins: a join let the planner read every row of the transaction through
+# the transaction_id index and hash them (0.8 s after 1,000,000 rows); a subquery per version is
+# one probe of the (stream_id, version) index whatever the statistics say.
+_POSITIONS_BY_VERSION = (
+    "SELECT * FROM (SELECT v.stream_id, "
+    "(SELECT e.global_position FROM {events} e WHERE e.stream_id = v.stream_id "
+    "AND e.version = v.first_version AND e.transaction_id = pg_current_xact_id()) AS first, "
+    "(SELECT e.global_position FROM {events} e WHERE e.stream_id = v.stream_id "
+    "AND e.version = v.last_version AND e.transaction_id = pg_current_xact_id()) AS last "
+    "FROM unnest(%s::text[], %s::bigint[], %s::bigint[]) "
+    "AS v(stream_id, first_version, last_version)) p "
+    "WHERE p.first IS NOT NULL AND p.last IS NOT NULL"
+)
+
+
 class PostgresCopy(PostgresConnections):
     # --- append primitives (issue 3) ---------------------------------------------------------
 
@@ -131,13 +148,7 @@ class PostgresCopy(PostgresConnections):
             # read every appended row (1.4 s after a 1,000,000-event COPY; this, milliseconds).
             streams = list(versions)
             rows = session.fetchall(
-                "SELECT v.stream_id, f.global_position AS first, l.global_position AS last "
-                "FROM unnest(%s::text[], %s::bigint[], %s::bigint[]) "
-                "AS v(stream_id, first_version, last_version) "
-                "JOIN {events} f ON f.stream_id = v.stream_id AND f.version = v.first_version "
-                "JOIN {events} l ON l.stream_id = v.stream_id AND l.version = v.last_version "
-                "WHERE f.transaction_id = pg_current_xact_id() "
-                "AND l.transaction_id = pg_current_xact_id()",
+                _POSITIONS_BY_VERSION,
                 [streams, [versions[s][0] for s in streams], [versions[s][1] for s in streams]],
             )
             return {r["stream_id"]: (int(r["first"]), int(r["last"])) for r in rows}
