@@ -217,6 +217,38 @@ def test_plain_lines_with_escapes_and_spacing_are_accepted(store: Store, tmp_pat
     ]
 
 
+def test_values_the_fast_decoder_would_change_or_cannot_encode_are_stored_exactly(
+    store: Store, tmp_path: Path
+) -> None:
+    # orjson (the fast decoder) makes floats of integers past 64 bits, and its encoder stops at
+    # 254 levels of nesting: such lines must still be stored exactly, through the strict path.
+    deep: dict[str, Any] = {"leaf": 1}
+    for _ in range(300):
+        deep = {"a": deep}
+    deep_list: list[Any] = [1]
+    for _ in range(300):
+        deep_list = [deep_list]
+    datas = [
+        {"big": 123456789012345678901234567890, "low": -9300000000000000001},
+        {"u64": 18446744073709551615, "i64": -9223372036854775808, "n": 1234567890123456789},
+        {"f": [0.1, 1e-07, 5e-324, 123.456, -0.0, 1e16, 2.5]},  # as jsonb keeps them too
+        {"digits": "1234567890123456789012345", "x": 1},
+        deep,
+        {"l": deep_list},
+    ]
+    path = tmp_path / "a.jsonl"
+    path.write_text(
+        "".join(
+            json.dumps({"stream_id": "A-1", "event_type": "T", "data": d}) + "\n" for d in datas
+        )
+    )
+    assert append(store, path).appended == len(datas)
+    back = [e.data for e in stored(store)]
+    assert back == datas
+    assert [type(v) for v in back[0].values()] == [int, int]
+    assert [type(v) for v in back[1].values()] == [int, int, int]
+
+
 def test_exported_lines_keep_versions_and_times_and_gaps_are_found(
     store: Store, tmp_path: Path
 ) -> None:

@@ -2,7 +2,7 @@
 
 JSON is strict: duplicate keys (whose meaning differs between parsers), `NaN`/`Infinity`, numbers
 out of float range, NUL characters and unpaired surrogates (which PostgreSQL cannot store) are
-refused with file, line and field. JSON lines are decoded with the plain C scanner first; cheap
+refused with file, line and field. JSON lines are decoded with orjson first; cheap
 tests on the raw text (`esctl.append.new_events`) then decide whether the strict decoder must look
 again. A `.json` document (one object or an array) is read element by element.
 """
@@ -17,6 +17,8 @@ import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 from esctl.append.sources import CHUNK, InputSource
 
@@ -65,13 +67,19 @@ def suspicious(text: str, start: int = 0, end: int | None = None) -> bool:
     return _SUSPICIOUS.search(text, start, len(text) if end is None else end) is not None
 
 
-# The strict decoder checks everything while decoding; the fast one is the C scanner, refusing
-# only NaN/Infinity (a rare callback). A value from the fast decoder comes with its raw text: the
-# validator proves on that text that no key was given twice (else decodes it strictly again), and
-# infinite numbers are refused when the event is encoded again (allow_nan=False).
+# The strict decoder checks everything while decoding. JSON lines go to orjson first: it decodes
+# a line in under half the C scanner's time and refuses NaN/Infinity, numbers out of float range,
+# unpaired surrogates and anything after the value (the strict decoder then says what is wrong).
+# A value from it comes with its raw text: the validator proves on that text that no key was given
+# twice (else decodes it strictly again). orjson makes a float of an integer past 64 bits without
+# a word, so a line with such a number in it (20 digits in a row, or 19 after a minus) is left to
+# the strict decoder, which keeps every digit.
 DECODER = json.JSONDecoder(object_pairs_hook=_pairs, parse_constant=_constant, parse_float=_float)
-FAST_DECODER = json.JSONDecoder(parse_constant=_constant)
 TRUSTED_DECODER = json.JSONDecoder()
+FAST_LOADS = orjson.loads
+FAST_DUMPS = orjson.dumps  # for values FAST_LOADS made: every number finite and within 64 bits
+_DIGITS_AS_ZEROS = bytes.maketrans(b"123456789", b"000000000")
+_LONG_NUMBER, _LONG_NEGATIVE = b"0" * 20, b"-" + b"0" * 19
 
 
 class Problem(Exception):
@@ -134,8 +142,9 @@ def strict_decode(text: str, where: str) -> Any:
 
 
 def _iter_lines(source: InputSource) -> Iterator[Item]:
-    # Once per event: kept to the fewest Python operations (the C scanner does the work).
-    scan = FAST_DECODER.scan_once  # type: ignore[attr-defined]
+    # Once per event: kept to the fewest Python operations (orjson does the work).
+    loads, refused = FAST_LOADS, orjson.JSONDecodeError
+    zeros, long_number, long_negative = _DIGITS_AS_ZEROS, _LONG_NUMBER, _LONG_NEGATIVE
     label = source.label
     with source.open() as f:
         first = f.readline()
@@ -155,20 +164,18 @@ def _iter_lines(source: InputSource) -> Iterator[Item]:
             if not text or text.isspace():
                 continue
             try:
-                value, end = scan(text, 0)
-                size = len(text)
-                if (
-                    end != size
-                    and (end != size - 1 or text[end] != "\n")
-                    and not text[end:].isspace()
-                ):
+                digits = raw.translate(zeros)  # an integer orjson would not keep exactly?
+                if long_number in digits or long_negative in digits:
                     raise ValueError
-            except (ValueError, RecursionError, StopIteration):
+                value = loads(text)
+            except (refused, ValueError):
                 where = f"{label}:{lineno}"
                 value = strict_decode(text, where)
                 if isinstance(value, Problem):
                     yield where, value, False, None
-                    continue
+                else:  # no raw text: the strict decoder has checked the keys
+                    yield where, value, suspicious(text), None
+                continue
             # suspicious(), inlined: most lines hold no backslash at all
             yield f"{label}:{lineno}", value, "\\" in text and suspicious(text), text
 

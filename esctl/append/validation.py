@@ -14,7 +14,7 @@ from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
-from esctl.append.decoding import Item, Problem, iter_items, strict_decode
+from esctl.append.decoding import FAST_DUMPS, Item, Problem, iter_items, strict_decode
 from esctl.append.new_events import (
     COMMON_FIELDS,
     ENCODE,
@@ -90,7 +90,7 @@ class Validator:
     def events(self) -> Iterator[NewEvent]:
         """The valid events, in input order, until the first problem (`finish` reads the rest)."""
         check, stream, progress = self._check, self.stream, self.progress
-        summary, add_key, encode = self.summary, self._keys.append, ENCODE
+        summary, add_key, encode, dumps = self.summary, self._keys.append, ENCODE, FAST_DUMPS
         streams, unit_size = summary.streams, self.unit_size
         for item in self._items:
             # The common case inlined (this loop runs once per event): an event of the common
@@ -113,10 +113,16 @@ class Validator:
                     ):
                         try:
                             data, metadata = event.data, event.metadata
-                            event.data_json = "".join(encode(data, 0)) if data else "{}"
-                            event.metadata_json = "".join(encode(metadata, 0)) if metadata else "{}"
-                        except ValueError:
-                            pass  # a number out of range: _check explains
+                            if text is not None:  # orjson's values: its encoder can take them
+                                event.data_json = dumps(data).decode() if data else "{}"
+                                event.metadata_json = dumps(metadata).decode() if metadata else "{}"
+                            else:
+                                event.data_json = "".join(encode(data, 0)) if data else "{}"
+                                event.metadata_json = (
+                                    "".join(encode(metadata, 0)) if metadata else "{}"
+                                )
+                        except (ValueError, TypeError):
+                            pass  # a number out of range, or nested past orjson's 254: to _check
                         else:
                             if progress is not None:
                                 progress(1)
