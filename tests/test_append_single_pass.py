@@ -217,6 +217,19 @@ def test_plain_lines_with_escapes_and_spacing_are_accepted(store: Store, tmp_pat
     ]
 
 
+def test_each_stream_is_planned_in_the_unit_of_its_first_event(tmp_path: Path) -> None:
+    # `--commit-every` reads a stream's version in the unit where it first appears: the inlined
+    # common case and the full check (an alias here) must agree on that unit.
+    lines = [ev("A-1", n=i) for i in range(4)]
+    lines += [{"stream_id": "B-1", "type": "T", "data": {}}] + [ev("A-1", n=i) for i in range(2)]
+    lines += [ev("C-1", n=1), ev("B-1", n=2), ev("C-1", n=3)]
+    path = write_jsonl(tmp_path / "a.jsonl", lines)
+    with open_sources([str(path)]) as sources:
+        summary = validate_inputs(sources, unit_size=3)
+    assert {s: p.first_unit for s, p in summary.streams.items()} == {"A-1": 0, "B-1": 1, "C-1": 2}
+    assert {s: p.count for s, p in summary.streams.items()} == {"A-1": 6, "B-1": 2, "C-1": 2}
+
+
 def test_values_the_fast_decoder_would_change_or_cannot_encode_are_stored_exactly(
     store: Store, tmp_path: Path
 ) -> None:

@@ -126,10 +126,8 @@ class Validator:
                         else:
                             if progress is not None:
                                 progress(1)
-                            if plan is None:  # as _plan starts a stream
-                                unit = summary.events // unit_size if unit_size else 0
-                                plan = StreamPlan(event.stream_type, first_unit=unit)
-                                streams[event.stream_id] = plan
+                            if plan is None:
+                                plan = _start_plan(summary, event, unit_size)
                             plan.count += 1
                             if version is not None:
                                 plan.last_input_version = version
@@ -261,13 +259,19 @@ def read_events(sources: Sequence[InputSource], *, stream: str | None = None) ->
                 ) from None
 
 
+def _start_plan(summary: InputSummary, event: NewEvent, unit_size: int | None) -> StreamPlan:
+    """The plan of a stream first seen at `event`: in the `--commit-every` unit of its event."""
+    unit = summary.events // unit_size if unit_size else 0
+    plan = summary.streams[event.stream_id] = StreamPlan(event.stream_type, first_unit=unit)
+    return plan
+
+
 def _plan(
     summary: InputSummary, event: NewEvent, problems: list[str], unit_size: int | None
 ) -> None:
     plan = summary.streams.get(event.stream_id)
     if plan is None:
-        unit = summary.events // unit_size if unit_size else 0
-        plan = summary.streams[event.stream_id] = StreamPlan(event.stream_type, first_unit=unit)
+        plan = _start_plan(summary, event, unit_size)
     elif plan.stream_type != event.stream_type:
         problems.append(
             f"{event.where}: field 'stream_type': {event.stream_type!r} differs from "

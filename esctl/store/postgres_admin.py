@@ -85,12 +85,7 @@ class PostgresAdmin(PostgresConnections):
     def apply_migrations(self, pending: list[Migration]) -> list[str]:
         for migration in pending:
             with self.writing() as session:
-                session.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
-                # Two `esctl init` at once: the second waits here, then skips what is done.
-                session.execute(
-                    "SELECT pg_advisory_xact_lock(hashtext(%s))",
-                    [f"esctl init {self.settings.schema}"],
-                )
+                self._init_lock(session)  # a second `esctl init` waits, then skips what is done
                 if self._has_version_table(session) and session.fetchval(
                     "SELECT 1 FROM {esctl_schema} WHERE version = %s", [migration.version]
                 ):
@@ -105,15 +100,20 @@ class PostgresAdmin(PostgresConnections):
         repaired = [] if pending else self._repair_tables()
         return repaired + [f"built index {name}" for name in self.ensure_concurrent_indexes()]
 
+    def _init_lock(self, session: PostgresSession) -> None:
+        """`init`'s lock on this schema, to the end of the transaction: two `esctl init` at once
+        take turns (each waits at most LOCK_TIMEOUT for the tables it alters)."""
+        session.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
+        session.execute(
+            "SELECT pg_advisory_xact_lock(hashtext(%s))", [f"esctl init {self.settings.schema}"]
+        )
+
     def _repair_tables(self) -> list[str]:
         """Make again the tables and plain indexes a current schema misses (dropped by hand)."""
         if self.schema_version() != SCHEMA_VERSION:
             return []
         with self.writing() as session:
-            session.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
-            session.execute(
-                "SELECT pg_advisory_xact_lock(hashtext(%s))", [f"esctl init {self.settings.schema}"]
-            )
+            self._init_lock(session)
             repairs = self._repairs(session)
             for _, statement in repairs:
                 session.execute(statement)
