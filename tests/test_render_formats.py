@@ -130,6 +130,18 @@ def test_json_writes_encoded_json_lines_as_an_array_cut_at_the_limit() -> None:
     assert err.getvalue() == "Showing the first 2 rows; use --limit N to see more.\n"
 
 
+@pytest.mark.parametrize("fmt", ["jsonl", "json", "csv", "table"])
+def test_a_cut_listing_advises_jsonl_only_where_the_output_is_not_data(fmt: str) -> None:
+    out, _, err = renderer(fmt)
+    out.table([{"n": 1}, {"n": 2}, {"n": 3}], COLUMNS, limit=2)
+    advice = (
+        "use --limit N to see more, or -o jsonl for everything"
+        if fmt == "table"
+        else ("use --limit N to see more")
+    )
+    assert err.getvalue() == f"Showing the first 2 rows; {advice}.\n"
+
+
 def test_json_live_rows_and_ready_line_are_compact_json_lines() -> None:
     before, after = live_output("json")
     assert before == ""

@@ -16,7 +16,7 @@ from typing import IO, TYPE_CHECKING, Any
 from esctl.display import Zone, escape_controls, resolve_zone
 from esctl.render.formats import format_class
 from esctl.render.formats.base import LineOf, flush_quietly, take
-from esctl.render.views import MORE_HINT, Listing
+from esctl.render.views import LIMIT_HINT, MORE_HINT, Listing
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -255,6 +255,8 @@ class Renderer:
         written = fmt.listing(iterator, columns, title)
         if cut_flag and cut_flag[0]:
             rows_word = "row" if limit == 1 else "rows"
+            if more_hint == MORE_HINT and not fmt.for_people:
+                more_hint = LIMIT_HINT  # the output is data already: no "-o jsonl" advice
             self.note(f"Showing the first {limit} {rows_word}; {more_hint}.")
         elif written == 0 and empty and fmt.for_people:
             self.note(empty)

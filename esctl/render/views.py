@@ -15,7 +15,8 @@ from esctl.render.columns import Column
 if TYPE_CHECKING:
     from esctl.render.formats.base import LineOf
 
-MORE_HINT = "use --limit N to see more, or -o jsonl for everything"
+LIMIT_HINT = "use --limit N to see more"
+MORE_HINT = f"{LIMIT_HINT}, or -o jsonl for everything"  # where a person reads a table
 
 
 @dataclass(frozen=True)

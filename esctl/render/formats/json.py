@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from esctl.encoding import dumps
 from esctl.render.formats.base import Format, LineOf, Row, started
 from esctl.render.sink import is_utf8, write_bytes_whole, write_whole
+from esctl.render.views import LIMIT_HINT
 from esctl.words import plural
 
 if TYPE_CHECKING:
@@ -99,7 +100,7 @@ def write_json_lines(
         binary.flush()
     out.stdout.flush()
     if cut:
-        out.note(f"Showing the first {plural(limit or 0, 'row')}; use --limit N to see more.")
+        out.note(f"Showing the first {plural(limit or 0, 'row')}; {LIMIT_HINT}.")
     return count
 
 
