@@ -18,6 +18,7 @@ import os
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -33,10 +34,12 @@ COLUMNS = (
 
 
 def timed_child(args: list[str], env: dict[str, str]) -> tuple[float, int]:
-    """Seconds and peak RSS (KiB) of a child process writing to /dev/null."""
+    """Seconds and peak RSS (KiB) of a child process writing to /dev/null. It runs in the temporary
+    directory: `python -m esctl` puts its working directory first on sys.path, so from a checkout
+    the checkout's esctl would shadow a --baseline on PYTHONPATH."""
     with open(os.devnull, "w") as devnull:
         start = time.perf_counter()
-        process = subprocess.Popen(args, stdout=devnull, env=env)
+        process = subprocess.Popen(args, stdout=devnull, env=env, cwd=tempfile.gettempdir())
         _, status, usage = os.wait4(process.pid, 0)
         elapsed = time.perf_counter() - start
     if status != 0:
