@@ -41,8 +41,8 @@ _esctl_spec() {
         'checkpoints set') subs=''; opts='--all --match --position --to-start --to-end --to-time --by-duration --shift-by --export --from-file --execute --force'; vopts='--match --position --to-time --by-duration --shift-by --export --from-file' ;;
         'checkpoints delete') subs=''; opts='--execute --force'; vopts='' ;;
         'snapshots') subs='list show rebuild verify'; opts=''; vopts='' ;;
-        'snapshots list') subs=''; opts='--stream-type --limit -n'; vopts='--stream-type --limit -n' ;;
-        'snapshots show') subs=''; opts=''; vopts='' ;;
+        'snapshots list') subs=''; opts='--stream-type --limit -n --include-deleted'; vopts='--stream-type --limit -n' ;;
+        'snapshots show') subs=''; opts='--include-deleted'; vopts='' ;;
         'snapshots rebuild') subs=''; opts='--stream-type --all --reducer -r --dry-run --limit -n --include-deleted'; vopts='--stream-type --reducer -r --limit -n' ;;
         'snapshots verify') subs=''; opts='--stream-type --all --reducer -r --limit -n --include-deleted'; vopts='--stream-type --reducer -r --limit -n' ;;
         'metrics') subs='serve'; opts='--openmetrics --timeout --lag-threshold --stall-after'; vopts='--timeout --lag-threshold --stall-after' ;;

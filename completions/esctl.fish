@@ -230,6 +230,8 @@ complete -c esctl -n '__esctl_at \'snapshots\'' -a 'rebuild' -d 'Replay streams 
 complete -c esctl -n '__esctl_at \'snapshots\'' -a 'verify' -d 'Replay streams and compare with the stored snapshots; exit 1 on drift…'
 complete -c esctl -n '__esctl_at \'snapshots list\'' -l stream-type -r -d 'Only streams of this stream type.'
 complete -c esctl -n '__esctl_at \'snapshots list\'' -l limit -s n -r -d 'At most N rows (default: 100 for tables, no limit for json, jsonl and…'
+complete -c esctl -n '__esctl_at \'snapshots list\'' -l include-deleted -d 'Show soft-deleted streams too (`esctl streams delete`); hidden by def…'
+complete -c esctl -n '__esctl_at \'snapshots show\'' -l include-deleted -d 'Show soft-deleted streams too (`esctl streams delete`); hidden by def…'
 complete -c esctl -n '__esctl_at \'snapshots show\'' -a '(__esctl_dynamic)'
 complete -c esctl -n '__esctl_at \'snapshots rebuild\'' -l stream-type -r -d 'Only streams of this stream type.'
 complete -c esctl -n '__esctl_at \'snapshots rebuild\'' -l all -d 'Every stream in the store.'

@@ -1,6 +1,6 @@
 """Soft delete is visible everywhere (issue 19), on both backends: checkpoint lag and pending
-events (`checkpoints list/show`), `snapshots rebuild/verify`, `events show` and PostgreSQL's
-catalog estimates leave soft-deleted streams out unless --include-deleted; and
+events (`checkpoints list/show`), `snapshots rebuild/verify/list/show`, `events show` and
+PostgreSQL's catalog estimates leave soft-deleted streams out unless --include-deleted; and
 `init --protect --dry-run` prints the trigger SQL it would run without installing it."""
 
 from __future__ import annotations
@@ -51,6 +51,17 @@ def test_deleted_streams_leave_lag_rebuilds_show_and_estimates(initialised: Targ
         ("Gone-1", "rebuilt"),
         ("Kept-1", "unchanged"),
     ]
+    # The deleted stream's snapshot now exists: listings and show hide it, as reads do.
+    assert [s["stream_id"] for s in as_json("snapshots", "list")] == ["Kept-1"]
+    assert [s["stream_id"] for s in as_json("snapshots", "list", "--include-deleted")] == [
+        "Gone-1",
+        "Kept-1",
+    ]
+    shown_gone = run_cli("snapshots", "show", "Gone-1")
+    assert shown_gone.exit_code == 4
+    assert "Error: stream 'Gone-1' is deleted (soft, at " in shown_gone.stderr
+    assert "--include-deleted shows it" in shown_gone.stderr
+    assert as_json("snapshots", "show", "Gone-1", "--include-deleted")["version"] == 3
 
     hidden = run_cli("events", "show", gone_id)
     assert hidden.exit_code == 4

@@ -73,11 +73,19 @@ def _state_cell(value: Any) -> str:
         "esctl snapshots list --stream-type Order -o json",
     ),
 )
-def list_(ctx: typer.Context, stream_type: StreamTypeOpt = None, limit: LimitOpt = None) -> None:
-    """Stored snapshots: stream, type, version, events behind the stream, age and state."""
+def list_(
+    ctx: typer.Context,
+    stream_type: StreamTypeOpt = None,
+    limit: LimitOpt = None,
+    include_deleted: IncludeDeletedOpt = False,
+) -> None:
+    """Stored snapshots: stream, type, version, events behind the stream, age and state.
+
+    Snapshots of soft-deleted streams are left out unless --include-deleted."""
     from esctl.snapshots import list_snapshots
 
     app_state = state(ctx)
+    app_state.include_deleted = include_deleted
     out = app_state.out
     shown = out.default_limit(limit)
     store = app_state.open_store(needs=["has_snapshots"], command="snapshots")
@@ -115,11 +123,16 @@ def show(
             autocompletion=complete_stream,
         ),
     ],
+    include_deleted: IncludeDeletedOpt = False,
 ) -> None:
-    """One stream's snapshot: version, age, events beyond it, and the state."""
+    """One stream's snapshot: version, age, events beyond it, and the state.
+
+    A soft-deleted stream's snapshot is shown only with --include-deleted (else exit 4, saying
+    the stream is deleted)."""
     from esctl.snapshots import show_snapshot
 
     app_state = state(ctx)
+    app_state.include_deleted = include_deleted
     out = app_state.out
     store = app_state.open_store(needs=["has_snapshots"], command="snapshots")
     with store.reading() as session:

@@ -57,6 +57,7 @@ def _snapshot(row: Row) -> Snapshot:
 
 # Soft-deleted streams (`streams delete`) are left out unless `--include-deleted`.
 _VISIBLE = "e.stream_id NOT IN (SELECT d.stream_id FROM {tombstones} d)"
+_SNAPSHOT_VISIBLE = "s.stream_id NOT IN (SELECT d.stream_id FROM {tombstones} d)"
 
 
 def _where(selection: StreamSelection, *, hide_deleted: bool) -> tuple[str, list[Any]]:
@@ -81,17 +82,23 @@ class EsctlSnapshots:
         self.session = session
 
     def _where(self, selection: StreamSelection) -> tuple[str, list[Any]]:
-        hide = not engine_of(self.session).settings.include_deleted
-        return _where(selection, hide_deleted=hide)
+        return _where(selection, hide_deleted=self._hidden())
+
+    def _hidden(self) -> bool:
+        """Whether soft-deleted streams are left out (unless `--include-deleted`)."""
+        return not engine_of(self.session).settings.include_deleted
 
     def all(
         self, *, stream_type: str | None = None, limit: int | None = None
     ) -> Iterator[Snapshot]:
         query = _SELECT
         params: list[Any] = []
+        where = [_SNAPSHOT_VISIBLE] if self._hidden() else []
         if stream_type is not None:
-            query += " WHERE s.stream_type = %s"
+            where.append("s.stream_type = %s")
             params.append(stream_type)
+        if where:
+            query += " WHERE " + " AND ".join(where)
         query += " ORDER BY s.stream_id"
         if limit is not None:
             query += " LIMIT %s"
@@ -100,12 +107,15 @@ class EsctlSnapshots:
             yield _snapshot(row)
 
     def get(self, stream_id: str) -> Snapshot | None:
-        row = self.session.fetchone(_SELECT + " WHERE s.stream_id = %s", [stream_id])
+        visible = " AND " + _SNAPSHOT_VISIBLE if self._hidden() else ""
+        row = self.session.fetchone(_SELECT + " WHERE s.stream_id = %s" + visible, [stream_id])
         return None if row is None else _snapshot(row)
 
     def stream_exists(self, stream_id: str) -> bool:
+        visible = " AND " + _VISIBLE if self._hidden() else ""
         found = self.session.fetchval(
-            "SELECT 1 FROM {events} WHERE stream_id = %s LIMIT 1", [stream_id]
+            "SELECT 1 FROM {events} e WHERE e.stream_id = %s" + visible + " LIMIT 1",  # noqa: S608 - fixed fragments
+            [stream_id],
         )
         return bool(found)
 
