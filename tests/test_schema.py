@@ -124,6 +124,36 @@ def test_upgrade_of_a_seed_template_store_keeps_plain_inserts_working(pg_target:
     assert counts == (1000, 1)
 
 
+def test_a_new_store_has_no_index_that_duplicates_another_and_doctor_notes_one(
+    target: Target,
+) -> None:
+    # The seed design's idx_events_stream_id is the unique index of (stream_id, version) again,
+    # and every insert paid for both: esctl no longer makes it, and doctor notes it where found.
+    with target.open() as store:
+        init_store(store)
+        schema = "{schema}." if target.backend == "postgresql" else ""
+        with store.reading() as tx:
+            if target.backend == "postgresql":
+                rows = tx.fetchall(
+                    "SELECT indexname AS name FROM pg_indexes WHERE schemaname = %s",
+                    [target.schema],
+                )
+            else:
+                rows = tx.fetchall("SELECT name FROM sqlite_master WHERE type = 'index'")
+        names = {r["name"] for r in rows}
+        assert "idx_events_stream_id" not in names and "idx_events_created_at" in names
+        report = diagnose(store)
+        assert report.ok and not any("duplicates" in n for n in report.notes)
+        with store.writing() as tx:  # as the seed's DDL made it
+            tx.execute(f"CREATE INDEX idx_events_stream_id ON {schema}events (stream_id, version)")
+        report = diagnose(store)
+    assert report.ok  # a note, not a failure
+    (note,) = [n for n in report.notes if "duplicates" in n]
+    drop = "DROP INDEX CONCURRENTLY" if target.backend == "postgresql" else "DROP INDEX"
+    assert note.startswith("index idx_events_stream_id duplicates the unique index on ")
+    assert f"`{drop} " in note and note.endswith("idx_events_stream_id` removes it")
+
+
 @pytest.mark.postgres
 def test_an_interrupted_concurrent_index_is_rebuilt(pg_target: Target) -> None:
     with pg_target.open() as store:

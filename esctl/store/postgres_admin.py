@@ -11,7 +11,7 @@ from psycopg import sql
 
 from esctl import __version__
 from esctl.store.base import Migration, NodeStatus, Row, SchemaReport
-from esctl.store.esctl_layout.tables import repair_statements
+from esctl.store.esctl_layout.tables import redundancy_notes, repair_statements
 from esctl.store.postgres_connection import PostgresConnections, PostgresSession
 from esctl.store.postgres_errors import LOCK_TIMEOUT, translate_errors
 from esctl.store.postgres_schema import (
@@ -252,6 +252,10 @@ class PostgresAdmin(PostgresConnections):
                     report.missing.append(f"index {name}")
                 elif name in indexes and not indexes[name]:
                     report.missing.append(f"index {name} (invalid: run `esctl init` to rebuild)")
+            qualified = '"' + schema.replace('"', '""') + '".'
+            report.notes += redundancy_notes(
+                indexes, lambda name: f"DROP INDEX CONCURRENTLY {qualified}{name}"
+            )
             if "events" in columns:
                 default = session.fetchval(
                     "SELECT column_default FROM information_schema.columns WHERE table_schema = %s "

@@ -10,7 +10,7 @@ from typing import Any
 from esctl import __version__
 from esctl.errors import StoreUnavailable
 from esctl.store.base import Migration, NodeStatus, SchemaReport
-from esctl.store.esctl_layout.tables import repair_statements
+from esctl.store.esctl_layout.tables import redundancy_notes, repair_statements
 from esctl.store.sqlite_connection import SQLiteConnections, SQLiteSession
 from esctl.store.sqlite_schema import EXPECTED_COLUMNS, EXPECTED_INDEXES, MIGRATIONS
 from esctl.types import SCHEMA_VERSION
@@ -96,6 +96,7 @@ class SQLiteAdmin(SQLiteConnections):
                 for r in session.fetchall("SELECT name FROM sqlite_master WHERE type = 'index'")
             }
             report.missing += [f"index {i}" for i in EXPECTED_INDEXES if i not in indexes]
+            report.notes += redundancy_notes(indexes, lambda name: f"DROP INDEX {name}")
             self._check_integrity(session)
             journal = session.fetchval("PRAGMA journal_mode")
             if journal != "wal":

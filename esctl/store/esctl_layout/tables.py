@@ -8,7 +8,7 @@ DDL names its tables bare (`events`), as `init --dry-run` has always printed it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -119,9 +119,9 @@ EVENTS = Table(
             ),
         ),
     ),
+    # The constraint's unique index serves every lookup by stream and version.
     constraints=("CONSTRAINT unique_stream_version UNIQUE (stream_id, version)",),
     indexes=(
-        Index("idx_events_stream_id", "stream_id, version"),
         Index("idx_events_global_position", "global_position", sqlite=False),
         Index("idx_events_event_type", "event_type"),
         Index("idx_events_created_at", "created_at"),
@@ -266,6 +266,23 @@ def placeholders() -> dict[str, str]:
 def expected_columns(engine: Engine) -> dict[str, list[str]]:
     """What `doctor` expects: each table's columns, in the engine's order."""
     return {t.name: [c.name for c in t.columns_of(engine)] for t in TABLES}
+
+
+# Indexes the seed design creates that another one already is, to the same columns: doctor notes
+# them (every insert pays for each). esctl no longer creates them, and drops none it finds.
+REDUNDANT_INDEXES = {"idx_events_stream_id": "(stream_id, version)"}
+
+
+def redundancy_notes(indexes: Iterable[str], drop: Callable[[str], str]) -> list[str]:
+    """doctor's notes on the redundant indexes among `indexes`; `drop(name)` is the engine's
+    statement that removes one."""
+    present = set(indexes)
+    return [
+        f"index {name} duplicates the unique index on {of}; every insert pays for it: "
+        f"`{drop(name)}` removes it"
+        for name, of in REDUNDANT_INDEXES.items()
+        if name in present
+    ]
 
 
 def expected_indexes(engine: Engine) -> list[str]:
