@@ -92,11 +92,12 @@ class PostgresCopy(PostgresConnections):
             columns, rows = "version, created_at", itertools.chain(head, rows)
             pg.appended = None  # this append's positions are looked up after the COPY
             chosen = itertools.repeat("")
-        query = self.compose(
-            "COPY {events} (id, stream_id, stream_type, event_type, event_data, metadata, "
-            f"{columns}) FROM STDIN"
-        )
         conn = pg.connection  # the pending BEGIN goes now if no statement took it
+        query = self.query_bytes(
+            "COPY {events} (id, stream_id, stream_type, event_type, event_data, metadata, "
+            f"{columns}) FROM STDIN",
+            conn,
+        )
         with translate_errors(self), conn.cursor() as cursor, cursor.copy(query) as copy:
             # Blocks of BLOCK_ROWS rows: large enough that a write costs little per row, small
             # enough that the server starts on a 200-event batch before it is all formatted.
