@@ -25,7 +25,11 @@ NAMES = st.text(TEXT, min_size=1, max_size=40)
 SCALARS = (
     st.none()
     | st.booleans()
+    # Past 64 bits too: the fast decoder (orjson) would make floats of those, so they must take
+    # the strict path and come back with every digit.
     | st.integers(min_value=-(2**63), max_value=2**63 - 1)
+    | st.integers(min_value=2**64 + 1, max_value=2**90)
+    | st.integers(min_value=-(2**90), max_value=-(2**63) - 1)
     | st.floats(allow_nan=False, allow_infinity=False)
     | st.text(TEXT, max_size=30)
 )
