@@ -474,6 +474,25 @@ def test_error_is_red_on_a_real_terminal(sqlite_store: Target) -> None:
     assert max(len(line) for line in narrow.splitlines() if "│" in line) <= 60
 
 
+def test_the_audit_trail_is_one_line_a_change_in_a_wide_terminal(
+    sqlite_store: Target, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Counts and command lines are cut (ellipsis), not folded a few characters a line (a redact
+    # row was 15 lines tall at 200 columns); the time reads as other tables' times do.
+    for args in (
+        ("checkpoints", "set", "orders-projection", "--to-end", "--execute"),
+        ("streams", "delete", "Order-1002", "--execute"),
+    ):
+        assert run_cli(*args).exit_code == 0
+    body = cells(_at(200, monkeypatch, "audit"))[1:]
+    assert [(r[0], r[2], r[3]) for r in body] == [
+        ("2", "streams delete", "Order-1002"),
+        ("1", "checkpoints set", "orders-projection"),
+    ]
+    assert all(re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d", r[1]) for r in body), body
+    assert all(r[-1].startswith("esctl ") for r in body), body
+
+
 # --- notes after the table --------------------------------------------------------------------
 
 

@@ -25,14 +25,16 @@ def _counts_cell(row: Any) -> str:
 
 AUDIT_COLUMNS = [
     Column("id", "id", justify="right"),
-    Column("at", "at"),
+    Column("at", "at", kind="time"),
     Column("operation", "operation"),
     Column("target", "target", wrap=True),
-    Column("counts", "counts", cell_of=_counts_cell, priority=1, wrap=True),
+    # One line a change where the terminal allows: counts and the command line are cut
+    # (ellipsis) rather than folded a few characters a line; -o wide and -o json show them whole.
+    Column("counts", "counts", cell_of=_counts_cell, priority=1, shrink=True, max_width=48),
     Column("db_user", "db user", priority=3),
     Column("os_user", "os user", priority=2),
     Column("host", "host", priority=3),
-    Column("command", "command", priority=2, wrap=True),
+    Column("command", "command", priority=2, shrink=True),
 ]
 
 
