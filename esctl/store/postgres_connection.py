@@ -55,9 +55,6 @@ class PostgresSession(TransactionPorts):
         # chose its positions itself (small units: no lookup after the COPY); else None.
         self.appended: dict[str, tuple[int, int]] | None = {}
 
-    def sql(self, query: str) -> sql.Composed:
-        return self._store.compose(query)
-
     def _run(self, query: str, params: Sequence[Any]) -> Cursor[Row]:
         conn = self._conn
         if self._begin is None:

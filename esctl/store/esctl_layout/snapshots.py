@@ -55,9 +55,13 @@ def _snapshot(row: Row) -> Snapshot:
     )
 
 
-# Soft-deleted streams (`streams delete`) are left out unless `--include-deleted`.
-_VISIBLE = "e.stream_id NOT IN (SELECT d.stream_id FROM {tombstones} d)"
-_SNAPSHOT_VISIBLE = "s.stream_id NOT IN (SELECT d.stream_id FROM {tombstones} d)"
+def _visible(alias: str) -> str:
+    """The rows of `alias` (events `e`, snapshots `s`) whose stream is not soft-deleted (`streams
+    delete`): what is shown unless `--include-deleted`."""
+    return f"{alias}.stream_id NOT IN (SELECT d.stream_id FROM {{tombstones}} d)"  # noqa: S608 - a fixed alias
+
+
+_VISIBLE, _SNAPSHOT_VISIBLE = _visible("e"), _visible("s")
 
 
 def _where(selection: StreamSelection, *, hide_deleted: bool) -> tuple[str, list[Any]]:
